@@ -1,0 +1,184 @@
+//! `portico import`, `portico generate` and `portico seed`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use portico_domain::{PatientId, PracticeId};
+use portico_fhir::import::{clone_record, prepare_bundle, PreparedResource};
+use portico_server::demo;
+use portico_store::{ImportSummary, Store};
+use rand::seq::SliceRandom;
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    // indicatif draws only on a terminal; piped output gets just the summary lines.
+    let pb = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{msg}}")) {
+        pb.set_style(style);
+    }
+    pb
+}
+
+fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = Vec::new();
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                    let path = entry?.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|e| e == "json") {
+                        found.push(path);
+                    }
+                }
+            }
+            found.sort();
+            files.extend(found);
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(files)
+}
+
+/// Every bundle is read and checked before anything is written, and the write is one transaction, so a
+/// broken bundle leaves the store exactly as it was.
+pub fn import(db: &Path, paths: &[PathBuf]) -> Result<()> {
+    let files = collect_files(paths)?;
+    let pb = bar(files.len() as u64, "bundles");
+    let mut all: Vec<PreparedResource> = Vec::new();
+    for f in &files {
+        pb.set_message(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let text = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&text).with_context(|| format!("{}: not valid JSON", f.display()))?;
+        let mut fresh = || uuid_v4();
+        let prepared = prepare_bundle(&json, &mut fresh).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        all.extend(prepared);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let s = store.import(&all, chrono::Utc::now()).context("writing the resources")?;
+    println!(
+        "Imported {} bundle{} ({} resources): {} created, {} updated, {} unchanged",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        all.len(),
+        s.created,
+        s.updated,
+        s.unchanged
+    );
+    Ok(())
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn seed(db: &Path) -> Result<()> {
+    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let s = demo::seed(&mut store, chrono::Utc::now())?;
+    if s.already_seeded {
+        println!("{} already holds data; nothing seeded.", db.display());
+        return Ok(());
+    }
+    println!(
+        "Seeded {}: {} patients, {} resources, practices {}",
+        db.display(),
+        s.patients,
+        s.import.created,
+        demo::PRACTICES.join(" and ")
+    );
+    println!("Demo accounts (password: {}):", demo::DEMO_PASSWORD);
+    for a in demo::ACCOUNTS {
+        let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
+        println!("  {:<10} {}", a.username, roles.join(", "));
+    }
+    Ok(())
+}
+
+const GIVEN: &[&str] = &[
+    "Ava", "Ben", "Chloe", "Dmitri", "Elena", "Farah", "Gus", "Hana", "Ivo", "Jade", "Kofi", "Lena", "Mateo", "Nia", "Omar",
+    "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma", "Viktor", "Wen", "Yara", "Zoë",
+];
+const FAMILY: &[&str] = &[
+    "Abara",
+    "Brandt",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quiroga",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zimmermann",
+];
+
+/// Clones the sample patients round-robin, 100 patients per transaction, spreading them over the practices.
+pub fn generate(db: &Path, patients: usize) -> Result<()> {
+    if patients == 0 {
+        bail!("--patients must be at least 1");
+    }
+    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let mut practices: Vec<PracticeId> = store.practices()?.into_iter().map(|(id, _)| id).collect();
+    if practices.is_empty() {
+        practices = demo::PRACTICES.iter().map(|n| store.create_practice(n)).collect::<Result<_, _>>()?;
+    }
+    let samples = demo::sample_records()?;
+    let pb = bar(patients as u64, "patients");
+    let mut rng = rand::thread_rng();
+    let mut total = ImportSummary::default();
+    let mut batch: Vec<PreparedResource> = Vec::new();
+    let mut batch_patients: Vec<PatientId> = Vec::new();
+    let mut fresh = || uuid_v4();
+    for i in 0..patients {
+        let (_, record) = &samples[i % samples.len()];
+        let given = GIVEN.choose(&mut rng).copied().unwrap_or("Alex");
+        let family = FAMILY.choose(&mut rng).copied().unwrap_or("Doe");
+        let clone = clone_record(record, given, family, &mut fresh);
+        if let Some(p) = clone.iter().find(|r| r.resource_type == "Patient") {
+            batch_patients.push(PatientId(p.id.clone()));
+        }
+        batch.extend(clone);
+        if batch_patients.len() == 100 || i + 1 == patients {
+            let s = store.import(&batch, chrono::Utc::now())?;
+            total.created += s.created;
+            total.updated += s.updated;
+            total.unchanged += s.unchanged;
+            for (j, p) in batch_patients.iter().enumerate() {
+                store.assign_patient(p, practices[(i + j) % practices.len()])?;
+            }
+            pb.inc(batch_patients.len() as u64);
+            batch.clear();
+            batch_patients.clear();
+        }
+    }
+    pb.finish_and_clear();
+    println!(
+        "Generated {patients} patients: {} resources created ({} shared resources unchanged)",
+        total.created, total.unchanged
+    );
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The `portico` command: run the service, load data, manage users and credentials, and walk the whole
+//! flow headless (`portico demo`). Thin: each subcommand parses arguments and calls the libraries.
+
+mod admin;
+mod data;
+mod demo;
+mod serve;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "portico",
+    version,
+    about = "Decide which apps may see health data, and enforce it: a SMART on FHIR authorization server and FHIR R4 API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct DbArg {
+    /// The SQLite database file (created if missing).
+    #[arg(long, env = "PORTICO_DB", default_value = "portico.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (loopback only unless --host says otherwise).
+    Serve(serve::ServeArgs),
+    /// Load FHIR R4 transaction bundles (files or directories of *.json).
+    Import {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Clone the sample patients with fresh ids and names into a store of any size.
+    Generate {
+        #[command(flatten)]
+        db: DbArg,
+        /// How many patients to create.
+        #[arg(long)]
+        patients: usize,
+    },
+    /// Seed the demo practices, sample patients and one user per role into a database.
+    Seed {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Users and roles.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Credentials (patient app credentials, developer and provider keys).
+    #[command(subcommand)]
+    Credentials(admin::CredentialsCommand),
+    /// Start the service with demo data on a free port and walk the whole flow through real HTTP.
+    Demo,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Import { db, paths } => data::import(&db.db, &paths),
+        Command::Generate { db, patients } => data::generate(&db.db, patients),
+        Command::Seed { db } => data::seed(&db.db),
+        Command::Users(c) => admin::users(c),
+        Command::Credentials(c) => admin::credentials(c),
+        Command::Demo => demo::run(),
+    }
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default: info). They carry ids, counts and outcomes only.
+pub fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

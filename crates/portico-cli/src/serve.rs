@@ -1,0 +1,84 @@
+//! `portico serve`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use portico_server::{demo, AppState, Config};
+use portico_store::Store;
+
+use crate::DbArg;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Address to listen on. Loopback by default: the embedded service is for this machine only.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Seed the demo practices, patients and users if the database is empty.
+    #[arg(long)]
+    demo: bool,
+    /// Public base URL, if clients reach the service under another name (default: the bound address).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    crate::init_logging();
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let mut store = Store::open(&args.db.db).with_context(|| format!("opening {}", args.db.db.display()))?;
+    if args.demo {
+        let s = demo::seed(&mut store, chrono::Utc::now()).context("seeding the demo data")?;
+        if !s.already_seeded {
+            println!("Seeded demo data: {} patients, {} resources", s.patients, s.import.created);
+        }
+    }
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port).parse().context("--host and --port must form an address")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    let base = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
+    let config = Config::new(base);
+    print_banner(&config, &args.db.db, args.demo);
+    let state = AppState::new(store, config);
+    portico_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    println!("Portico stopped.");
+    Ok(())
+}
+
+fn print_banner(config: &Config, db: &std::path::Path, demo_accounts: bool) {
+    println!("Portico {} listening on {}", env!("CARGO_PKG_VERSION"), config.base_url);
+    println!("  FHIR base:  {}", config.fhir_base());
+    println!("  Token URL:  {}", config.token_url());
+    println!("  Database:   {}", db.display());
+    if demo_accounts {
+        println!("Demo accounts (password: {}):", demo::DEMO_PASSWORD);
+        for a in demo::ACCOUNTS {
+            let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
+            println!("  {:<10} {:<28} {}", a.username, a.display_name, roles.join(", "));
+        }
+    }
+    println!("Press Ctrl-C to stop.");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

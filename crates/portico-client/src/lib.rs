@@ -1,0 +1,340 @@
+//! A typed client of Portico's management API and of its OAuth and FHIR endpoints, over reqwest.
+//!
+//! The desktop app and the CLI's demo speak to the service only through this crate, whether the service
+//! runs embedded on 127.0.0.1 or remotely: one code path. Owns HTTP client concerns (URLs, headers, error
+//! decoding); knows nothing about storage or the server's internals.
+
+use portico_api as wire;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the Portico service: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("{message}")]
+    Api { status: u16, code: wire::ErrorCode, message: String },
+    #[error("OAuth error {error}: {description}")]
+    OAuth { status: u16, error: String, description: String },
+    #[error("FHIR error {status}: {diagnostics}")]
+    Fhir { status: u16, diagnostics: String, outcome: Value },
+    #[error("unexpected response ({status}): {body}")]
+    Unexpected { status: u16, body: String },
+    #[error("invalid service URL: {0}")]
+    Url(String),
+}
+
+impl ClientError {
+    /// The HTTP status, when the service answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. }
+            | ClientError::OAuth { status, .. }
+            | ClientError::Fhir { status, .. }
+            | ClientError::Unexpected { status, .. } => Some(*status),
+            ClientError::Transport(e) => e.status().map(|s| s.as_u16()),
+            ClientError::Url(_) => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// The management API, as one signed-in (or not yet signed-in) user.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    session: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base.as_str()).field("signed_in", &self.session.is_some()).finish()
+    }
+}
+
+fn parse_base(base: &str) -> Result<Url> {
+    let mut url = Url::parse(base).map_err(|e| ClientError::Url(e.to_string()))?;
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    Ok(url)
+}
+
+impl Client {
+    /// `base` is the service root, e.g. `http://127.0.0.1:8080`.
+    pub fn new(base: &str) -> Result<Client> {
+        Ok(Client { http: reqwest::Client::new(), base: parse_base(base)?, session: None })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    /// Reuses a session token kept elsewhere (e.g. the OS keychain).
+    pub fn with_session(mut self, token: impl Into<String>) -> Client {
+        self.session = Some(token.into());
+        self
+    }
+
+    pub fn session_token(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.base.join(path.trim_start_matches('/')).map_err(|e| ClientError::Url(e.to_string()))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&(impl Serialize + ?Sized)>) -> Result<T> {
+        let mut req = self.http.request(method, self.url(path)?);
+        if let Some(t) = &self.session {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            let body = if bytes.is_empty() { b"null".as_slice() } else { &bytes[..] };
+            return serde_json::from_slice(body).map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            });
+        }
+        Err(match serde_json::from_slice::<wire::ApiError>(&bytes) {
+            Ok(e) => ClientError::Api { status: status.as_u16(), code: e.code, message: e.message },
+            Err(_) => ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            },
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(Method::GET, path, None::<&()>).await
+    }
+
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Result<wire::Session> {
+        let s: wire::Session = self
+            .send(Method::POST, "api/session", Some(&wire::SignIn { username: username.into(), password: password.into() }))
+            .await?;
+        self.session = Some(s.token.clone());
+        Ok(s)
+    }
+
+    pub async fn sign_out(&mut self) -> Result<()> {
+        let r: Result<Value> = self.send(Method::DELETE, "api/session", None::<&()>).await;
+        self.session = None;
+        r.map(|_| ())
+    }
+
+    pub async fn me(&self) -> Result<wire::User> {
+        self.get("api/me").await
+    }
+
+    pub async fn info(&self) -> Result<wire::ServiceInfo> {
+        self.get("api/info").await
+    }
+
+    pub async fn credentials(&self) -> Result<Vec<wire::Credential>> {
+        self.get("api/credentials").await
+    }
+
+    pub async fn create_credential(&self, req: &wire::NewCredential) -> Result<wire::IssuedSecret> {
+        self.send(Method::POST, "api/credentials", Some(req)).await
+    }
+
+    pub async fn credential(&self, id: &str) -> Result<wire::Credential> {
+        self.get(&format!("api/credentials/{}", seg(id))).await
+    }
+
+    pub async fn update_credential(&self, id: &str, change: &wire::CredentialUpdate) -> Result<wire::Credential> {
+        self.send(Method::PATCH, &format!("api/credentials/{}", seg(id)), Some(change)).await
+    }
+
+    pub async fn regenerate(&self, id: &str, grace_seconds: Option<u32>) -> Result<wire::IssuedSecret> {
+        self.send(Method::POST, &format!("api/credentials/{}/regenerate", seg(id)), Some(&wire::Regenerate { grace_seconds }))
+            .await
+    }
+
+    pub async fn delete_credential(&self, id: &str) -> Result<wire::Deleted> {
+        self.send(Method::DELETE, &format!("api/credentials/{}", seg(id)), None::<&()>).await
+    }
+
+    pub async fn preview(&self, id: &str) -> Result<wire::Preview> {
+        self.get(&format!("api/credentials/{}/preview", seg(id))).await
+    }
+
+    /// A FHIR read or search as the credential sees it; `fhir_path` like `Observation?category=vital-signs`.
+    pub async fn preview_fhir(&self, id: &str, fhir_path: &str) -> Result<Value> {
+        let mut req = self.http.get(self.url(&format!(
+            "api/credentials/{}/preview/fhir/{}",
+            seg(id),
+            fhir_path.trim_start_matches('/')
+        ))?);
+        if let Some(t) = &self.session {
+            req = req.bearer_auth(t);
+        }
+        fhir_response(req.send().await?).await
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<wire::AccessEvent>> {
+        self.get(&format!("api/credentials/{}/history", seg(id))).await
+    }
+
+    pub async fn my_audit(&self) -> Result<Vec<wire::AccessEvent>> {
+        self.get("api/audit").await
+    }
+
+    pub async fn staff_credentials(&self) -> Result<Vec<wire::Credential>> {
+        self.get("api/staff-credentials").await
+    }
+
+    pub async fn users(&self) -> Result<Vec<wire::User>> {
+        self.get("api/users").await
+    }
+
+    pub async fn create_user(&self, req: &wire::NewUser) -> Result<wire::User> {
+        self.send(Method::POST, "api/users", Some(req)).await
+    }
+
+    pub async fn set_roles(&self, user: i64, roles: &[&str]) -> Result<wire::User> {
+        let body = wire::SetRoles { roles: roles.iter().map(|r| (*r).to_owned()).collect() };
+        self.send(Method::PUT, &format!("api/users/{user}/roles"), Some(&body)).await
+    }
+
+    pub async fn set_practices(&self, user: i64, practices: &[i64]) -> Result<wire::User> {
+        self.send(
+            Method::PUT,
+            &format!("api/users/{user}/practices"),
+            Some(&wire::SetPractices { practices: practices.to_vec() }),
+        )
+        .await
+    }
+
+    pub async fn patients(&self, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
+        let mut url = self.url("api/patients")?;
+        if let Some(q) = query {
+            url.query_pairs_mut().append_pair("q", q);
+        }
+        self.get(url.as_str()).await
+    }
+
+    pub async fn practices(&self) -> Result<Vec<wire::Practice>> {
+        self.get("api/practices").await
+    }
+}
+
+/// Percent-encodes one path segment.
+fn seg(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+async fn fhir_response(resp: reqwest::Response) -> Result<Value> {
+    let status = resp.status();
+    let bytes = resp.bytes().await?;
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap_or("").to_owned();
+    Err(ClientError::Fhir { status: status.as_u16(), diagnostics, outcome: body })
+}
+
+/// An OAuth token response (RFC 6749 §5.1, plus SMART's `patient`).
+#[derive(Clone, Deserialize, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(default)]
+    pub patient: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("patient", &self.patient)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the app presents its client credentials at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    Basic,
+    Post,
+}
+
+/// What a third-party app does with a credential: get tokens, call FHIR.
+#[derive(Clone, Debug)]
+pub struct FhirClient {
+    http: reqwest::Client,
+    fhir_base: Url,
+    token_url: Url,
+}
+
+impl FhirClient {
+    pub fn new(fhir_base: &str, token_url: &str) -> Result<FhirClient> {
+        Ok(FhirClient {
+            http: reqwest::Client::new(),
+            fhir_base: parse_base(fhir_base)?,
+            token_url: Url::parse(token_url).map_err(|e| ClientError::Url(e.to_string()))?,
+        })
+    }
+
+    pub async fn token(
+        &self,
+        client_id: &str,
+        secret: &str,
+        method: ClientAuthMethod,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse> {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let mut req = self.http.post(self.token_url.clone());
+        match method {
+            ClientAuthMethod::Basic => req = req.basic_auth(enc(client_id), Some(enc(secret))),
+            ClientAuthMethod::Post => {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", secret));
+            }
+        }
+        let resp = req.form(&form).send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status == StatusCode::OK {
+            return serde_json::from_slice(&bytes)
+                .map_err(|_| ClientError::Unexpected { status: 200, body: "malformed token response".into() });
+        }
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(ClientError::OAuth {
+            status: status.as_u16(),
+            error: v["error"].as_str().unwrap_or("unknown").to_owned(),
+            description: v["error_description"].as_str().unwrap_or("").to_owned(),
+        })
+    }
+
+    /// GET `{fhir_base}/{path}` with the token.
+    pub async fn get(&self, path: &str, token: &str) -> Result<Value> {
+        let url = self.fhir_base.join(path.trim_start_matches('/')).map_err(|e| ClientError::Url(e.to_string()))?;
+        fhir_response(self.http.get(url).bearer_auth(token).header("Accept", "application/fhir+json").send().await?).await
+    }
+}
+
+/// RFC 6749 §2.3.1: form-urlencode the parts of Basic client credentials.
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

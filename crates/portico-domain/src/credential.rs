@@ -1,0 +1,168 @@
+//! Credentials: the three kinds of PRODUCT.md flows 1–3, their names and validity windows.
+
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    /// A patient's credential for one app: the owner's own record, read-only.
+    PatientApp,
+    /// A staff developer key: the owner's practices at request time.
+    Developer,
+    /// A provider key: a chosen list of patients.
+    Provider,
+}
+
+impl CredentialKind {
+    pub const ALL: [CredentialKind; 3] = [CredentialKind::PatientApp, CredentialKind::Developer, CredentialKind::Provider];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::PatientApp => "patient_app",
+            CredentialKind::Developer => "developer",
+            CredentialKind::Provider => "provider",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CredentialKind> {
+        CredentialKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn secret_kind(self) -> crate::SecretKind {
+        match self {
+            CredentialKind::PatientApp => crate::SecretKind::PatientApp,
+            CredentialKind::Developer => crate::SecretKind::Developer,
+            CredentialKind::Provider => crate::SecretKind::Provider,
+        }
+    }
+
+    /// The role a user must hold to own (and keep using) a credential of this kind.
+    pub fn required_role(self) -> crate::Role {
+        match self {
+            CredentialKind::PatientApp => crate::Role::Patient,
+            CredentialKind::Developer => crate::Role::Developer,
+            CredentialKind::Provider => crate::Role::Provider,
+        }
+    }
+
+    pub fn client_id_prefix(self) -> &'static str {
+        match self {
+            CredentialKind::PatientApp => "pci_app_",
+            CredentialKind::Developer => "pci_dev_",
+            CredentialKind::Provider => "pci_prv_",
+        }
+    }
+}
+
+/// A credential's display name: 1–100 printable characters after trimming outer whitespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialName(String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("a name is required")]
+    Empty,
+    #[error("a name can have at most 100 characters")]
+    TooLong,
+    #[error("a name can only contain printable characters")]
+    NotPrintable,
+}
+
+impl CredentialName {
+    pub fn parse(s: &str) -> Result<CredentialName, NameError> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if t.chars().count() > 100 {
+            return Err(NameError::TooLong);
+        }
+        // Control and format characters (including bidi overrides) could disguise one app as another.
+        if t.chars().any(|c| c.is_control() || is_format_char(c)) {
+            return Err(NameError::NotPrintable);
+        }
+        Ok(CredentialName(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Optional valid-from / valid-to. Both bounds inclusive of `from`, exclusive of `to`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ValidityWindow {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ValidityWindow {
+    /// `None` when `to` is not after `from`.
+    pub fn new(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<ValidityWindow> {
+        match (from, to) {
+            (Some(f), Some(t)) if t <= f => None,
+            _ => Some(ValidityWindow { from, to }),
+        }
+    }
+
+    pub fn position(&self, now: DateTime<Utc>) -> WindowPosition {
+        if self.from.is_some_and(|f| now < f) {
+            WindowPosition::Before
+        } else if self.to.is_some_and(|t| now >= t) {
+            WindowPosition::After
+        } else {
+            WindowPosition::Inside
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowPosition {
+    Before,
+    Inside,
+    After,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names() {
+        let long = "x".repeat(101);
+        let max = "é".repeat(100);
+        for (input, expected) in [
+            ("Phone health app", Ok("Phone health app")),
+            ("  padded  ", Ok("padded")),
+            ("", Err(NameError::Empty)),
+            ("   ", Err(NameError::Empty)),
+            (long.as_str(), Err(NameError::TooLong)),
+            (max.as_str(), Ok(max.as_str())),
+            ("tab\there", Err(NameError::NotPrintable)),
+            ("evil\u{202e}ppa", Err(NameError::NotPrintable)),
+            ("Robert'); DROP TABLE credentials;--", Ok("Robert'); DROP TABLE credentials;--")),
+        ] {
+            assert_eq!(CredentialName::parse(input).as_ref().map(CredentialName::as_str).map_err(|e| *e), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn windows() {
+        let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
+        let w = ValidityWindow::new(Some(t(10)), Some(t(12))).unwrap();
+        for (now, pos) in [
+            (t(9), WindowPosition::Before),
+            (t(10), WindowPosition::Inside),
+            (t(11), WindowPosition::Inside),
+            (t(12), WindowPosition::After),
+        ] {
+            assert_eq!(w.position(now), pos);
+        }
+        assert_eq!(ValidityWindow::default().position(t(1)), WindowPosition::Inside);
+        assert!(ValidityWindow::new(Some(t(12)), Some(t(12))).is_none());
+    }
+}

@@ -1,0 +1,46 @@
+//! Portico's domain: accounts, roles, practices, credentials, SMART scopes, validity windows, the secret
+//! format and the effective-access rule that decides what a credential reaches *right now*.
+//!
+//! Pure by construction: no SQL, no HTTP, no tokio, no clock and no global RNG. Time comes in as a `now`
+//! argument and randomness as an `RngCore`, so every rule here is testable with fixed inputs.
+
+pub mod access;
+pub mod account;
+pub mod audit;
+pub mod credential;
+pub mod scope;
+pub mod secret;
+
+pub use access::{effective_access, Access, CredentialFacts, OwnerFacts, PatientScope, Refusal};
+pub use account::{hash_password, verify_password, PasswordError, PracticeId, Role, UserId, Username};
+pub use audit::{AuditEvent, AuditKind};
+pub use credential::{CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition};
+pub use scope::{Interaction, Scope, ScopeContext, ScopeError, ScopeSet};
+pub use secret::{random_id, Digest, Secret, SecretKind};
+
+/// A FHIR Patient id, as stored in the resource store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PatientId(pub String);
+
+impl PatientId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PatientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The one textual form of instants Portico stores and sends: RFC 3339, UTC, milliseconds, `Z`.
+/// Fixed width, so text order equals time order in SQL.
+pub fn format_instant(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+pub fn parse_instant(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+}

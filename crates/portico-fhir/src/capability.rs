@@ -1,0 +1,156 @@
+//! What the server says about itself: the CapabilityStatement and the SMART configuration.
+//!
+//! Both are generated from the type table so that what is advertised is exactly what search
+//! implements.
+
+use crate::types::{supported_types, ParamDef, COMMON_PARAMS};
+use serde_json::{json, Value};
+
+/// The URLs the documents point at; the server knows its own addresses, this crate does not.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints<'a> {
+    pub fhir_base: &'a str,
+    pub token: &'a str,
+    pub revoke: &'a str,
+}
+
+/// A valid R4 CapabilityStatement for the server (kind `instance`, so `implementation` is
+/// present as constraint cpb-15 requires).
+pub fn capability_statement(e: &Endpoints, date: &str) -> Value {
+    let resources: Vec<Value> = supported_types()
+        .iter()
+        .map(|t| {
+            let params: Vec<Value> = COMMON_PARAMS.iter().chain(t.params.iter()).map(search_param).collect();
+            let interactions: Vec<Value> =
+                ["read", "search-type", "create", "update", "delete"].iter().map(|code| json!({"code": code})).collect();
+            let mut resource = json!({
+                "type": t.name,
+                "interaction": interactions,
+                "searchParam": params,
+            });
+            if t.name == "Patient" {
+                resource["operation"] = json!([{
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                }]);
+            }
+            resource
+        })
+        .collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "Portico",
+        "kind": "instance",
+        "software": {"name": "Portico", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "Portico FHIR R4 server", "url": e.fhir_base},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "extension": [{
+                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                    "extension": [
+                        {"url": "token", "valueUri": e.token},
+                        {"url": "revoke", "valueUri": e.revoke},
+                    ],
+                }],
+                "service": [{
+                    "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }],
+                    "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+                }],
+            },
+            "resource": resources,
+        }],
+    })
+}
+
+fn search_param(p: &ParamDef) -> Value {
+    json!({"name": p.name, "type": p.kind.as_str(), "documentation": p.description})
+}
+
+/// The SMART configuration JSON (token_endpoint, revocation_endpoint, token_endpoint_auth_methods_supported
+/// [client_secret_basic, client_secret_post], grant_types_supported [client_credentials], scopes_supported, capabilities
+/// ["client-confidential-symmetric", "permission-v2"], code_challenge_methods_supported []).
+///
+/// Only client_credentials is offered: patient credentials get `patient/` scopes, staff keys `system/`
+/// scopes, in SMART v2 syntax: the wildcard ones plus a read/search scope per supported type.
+pub fn smart_configuration(e: &Endpoints) -> Value {
+    let mut scopes = vec!["patient/*.rs".to_owned(), "system/*.rs".to_owned(), "system/*.cruds".to_owned()];
+    for context in ["patient", "system"] {
+        scopes.extend(supported_types().iter().map(|t| format!("{context}/{}.rs", t.name)));
+    }
+    json!({
+        "token_endpoint": e.token,
+        "revocation_endpoint": e.revoke,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["client_credentials"],
+        "scopes_supported": scopes,
+        "capabilities": ["client-confidential-symmetric", "permission-v2"],
+        "code_challenge_methods_supported": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const E: Endpoints = Endpoints { fhir_base: "http://h/fhir", token: "http://h/token", revoke: "http://h/revoke" };
+
+    #[test]
+    fn capability_lists_every_type_and_param() {
+        let cs = capability_statement(&E, "2024-01-01");
+        assert_eq!(cs["resourceType"], "CapabilityStatement");
+        assert_eq!(cs["status"], "active");
+        assert_eq!(cs["kind"], "instance");
+        assert_eq!(cs["fhirVersion"], "4.0.1");
+        assert_eq!(cs["format"], json!(["json"]));
+        assert_eq!(cs["date"], "2024-01-01");
+        let rest = &cs["rest"][0];
+        assert_eq!(rest["mode"], "server");
+        assert_eq!(rest["security"]["service"][0]["coding"][0]["code"], "SMART-on-FHIR");
+        let uris = &rest["security"]["extension"][0];
+        assert_eq!(uris["url"], "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
+        assert_eq!(
+            uris["extension"],
+            json!([{"url": "token", "valueUri": "http://h/token"}, {"url": "revoke", "valueUri": "http://h/revoke"}])
+        );
+
+        let resources = rest["resource"].as_array().cloned().unwrap_or_default();
+        assert_eq!(resources.len(), supported_types().len());
+        for t in supported_types() {
+            let r = resources.iter().find(|r| r["type"] == t.name);
+            let Some(r) = r else { panic!("{} missing from CapabilityStatement", t.name) };
+            let codes: Vec<&str> = r["interaction"].as_array().into_iter().flatten().filter_map(|i| i["code"].as_str()).collect();
+            assert!(codes.contains(&"read") && codes.contains(&"search-type"), "{}", t.name);
+            let names: Vec<&str> = r["searchParam"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+            for p in COMMON_PARAMS.iter().chain(t.params) {
+                assert!(names.contains(&p.name), "{}.{}", t.name, p.name);
+            }
+            for p in r["searchParam"].as_array().into_iter().flatten() {
+                assert!(["token", "date", "reference", "string"].contains(&p["type"].as_str().unwrap_or("")));
+                assert!(p["documentation"].is_string());
+            }
+            assert_eq!(r.get("operation").is_some(), t.name == "Patient");
+        }
+        let patient = resources.iter().find(|r| r["type"] == "Patient");
+        assert_eq!(patient.map(|p| p["operation"][0]["name"].clone()), Some(json!("everything")));
+    }
+
+    #[test]
+    fn smart_configuration_shape() {
+        let c = smart_configuration(&E);
+        assert_eq!(c["token_endpoint"], "http://h/token");
+        assert_eq!(c["revocation_endpoint"], "http://h/revoke");
+        assert_eq!(c["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
+        assert_eq!(c["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(c["capabilities"], json!(["client-confidential-symmetric", "permission-v2"]));
+        assert_eq!(c["code_challenge_methods_supported"], json!([]));
+        assert!(c["scopes_supported"].as_array().is_some_and(|s| s.contains(&json!("system/*.rs"))));
+    }
+}

@@ -1,0 +1,74 @@
+//! OperationOutcome bodies for error responses.
+
+use serde_json::{json, Value};
+
+/// The R4 `issue-type` codes Portico reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueCode {
+    Invalid,
+    NotFound,
+    Forbidden,
+    Security,
+    Login,
+    NotSupported,
+    Conflict,
+    Deleted,
+    TooLong,
+    Exception,
+    Processing,
+}
+
+impl IssueCode {
+    /// The code as it appears in `OperationOutcome.issue.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueCode::Invalid => "invalid",
+            IssueCode::NotFound => "not-found",
+            IssueCode::Forbidden => "forbidden",
+            IssueCode::Security => "security",
+            IssueCode::Login => "login",
+            IssueCode::NotSupported => "not-supported",
+            IssueCode::Conflict => "conflict",
+            IssueCode::Deleted => "deleted",
+            IssueCode::TooLong => "too-long",
+            IssueCode::Exception => "exception",
+            IssueCode::Processing => "processing",
+        }
+    }
+}
+
+/// {"resourceType":"OperationOutcome","issue":[{"severity":"error","code":<code>,"diagnostics":<msg>}]}
+pub fn operation_outcome(code: IssueCode, diagnostics: &str) -> Value {
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code.as_str(), "diagnostics": diagnostics}],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_shape() {
+        for (code, text) in [
+            (IssueCode::Invalid, "invalid"),
+            (IssueCode::NotFound, "not-found"),
+            (IssueCode::Forbidden, "forbidden"),
+            (IssueCode::Security, "security"),
+            (IssueCode::Login, "login"),
+            (IssueCode::NotSupported, "not-supported"),
+            (IssueCode::Conflict, "conflict"),
+            (IssueCode::Deleted, "deleted"),
+            (IssueCode::TooLong, "too-long"),
+            (IssueCode::Exception, "exception"),
+            (IssueCode::Processing, "processing"),
+        ] {
+            let o = operation_outcome(code, "why");
+            assert_eq!(
+                o,
+                json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": text, "diagnostics": "why"}]})
+            );
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Management API handlers (`/api`): JSON in, JSON out, `{code, message}` errors. Each handler
+//! authenticates the session, parses its input and calls one function of `manage`.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use portico_api as wire;
+use portico_api::ErrorCode;
+use portico_store::{Store, UserRecord};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::engine::FhirOp;
+use crate::error::ApiFailure;
+use crate::fhir::{bearer, query_pairs, render};
+use crate::manage;
+use crate::state::AppState;
+use crate::API_BODY_LIMIT;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(sign_in).delete(sign_out))
+        .route("/me", get(me))
+        .route("/info", get(info))
+        .route("/credentials", get(list_credentials).post(create_credential))
+        .route("/credentials/{id}", get(get_credential).patch(update_credential).delete(delete_credential))
+        .route("/credentials/{id}/regenerate", post(regenerate))
+        .route("/credentials/{id}/preview", get(preview))
+        .route("/credentials/{id}/preview/fhir/{resource_type}", get(preview_search))
+        .route("/credentials/{id}/preview/fhir/{resource_type}/{rid}", get(preview_read))
+        .route("/credentials/{id}/preview/fhir/{resource_type}/{rid}/{operation}", get(preview_operation))
+        .route("/credentials/{id}/history", get(history))
+        .route("/staff-credentials", get(staff_credentials))
+        .route("/audit", get(my_audit))
+        .route("/users", get(users).post(create_user))
+        .route("/users/{id}/roles", put(set_roles))
+        .route("/users/{id}/practices", put(set_practices))
+        .route("/patients", get(patients))
+        .route("/practices", get(practices))
+        .fallback(|| async { ApiFailure::not_found("no such endpoint").into_response() })
+}
+
+type ApiResult<T> = Result<T, ApiFailure>;
+
+fn reply<T: Serialize>(r: ApiResult<T>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn json<T: DeserializeOwned>(body: Body) -> ApiResult<T> {
+    let bytes = to_bytes(body, API_BODY_LIMIT)
+        .await
+        .map_err(|_| ApiFailure::new(ErrorCode::PayloadTooLarge, format!("the request body exceeds {API_BODY_LIMIT} bytes")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiFailure::invalid(format!("the request body is not what this endpoint expects: {e}")))
+}
+
+/// Runs `f` with the session's user, inside the store's blocking section.
+async fn with_user<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    f: impl FnOnce(&mut Store, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let token = bearer(headers);
+    let st = state.clone();
+    state
+        .run(move |store, now| {
+            let user = manage::session_user(store, token.as_deref(), now)?;
+            f(store, &user, &st, now)
+        })
+        .await?
+}
+
+async fn sign_in(State(state): State<AppState>, body: Body) -> Response {
+    let r = async {
+        let req: wire::SignIn = json(body).await?;
+        let st = state.clone();
+        state.run(move |store, now| manage::sign_in(store, &req, st.config(), now)).await?
+    }
+    .await;
+    reply(r)
+}
+
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = bearer(&headers);
+    match state.run(move |store, now| manage::sign_out(store, token.as_deref(), now)).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiFailure::from(e).into_response(),
+    }
+}
+
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user(&state, &headers, |store, user, _, _| manage::to_user(store, user)).await)
+}
+
+async fn info(State(state): State<AppState>) -> Response {
+    let c = state.config();
+    Json(wire::ServiceInfo {
+        fhir_base_url: c.fhir_base(),
+        token_url: c.token_url(),
+        revoke_url: c.revoke_url(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+    .into_response()
+}
+
+async fn list_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user(&state, &headers, |store, user, _, now| manage::list_credentials(store, user, now)).await)
+}
+
+async fn create_credential(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let r = async {
+        let req: wire::NewCredential = json(body).await?;
+        with_user(&state, &headers, move |store, user, st, now| manage::create_credential(store, user, &req, st.config(), now))
+            .await
+    }
+    .await;
+    match r {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_credential(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    reply(with_user(&state, &headers, move |store, user, _, now| manage::get_credential(store, user, &id, now)).await)
+}
+
+async fn update_credential(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
+    let r = async {
+        let req: wire::CredentialUpdate = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::update_credential(store, user, &id, &req, now)).await
+    }
+    .await;
+    reply(r)
+}
+
+async fn regenerate(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
+    let r = async {
+        let bytes_empty = body_is_empty(&headers);
+        let req: wire::Regenerate = if bytes_empty { wire::Regenerate::default() } else { json(body).await? };
+        with_user(&state, &headers, move |store, user, st, now| manage::regenerate(store, user, &id, &req, st.config(), now))
+            .await
+    }
+    .await;
+    reply(r)
+}
+
+fn body_is_empty(headers: &HeaderMap) -> bool {
+    headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) == Some("0")
+}
+
+async fn delete_credential(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    reply(with_user(&state, &headers, move |store, user, _, now| manage::delete_credential(store, user, &id, now)).await)
+}
+
+async fn preview(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    reply(
+        with_user(&state, &headers, move |store, user, st, now| manage::preview(store, user, &id, &st.config().fhir_base(), now))
+            .await,
+    )
+}
+
+async fn run_preview(state: AppState, headers: HeaderMap, id: String, op: FhirOp) -> Response {
+    let r = with_user(&state, &headers, move |store, user, st, now| {
+        manage::preview_fhir(store, user, &id, op, &st.config().fhir_base(), now)
+    })
+    .await;
+    match r {
+        Ok(Ok(ok)) => render(ok),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn preview_search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, resource_type)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let params = query_pairs(uri.query());
+    run_preview(state, headers, id, FhirOp::Search { resource_type, params }).await
+}
+
+async fn preview_read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, resource_type, rid)): Path<(String, String, String)>,
+) -> Response {
+    run_preview(state, headers, id, FhirOp::Read { resource_type, id: rid }).await
+}
+
+async fn preview_operation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, resource_type, rid, operation)): Path<(String, String, String, String)>,
+) -> Response {
+    if resource_type != "Patient" || operation != "$everything" {
+        return ApiFailure::not_found("only Patient/{id}/$everything is supported").into_response();
+    }
+    run_preview(state, headers, id, FhirOp::Everything { id: rid }).await
+}
+
+fn limit(uri: &Uri) -> usize {
+    query_pairs(uri.query()).into_iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(200)
+}
+
+async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, uri: Uri) -> Response {
+    let n = limit(&uri);
+    reply(with_user(&state, &headers, move |store, user, _, _| manage::history(store, user, &id, n)).await)
+}
+
+async fn my_audit(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let n = limit(&uri);
+    reply(with_user(&state, &headers, move |store, user, _, _| manage::my_audit(store, user, n)).await)
+}
+
+async fn staff_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user(&state, &headers, |store, user, _, now| manage::staff_credentials(store, user, now)).await)
+}
+
+async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user(&state, &headers, |store, user, _, _| manage::users(store, user)).await)
+}
+
+async fn create_user(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let r = async {
+        let req: wire::NewUser = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::create_user(store, user, &req, now)).await
+    }
+    .await;
+    match r {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn set_roles(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, body: Body) -> Response {
+    let r = async {
+        let req: wire::SetRoles = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::set_roles(store, user, id, &req, now)).await
+    }
+    .await;
+    reply(r)
+}
+
+async fn set_practices(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, body: Body) -> Response {
+    let r = async {
+        let req: wire::SetPractices = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::set_practices(store, user, id, &req, now)).await
+    }
+    .await;
+    reply(r)
+}
+
+async fn patients(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let q = query_pairs(uri.query()).into_iter().find(|(k, _)| k == "q").map(|(_, v)| v);
+    reply(with_user(&state, &headers, move |store, user, _, _| manage::patients(store, user, q.as_deref())).await)
+}
+
+async fn practices(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user(&state, &headers, |store, _, _, _| manage::practices(store)).await)
+}

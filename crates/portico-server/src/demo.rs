@@ -1,0 +1,106 @@
+//! The demo data set: two practices, the 18 sample patients split between them, and one user per role.
+//! Used by `portico serve --demo`, `portico demo` and the desktop app's first run.
+
+use chrono::{DateTime, Utc};
+use portico_domain::{hash_password, PatientId, PracticeId, Role};
+use portico_fhir::import::{prepare_bundle, PreparedResource};
+use portico_store::{ImportSummary, NewUser, Store, StoreError};
+
+/// Every demo account's password. Printed by the commands that create them; a demo store is not for real data.
+pub const DEMO_PASSWORD: &str = "portico-demo";
+
+pub const PRACTICES: [&str; 2] = ["Riverside Family Medicine", "Hillcrest Community Clinic"];
+
+/// The patient the demo `patient` user is: Reyna Ziemann, the largest sample record.
+pub const DEMO_PATIENT: &str = "76d2fa2d-66a6-4823-8dab-52cd70822844";
+
+#[derive(Clone, Debug)]
+pub struct DemoAccount {
+    pub username: &'static str,
+    pub display_name: &'static str,
+    pub roles: &'static [Role],
+    /// Index into [`PRACTICES`].
+    pub practice: usize,
+}
+
+pub const ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount { username: "admin", display_name: "Ada Admin", roles: &[Role::Administrator], practice: 0 },
+    DemoAccount { username: "provider", display_name: "Dr. Paula Provider", roles: &[Role::Provider], practice: 0 },
+    DemoAccount { username: "developer", display_name: "Dev Developer", roles: &[Role::Developer], practice: 0 },
+    DemoAccount { username: "nurse", display_name: "Nina Nurse", roles: &[Role::Nurse], practice: 0 },
+    DemoAccount { username: "frontdesk", display_name: "Frank Front Desk", roles: &[Role::FrontDesk], practice: 0 },
+    DemoAccount { username: "patient", display_name: "Reyna Ziemann", roles: &[Role::Patient], practice: 0 },
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("sample bundle {name}: {message}")]
+    Bundle { name: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed")]
+    Password,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SeedSummary {
+    pub already_seeded: bool,
+    pub import: ImportSummary,
+    pub patients: usize,
+}
+
+/// The embedded sample bundles, prepared for import, with each bundle's Patient id.
+pub fn sample_records() -> Result<Vec<(String, Vec<PreparedResource>)>, SeedError> {
+    let mut out = Vec::new();
+    for b in portico_samples::bundles() {
+        let err = |message: String| SeedError::Bundle { name: b.name.to_owned(), message };
+        let bytes = b.json().map_err(|e| err(e.to_string()))?;
+        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+        let mut fresh = || uuid::Uuid::new_v4().to_string();
+        let prepared = prepare_bundle(&json, &mut fresh).map_err(|e| err(e.to_string()))?;
+        out.push((b.name.to_owned(), prepared));
+    }
+    Ok(out)
+}
+
+fn patient_id(resources: &[PreparedResource]) -> Option<PatientId> {
+    resources.iter().find(|r| r.resource_type == "Patient").map(|r| PatientId(r.id.clone()))
+}
+
+/// Seeds an empty store; a store that already has practices is left as it is.
+pub fn seed(store: &mut Store, now: DateTime<Utc>) -> Result<SeedSummary, SeedError> {
+    if !store.practices()?.is_empty() {
+        return Ok(SeedSummary { already_seeded: true, import: ImportSummary::default(), patients: 0 });
+    }
+    let records = sample_records()?;
+    let all: Vec<PreparedResource> = records.iter().flat_map(|(_, r)| r.iter().cloned()).collect();
+    let import = store.import(&all, now)?;
+    let practices: Vec<PracticeId> = PRACTICES.iter().map(|n| store.create_practice(n)).collect::<Result<_, _>>()?;
+    let mut patients = 0;
+    for (i, (_, resources)) in records.iter().enumerate() {
+        if let Some(p) = patient_id(resources) {
+            // The demo patient always lands in the first practice, where the demo staff work.
+            let practice = if p.0 == DEMO_PATIENT { practices[0] } else { practices[i % 2] };
+            store.assign_patient(&p, practice)?;
+            patients += 1;
+        }
+    }
+    let mut rng = rand::rngs::OsRng;
+    for a in ACCOUNTS {
+        let hash = hash_password(DEMO_PASSWORD, &mut rng).map_err(|_| SeedError::Password)?;
+        let patient = a.roles.contains(&Role::Patient).then(|| PatientId(DEMO_PATIENT.to_owned()));
+        let staff_practices: Vec<PracticeId> = if patient.is_some() { Vec::new() } else { vec![practices[a.practice]] };
+        store.create_user(
+            &NewUser {
+                username: a.username,
+                display_name: a.display_name,
+                password_hash: &hash,
+                roles: a.roles,
+                practices: &staff_practices,
+                patient: patient.as_ref(),
+            },
+            now,
+        )?;
+    }
+    Ok(SeedSummary { already_seeded: false, import, patients })
+}

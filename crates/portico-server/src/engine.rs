@@ -1,0 +1,450 @@
+//! The one enforcement path. `authorize` turns a bearer token into a [`Principal`] (checking the token, its
+//! credential and the owner's *current* access on every call), `principal_for_preview` does the same for a
+//! credential without a token, and `execute` runs a FHIR interaction strictly inside a principal's reach.
+//! Real requests and previews both call `execute`, so a preview shows exactly what the app gets.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portico_domain::{
+    effective_access, Access, AuditEvent, AuditKind, Digest, Interaction, PatientId, PatientScope, ScopeSet, Secret, SecretKind,
+};
+use portico_fhir::outcome::IssueCode;
+use portico_fhir::search::SearchQuery;
+use portico_fhir::{type_def, TypeDef};
+use portico_store::{CredentialRecord, PatientFilter, Store, StoredResource};
+use serde_json::Value;
+
+use crate::error::FhirError;
+
+/// Who is asking, and what they may reach right now.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub credential: CredentialRecord,
+    pub access: Access,
+    /// The token's granted scopes (for previews: everything the credential allows).
+    pub scopes: ScopeSet,
+    pub token_digest: Option<Digest>,
+    /// Preview requests are audited as previews, not as the app's use.
+    pub preview: bool,
+}
+
+impl Principal {
+    /// Both the token's scopes and the credential's current allowance must permit it.
+    fn permits(&self, resource_type: &str, i: Interaction) -> bool {
+        self.scopes.allows(resource_type, i) && self.access.allowed.allows(resource_type, i)
+    }
+
+    fn require(&self, resource_type: &str, i: Interaction) -> Result<(), FhirError> {
+        if self.permits(resource_type, i) {
+            return Ok(());
+        }
+        let context = match self.access.patient_context {
+            Some(_) => "patient",
+            None => "system",
+        };
+        Err(FhirError::forbidden(format!(
+            "this token lacks the scope {context}/{resource_type}.{} (it holds: {})",
+            i.letter(),
+            self.scopes
+        )))
+    }
+}
+
+/// Resolves a bearer token. Every failure is the same 401 to the caller; the audit log records why.
+pub fn authorize(
+    store: &mut Store,
+    bearer: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Principal, (FhirError, Option<Box<AuditEvent>>)> {
+    let unauthorized = |m: &str| FhirError::unauthorized(m);
+    let Some(raw) = bearer else {
+        return Err((unauthorized("an access token is required (Authorization: Bearer)"), None));
+    };
+    let Some(token) = Secret::parse(SecretKind::AccessToken, raw) else {
+        return Err((unauthorized("the access token is invalid"), None));
+    };
+    let digest = token.digest();
+    let record = store.token(&digest).map_err(|e| (FhirError::from(e), None))?;
+    let Some(record) = record else {
+        return Err((unauthorized("the access token is invalid"), None));
+    };
+    let refuse = |reason: String, cred: &str| {
+        let mut e = AuditEvent::new(AuditKind::FhirRefused, now);
+        e.outcome = reason;
+        e.credential_id = Some(cred.to_owned());
+        e.token_digest = Some(digest.to_hex());
+        (unauthorized("the access token is invalid, expired or revoked"), Some(Box::new(e)))
+    };
+    if record.revoked_at.is_some() {
+        return Err(refuse("token revoked".into(), &record.credential_id));
+    }
+    if record.expires_at <= now {
+        return Err(refuse("token expired".into(), &record.credential_id));
+    }
+    let cred = store.credential(&record.credential_id).map_err(|e| (FhirError::from(e), None))?;
+    let Some(cred) = cred else {
+        return Err(refuse("credential missing".into(), &record.credential_id));
+    };
+    let access = resolve(store, &cred, now).map_err(|e| (e, None))?;
+    let access = match access {
+        Ok(a) => a,
+        Err(reason) => return Err(refuse(reason, &cred.id)),
+    };
+    let scopes = ScopeSet::parse(&record.scope).map_err(|_| (FhirError::internal(), None))?;
+    Ok(Principal { credential: cred, access, scopes, token_digest: Some(digest), preview: false })
+}
+
+/// The principal a credential would be if its app held a token with every scope it may have.
+pub fn principal_for_preview(
+    store: &Store,
+    cred: CredentialRecord,
+    now: DateTime<Utc>,
+) -> Result<Result<Principal, String>, FhirError> {
+    Ok(resolve(store, &cred, now)?.map(|access| Principal {
+        scopes: access.allowed.clone(),
+        access,
+        credential: cred,
+        token_digest: None,
+        preview: true,
+    }))
+}
+
+fn resolve(store: &Store, cred: &CredentialRecord, now: DateTime<Utc>) -> Result<Result<Access, String>, FhirError> {
+    let owner = store.user(cred.owner)?.map(|u| u.facts()).unwrap_or_default();
+    let facts = store.credential_facts(cred)?;
+    Ok(effective_access(&facts, &owner, now).map_err(|r| r.to_string()))
+}
+
+/// A FHIR interaction, parsed from HTTP by the handler (or built by the preview).
+#[derive(Clone, Debug)]
+pub enum FhirOp {
+    Read { resource_type: String, id: String },
+    Search { resource_type: String, params: Vec<(String, String)> },
+    Everything { id: String },
+    Create { resource_type: String, body: Value },
+    Update { resource_type: String, id: String, body: Value, if_match: Option<i64> },
+    Delete { resource_type: String, id: String, if_match: Option<i64> },
+}
+
+/// A successful FHIR answer.
+#[derive(Debug)]
+pub struct FhirOk {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+    pub version: Option<(i64, String)>,
+    pub location: Option<String>,
+}
+
+impl FhirOk {
+    fn json(body: Value) -> FhirOk {
+        FhirOk { status: StatusCode::OK, body: Some(body), version: None, location: None }
+    }
+}
+
+/// Runs one interaction for `who`, returning the answer and the audit events to append.
+pub fn execute(
+    store: &mut Store,
+    who: &Principal,
+    op: FhirOp,
+    fhir_base: &str,
+    now: DateTime<Utc>,
+) -> (Result<FhirOk, FhirError>, Vec<AuditEvent>) {
+    let detail = describe(&op);
+    let mut served: Vec<StoredResource> = Vec::new();
+    let result = run(store, who, op, fhir_base, now, &mut served);
+    let mut events = Vec::new();
+    let base_event = |kind: AuditKind| {
+        let mut e = AuditEvent::new(kind, now);
+        e.credential_id = Some(who.credential.id.clone());
+        e.client_id = Some(who.credential.client_id.clone());
+        e.token_digest = who.token_digest.map(|d| d.to_hex());
+        e.detail = Some(detail.clone());
+        e
+    };
+    let kind = if who.preview { AuditKind::Preview } else { AuditKind::FhirAccess };
+    match &result {
+        Ok(_) => {
+            // One event per patient touched, so each patient's history shows exactly what was read of them.
+            let mut per_patient: BTreeMap<Option<PatientId>, BTreeMap<String, i64>> = BTreeMap::new();
+            for r in &served {
+                *per_patient.entry(r.patient.clone()).or_default().entry(r.resource_type.clone()).or_default() += 1;
+            }
+            if per_patient.is_empty() {
+                events.push(AuditEvent { count: Some(0), ..base_event(kind) });
+            }
+            for (patient, types) in per_patient {
+                let mut e = base_event(kind);
+                e.patient = patient;
+                e.count = Some(types.values().sum());
+                e.resource_types = types.into_iter().map(|(t, n)| format!("{t}:{n}")).collect();
+                events.push(e);
+            }
+        }
+        Err(err) => {
+            let mut e = base_event(if who.preview { AuditKind::Preview } else { AuditKind::FhirRefused });
+            e.outcome = format!("{} {}", err.status.as_u16(), err.message);
+            e.patient = who.access.patient_context.clone();
+            events.push(e);
+        }
+    }
+    (result, events)
+}
+
+fn describe(op: &FhirOp) -> String {
+    match op {
+        FhirOp::Read { resource_type, .. } => format!("read {resource_type}"),
+        FhirOp::Search { resource_type, .. } => format!("search {resource_type}"),
+        FhirOp::Everything { .. } => "Patient $everything".into(),
+        FhirOp::Create { resource_type, .. } => format!("create {resource_type}"),
+        FhirOp::Update { resource_type, .. } => format!("update {resource_type}"),
+        FhirOp::Delete { resource_type, .. } => format!("delete {resource_type}"),
+    }
+}
+
+fn known_type(resource_type: &str) -> Result<&'static TypeDef, FhirError> {
+    type_def(resource_type).ok_or_else(|| {
+        FhirError::new(
+            StatusCode::NOT_FOUND,
+            IssueCode::NotSupported,
+            format!("resource type '{}' is not supported", truncate(resource_type)),
+        )
+    })
+}
+
+/// Patient is the compartment's own type; other types are in it when they have a compartment path.
+fn in_compartment(td: &TypeDef) -> bool {
+    td.name == "Patient" || !td.compartment.is_empty()
+}
+
+/// May `who` see this stored resource at all? Outside its reach the answer is "not found", never "forbidden",
+/// so nobody learns that another patient's resource exists.
+fn visible(store: &Store, who: &Principal, td: &TypeDef, r: &StoredResource) -> Result<bool, FhirError> {
+    if !in_compartment(td) {
+        return Ok(true);
+    }
+    match &r.patient {
+        Some(p) => Ok(store.patient_in_scope(p, &who.access.patients)?),
+        None => Ok(false),
+    }
+}
+
+fn not_found(resource_type: &str, id: &str) -> FhirError {
+    FhirError::not_found(format!("{}/{} is not known", resource_type, truncate(id)))
+}
+
+fn parse_json(r: &StoredResource) -> Result<Value, FhirError> {
+    serde_json::from_str(&r.json).map_err(|e| {
+        tracing::error!(error = %e, resource_type = %r.resource_type, "stored resource is not JSON");
+        FhirError::internal()
+    })
+}
+
+fn run(
+    store: &mut Store,
+    who: &Principal,
+    op: FhirOp,
+    fhir_base: &str,
+    now: DateTime<Utc>,
+    served: &mut Vec<StoredResource>,
+) -> Result<FhirOk, FhirError> {
+    match op {
+        FhirOp::Read { resource_type, id } => {
+            let td = known_type(&resource_type)?;
+            who.require(td.name, Interaction::Read)?;
+            let r = store.read_resource(td.name, &id)?.ok_or_else(|| not_found(td.name, &id))?;
+            if !visible(store, who, td, &r)? {
+                return Err(not_found(td.name, &id));
+            }
+            if r.deleted {
+                return Err(FhirError::new(StatusCode::GONE, IssueCode::Deleted, format!("{}/{} was deleted", td.name, id)));
+            }
+            let body = parse_json(&r)?;
+            let version = Some((r.version, r.last_updated.clone()));
+            served.push(r);
+            Ok(FhirOk { version, ..FhirOk::json(body) })
+        }
+        FhirOp::Search { resource_type, params } => {
+            let td = known_type(&resource_type)?;
+            who.require(td.name, Interaction::Search)?;
+            let query = SearchQuery::parse(td.name, &params).map_err(|e| FhirError::bad_request(e.to_string()))?;
+            search(store, who, td, &query, fhir_base, served)
+        }
+        FhirOp::Everything { id } => {
+            who.require("Patient", Interaction::Read)?;
+            let patient = store.read_resource("Patient", &id)?.ok_or_else(|| not_found("Patient", &id))?;
+            let td = known_type("Patient")?;
+            if !visible(store, who, td, &patient)? || patient.deleted {
+                return Err(not_found("Patient", &id));
+            }
+            let mut resources = Vec::new();
+            for r in store.compartment(&PatientId(id.clone()))? {
+                // $everything returns only the types this token may search.
+                if who.permits(&r.resource_type, Interaction::Search)
+                    || (r.resource_type == "Patient" && who.permits("Patient", Interaction::Read))
+                {
+                    resources.push(parse_json(&r)?);
+                    served.push(r);
+                }
+            }
+            let total = resources.len();
+            let self_url = format!("{fhir_base}/Patient/{id}/$everything");
+            Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, resources, &self_url, None)))
+        }
+        FhirOp::Create { resource_type, body } => {
+            let td = known_type(&resource_type)?;
+            who.require(td.name, Interaction::Create)?;
+            let body = check_body(td, body, None)?;
+            let id = uuid::Uuid::new_v4().to_string();
+            let mut body = body;
+            body["id"] = Value::String(id.clone());
+            let patient = placement(store, who, td, &body, &id)?;
+            let out = store.put_resource(td.name, &id, body, patient.as_ref(), None, now)?;
+            if td.name == "Patient" {
+                if let PatientScope::Practices(ps) = &who.access.patients {
+                    if let Some(first) = ps.first() {
+                        store.assign_patient(&PatientId(id.clone()), *first)?;
+                    }
+                }
+            }
+            written(out.resource, true, fhir_base, served)
+        }
+        FhirOp::Update { resource_type, id, body, if_match } => {
+            let td = known_type(&resource_type)?;
+            who.require(td.name, Interaction::Update)?;
+            let body = check_body(td, body, Some(&id))?;
+            if let Some(existing) = store.read_resource(td.name, &id)? {
+                if !visible(store, who, td, &existing)? {
+                    return Err(not_found(td.name, &id));
+                }
+            }
+            let patient = placement(store, who, td, &body, &id)?;
+            let out = store.put_resource(td.name, &id, body, patient.as_ref(), if_match, now).map_err(version_conflict)?;
+            written(out.resource, out.created, fhir_base, served)
+        }
+        FhirOp::Delete { resource_type, id, if_match } => {
+            let td = known_type(&resource_type)?;
+            who.require(td.name, Interaction::Delete)?;
+            let existing = store.read_resource(td.name, &id)?.ok_or_else(|| not_found(td.name, &id))?;
+            if !visible(store, who, td, &existing)? {
+                return Err(not_found(td.name, &id));
+            }
+            store.delete_resource(td.name, &id, if_match, now).map_err(version_conflict)?;
+            Ok(FhirOk { status: StatusCode::NO_CONTENT, body: None, version: None, location: None })
+        }
+    }
+}
+
+fn version_conflict(e: portico_store::StoreError) -> FhirError {
+    match e {
+        portico_store::StoreError::VersionConflict { current } => FhirError::new(
+            StatusCode::PRECONDITION_FAILED,
+            IssueCode::Conflict,
+            format!("If-Match does not match the current version ({current})"),
+        ),
+        e => e.into(),
+    }
+}
+
+fn written(r: StoredResource, created: bool, fhir_base: &str, served: &mut Vec<StoredResource>) -> Result<FhirOk, FhirError> {
+    let body = parse_json(&r)?;
+    let location = format!("{fhir_base}/{}/{}/_history/{}", r.resource_type, r.id, r.version);
+    let version = Some((r.version, r.last_updated.clone()));
+    served.push(r);
+    Ok(FhirOk {
+        status: if created { StatusCode::CREATED } else { StatusCode::OK },
+        body: Some(body),
+        version,
+        location: Some(location),
+    })
+}
+
+/// Minimal structural checks on a written resource: a JSON object of the URL's type, with a matching id.
+fn check_body(td: &TypeDef, body: Value, url_id: Option<&str>) -> Result<Value, FhirError> {
+    if !body.is_object() {
+        return Err(FhirError::bad_request("the body must be a FHIR resource (a JSON object)"));
+    }
+    if body["resourceType"].as_str() != Some(td.name) {
+        return Err(FhirError::bad_request(format!("resourceType must be {}", td.name)));
+    }
+    if let Some(url_id) = url_id {
+        if !portico_fhir::import::is_valid_id(url_id) {
+            return Err(FhirError::bad_request("the id in the URL is not a valid FHIR id"));
+        }
+        if body["id"].as_str() != Some(url_id) {
+            return Err(FhirError::bad_request("the resource id must equal the id in the URL"));
+        }
+    }
+    Ok(body)
+}
+
+/// Which patient a written resource belongs to; it must be one the principal reaches.
+fn placement(store: &Store, who: &Principal, td: &TypeDef, body: &Value, id: &str) -> Result<Option<PatientId>, FhirError> {
+    if !in_compartment(td) {
+        return Ok(None);
+    }
+    let patient = if td.name == "Patient" {
+        PatientId(id.to_owned())
+    } else {
+        PatientId(portico_fhir::compartment::patient_of(body).ok_or_else(|| {
+            FhirError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                IssueCode::Processing,
+                format!("a {} must reference its Patient", td.name),
+            )
+        })?)
+    };
+    let new_patient = td.name == "Patient" && store.read_resource("Patient", id)?.is_none();
+    if !new_patient && !store.patient_in_scope(&patient, &who.access.patients)? {
+        return Err(FhirError::forbidden(format!("Patient/{} is outside this credential's reach", truncate(patient.as_str()))));
+    }
+    Ok(Some(patient))
+}
+
+fn search(
+    store: &Store,
+    who: &Principal,
+    td: &TypeDef,
+    query: &SearchQuery,
+    fhir_base: &str,
+    served: &mut Vec<StoredResource>,
+) -> Result<FhirOk, FhirError> {
+    let filter = if in_compartment(td) { PatientFilter::Scope(&who.access.patients) } else { PatientFilter::Shared };
+    let ids = query.ids();
+    let patients = if in_compartment(td) { query.patient_ids() } else { None };
+    // For Patient, `_id` is the patient id; the compartment filter applies to the row's own id.
+    let rows = store.candidates(td.name, filter, ids.as_deref(), patients.as_deref())?;
+    let mut matched: Vec<(Value, StoredResource)> = Vec::new();
+    for r in rows {
+        let v = parse_json(&r)?;
+        if query.matches(&v) {
+            matched.push((v, r));
+        }
+    }
+    let total = matched.len();
+    let self_url = format!("{fhir_base}/{}?{}", td.name, query.query_string(query.offset()));
+    if query.summary_count() || query.count() == 0 {
+        return Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, Vec::new(), &self_url, None)));
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(matched.len());
+    let mut rows_by_key: BTreeMap<String, StoredResource> = BTreeMap::new();
+    for (v, r) in matched {
+        rows_by_key.insert(r.id.clone(), r);
+        values.push(v);
+    }
+    query.sort(&mut values);
+    let page: Vec<Value> = values.into_iter().skip(query.offset()).take(query.count()).collect();
+    for v in &page {
+        if let Some(r) = v["id"].as_str().and_then(|id| rows_by_key.remove(id)) {
+            served.push(r);
+        }
+    }
+    let next_offset = query.offset() + query.count();
+    let next = (next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
+    Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}

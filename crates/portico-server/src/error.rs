@@ -1,0 +1,188 @@
+//! The three wire formats of errors: RFC 6749 JSON for OAuth, OperationOutcome for FHIR, `{code, message}`
+//! for the management API. Internal details are logged here and never returned.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use portico_api::{ApiError, ErrorCode};
+use portico_fhir::outcome::{operation_outcome, IssueCode};
+
+use crate::state::Unavailable;
+
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// Set when the client authenticated with HTTP Basic: the 401 then challenges with Basic (RFC 6749 §5.2).
+    pub basic_challenge: bool,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> OAuthError {
+        let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+        OAuthError { status, error, description: description.into(), basic_challenge: false }
+    }
+
+    pub fn server() -> OAuthError {
+        OAuthError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "internal error".into(),
+            basic_challenge: false,
+        }
+    }
+}
+
+impl From<Unavailable> for OAuthError {
+    fn from(_: Unavailable) -> OAuthError {
+        OAuthError::server()
+    }
+}
+
+impl From<portico_store::StoreError> for OAuthError {
+    fn from(e: portico_store::StoreError) -> OAuthError {
+        tracing::error!(error = %e, "store error on an OAuth endpoint");
+        OAuthError::server()
+    }
+}
+
+/// Token responses and errors must never be cached (RFC 6749 §5.1).
+pub fn no_store(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.error, "error_description": self.description });
+        let mut r = (self.status, Json(body)).into_response();
+        if self.basic_challenge && self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"portico\""));
+        }
+        no_store(r)
+    }
+}
+
+/// A FHIR error: status plus an OperationOutcome.
+#[derive(Debug, Clone)]
+pub struct FhirError {
+    pub status: StatusCode,
+    pub code: IssueCode,
+    pub message: String,
+}
+
+impl FhirError {
+    pub fn new(status: StatusCode, code: IssueCode, message: impl Into<String>) -> FhirError {
+        FhirError { status, code, message: message.into() }
+    }
+    pub fn bad_request(m: impl Into<String>) -> FhirError {
+        FhirError::new(StatusCode::BAD_REQUEST, IssueCode::Invalid, m)
+    }
+    pub fn unauthorized(m: impl Into<String>) -> FhirError {
+        FhirError::new(StatusCode::UNAUTHORIZED, IssueCode::Login, m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> FhirError {
+        FhirError::new(StatusCode::FORBIDDEN, IssueCode::Forbidden, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> FhirError {
+        FhirError::new(StatusCode::NOT_FOUND, IssueCode::NotFound, m)
+    }
+    pub fn internal() -> FhirError {
+        FhirError::new(StatusCode::INTERNAL_SERVER_ERROR, IssueCode::Exception, "internal error")
+    }
+}
+
+impl From<Unavailable> for FhirError {
+    fn from(_: Unavailable) -> FhirError {
+        FhirError::internal()
+    }
+}
+
+impl From<portico_store::StoreError> for FhirError {
+    fn from(e: portico_store::StoreError) -> FhirError {
+        tracing::error!(error = %e, "store error on the FHIR API");
+        FhirError::internal()
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        let body = operation_outcome(self.code, &self.message);
+        let mut r = (self.status, [(header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portico\", error=\"invalid_token\""));
+        }
+        r
+    }
+}
+
+/// A management-API error.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiFailure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiFailure {
+        let status = match code {
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiFailure { status, code, message: message.into() }
+    }
+    pub fn invalid(m: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(ErrorCode::InvalidInput, m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(ErrorCode::Forbidden, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(ErrorCode::NotFound, m)
+    }
+    pub fn internal() -> ApiFailure {
+        ApiFailure::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+impl From<Unavailable> for ApiFailure {
+    fn from(_: Unavailable) -> ApiFailure {
+        ApiFailure::internal()
+    }
+}
+
+impl From<portico_store::StoreError> for ApiFailure {
+    fn from(e: portico_store::StoreError) -> ApiFailure {
+        match e {
+            portico_store::StoreError::Conflict(m) => ApiFailure::new(ErrorCode::Conflict, m),
+            portico_store::StoreError::NotFound => ApiFailure::not_found("not found"),
+            e => {
+                tracing::error!(error = %e, "store error on the management API");
+                ApiFailure::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(ApiError { code: self.code, message: self.message })).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portico-api\""));
+        }
+        r
+    }
+}

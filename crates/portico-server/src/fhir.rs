@@ -1,0 +1,207 @@
+//! FHIR R4 HTTP handlers: parse the request into an [`FhirOp`], hand it to the engine, render the answer.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use portico_fhir::capability::{capability_statement, smart_configuration as smart_config, Endpoints};
+use portico_fhir::outcome::IssueCode;
+use serde_json::Value;
+
+use crate::engine::{self, FhirOk, FhirOp};
+use crate::error::{FhirError, FHIR_JSON};
+use crate::state::AppState;
+use crate::FHIR_BODY_LIMIT;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/metadata", get(metadata))
+        .route("/.well-known/smart-configuration", get(smart_configuration))
+        .route("/{resource_type}", get(search_get).post(create))
+        .route("/{resource_type}/_search", post(search_post))
+        .route("/{resource_type}/{id}", get(read).put(update).delete(delete))
+        .route("/{resource_type}/{id}/{operation}", get(operation))
+        .fallback(unknown)
+}
+
+fn endpoints(state: &AppState) -> (String, String, String) {
+    let c = state.config();
+    (c.fhir_base(), c.token_url(), c.revoke_url())
+}
+
+async fn metadata(State(state): State<AppState>) -> Response {
+    let (fhir_base, token, revoke) = endpoints(&state);
+    let e = Endpoints { fhir_base: &fhir_base, token: &token, revoke: &revoke };
+    let date = portico_domain::format_instant(state.now());
+    fhir_json(StatusCode::OK, &capability_statement(&e, &date))
+}
+
+pub async fn smart_configuration(State(state): State<AppState>) -> Response {
+    let (fhir_base, token, revoke) = endpoints(&state);
+    let e = Endpoints { fhir_base: &fhir_base, token: &token, revoke: &revoke };
+    axum::Json(smart_config(&e)).into_response()
+}
+
+async fn unknown(method: Method) -> Response {
+    FhirError::new(StatusCode::NOT_FOUND, IssueCode::NotSupported, format!("no FHIR interaction matches this {method} request"))
+        .into_response()
+}
+
+async fn search_get(State(state): State<AppState>, headers: HeaderMap, Path(resource_type): Path<String>, uri: Uri) -> Response {
+    let params = query_pairs(uri.query());
+    handle(state, &headers, Ok(FhirOp::Search { resource_type, params })).await
+}
+
+async fn search_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(resource_type): Path<String>,
+    uri: Uri,
+    body: Body,
+) -> Response {
+    let op = async {
+        let bytes = read_body(body).await?;
+        let mut params = query_pairs(uri.query());
+        params.extend(url::form_urlencoded::parse(&bytes).into_owned());
+        Ok(FhirOp::Search { resource_type, params })
+    }
+    .await;
+    handle(state, &headers, op).await
+}
+
+async fn read(State(state): State<AppState>, headers: HeaderMap, Path((resource_type, id)): Path<(String, String)>) -> Response {
+    handle(state, &headers, Ok(FhirOp::Read { resource_type, id })).await
+}
+
+async fn operation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((resource_type, id, operation)): Path<(String, String, String)>,
+) -> Response {
+    let op = if resource_type == "Patient" && operation == "$everything" {
+        Ok(FhirOp::Everything { id })
+    } else {
+        Err(FhirError::new(StatusCode::NOT_FOUND, IssueCode::NotSupported, "only Patient/{id}/$everything is supported here"))
+    };
+    handle(state, &headers, op).await
+}
+
+async fn create(State(state): State<AppState>, headers: HeaderMap, Path(resource_type): Path<String>, body: Body) -> Response {
+    let op = async { Ok(FhirOp::Create { resource_type, body: json_body(body).await? }) }.await;
+    handle(state, &headers, op).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((resource_type, id)): Path<(String, String)>,
+    body: Body,
+) -> Response {
+    let op = async {
+        let if_match = if_match(&headers)?;
+        Ok(FhirOp::Update { resource_type, id, body: json_body(body).await?, if_match })
+    }
+    .await;
+    handle(state, &headers, op).await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((resource_type, id)): Path<(String, String)>,
+) -> Response {
+    let op = if_match(&headers).map(|if_match| FhirOp::Delete { resource_type, id, if_match });
+    handle(state, &headers, op).await
+}
+
+/// Authorizes first (so a request without a valid token learns nothing else), then runs the parsed op.
+async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirError>) -> Response {
+    let bearer = bearer(headers);
+    let fhir_base = state.config().fhir_base();
+    let result = state
+        .run(move |store, now| {
+            let who = match engine::authorize(store, bearer.as_deref(), now) {
+                Ok(p) => p,
+                Err((e, event)) => {
+                    if let Some(event) = event {
+                        if let Err(err) = store.append_audit(&[*event]) {
+                            tracing::error!(error = %err, "audit append failed");
+                            return Err(FhirError::internal());
+                        }
+                    }
+                    return Err(e);
+                }
+            };
+            let op = op?;
+            let (result, events) = engine::execute(store, &who, op, &fhir_base, now);
+            store.append_audit(&events)?;
+            result
+        })
+        .await;
+    match result {
+        Ok(Ok(ok)) => render(ok),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => FhirError::from(e).into_response(),
+    }
+}
+
+pub fn render(ok: FhirOk) -> Response {
+    let mut r = match &ok.body {
+        Some(b) => fhir_json(ok.status, b),
+        None => ok.status.into_response(),
+    };
+    let h = r.headers_mut();
+    if let Some((version, last_updated)) = &ok.version {
+        if let Ok(v) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
+            h.insert(header::ETAG, v);
+        }
+        if let Some(t) = portico_domain::parse_instant(last_updated) {
+            if let Ok(v) = HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+                h.insert(header::LAST_MODIFIED, v);
+            }
+        }
+    }
+    if let Some(loc) = ok.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(header::LOCATION, loc);
+    }
+    r
+}
+
+pub fn fhir_json(status: StatusCode, body: &Value) -> Response {
+    (status, [(header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response()
+}
+
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+async fn read_body(body: Body) -> Result<axum::body::Bytes, FhirError> {
+    to_bytes(body, FHIR_BODY_LIMIT).await.map_err(|_| {
+        FhirError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            IssueCode::TooLong,
+            format!("the request body exceeds {FHIR_BODY_LIMIT} bytes"),
+        )
+    })
+}
+
+async fn json_body(body: Body) -> Result<Value, FhirError> {
+    let bytes = read_body(body).await?;
+    serde_json::from_slice(&bytes).map_err(|e| FhirError::bad_request(format!("the body is not valid JSON: {e}")))
+}
+
+/// `If-Match: W/"3"` (or `"3"`) → 3.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, FhirError> {
+    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let s = v.to_str().unwrap_or("");
+    let s = s.trim().trim_start_matches("W/").trim_matches('"');
+    s.parse::<i64>().map(Some).map_err(|_| FhirError::bad_request("If-Match must be a version ETag such as W/\"3\""))
+}

@@ -1,0 +1,51 @@
+//! Portico's service as a library: the OAuth 2 token and revocation endpoints, the FHIR R4 API and the
+//! management API, on axum.
+//!
+//! `router(state)` builds the routes and `serve(listener, state, shutdown)` runs them on a listener the
+//! caller already bound, so tests and the desktop app start it on port 0 with no sleeps. Handlers are thin:
+//! they parse the request, call one function of `oauth`, `engine` or `manage`, and map its error to the
+//! protocol's wire format. Every FHIR request, and every preview, passes through `engine::authorize` and
+//! `engine::execute`: there is no second enforcement path. This crate never logs secrets, tokens or
+//! health data: only ids, counts and outcomes.
+
+mod api;
+pub mod demo;
+pub mod engine;
+mod error;
+mod fhir;
+pub mod manage;
+mod oauth;
+mod state;
+
+use std::future::Future;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use state::{AppState, Clock, Config};
+
+/// Request bodies larger than these are refused with the protocol's own error, before parsing.
+pub const FHIR_BODY_LIMIT: usize = 1024 * 1024;
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+pub const API_BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/.well-known/smart-configuration", get(fhir::smart_configuration))
+        .nest("/fhir", fhir::routes())
+        .nest("/api", api::routes())
+        .layer(axum::middleware::from_fn(state::log_request))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

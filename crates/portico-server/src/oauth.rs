@@ -1,0 +1,237 @@
+//! `POST /oauth/token` (client_credentials, client_secret_basic / client_secret_post) and
+//! `POST /oauth/revoke` (RFC 7009).
+
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use portico_domain::{effective_access, AuditEvent, AuditKind, Digest, ScopeSet, Secret, SecretKind};
+use portico_store::{CredentialRecord, Store, TokenRecord};
+use serde::Serialize;
+
+use crate::error::{no_store, OAuthError};
+use crate::state::AppState;
+use crate::FORM_BODY_LIMIT;
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+}
+
+/// Client authentication as presented, before it is checked.
+struct ClientAuth {
+    client_id: String,
+    secret: String,
+    basic: bool,
+}
+
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let form = read_form(&headers, body).await?;
+        let auth = client_auth(&headers, &form)?;
+        let basic = auth.basic;
+        let grant_type =
+            single(&form, "grant_type")?.ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
+        let scope = single(&form, "scope")?.unwrap_or_default();
+        let lifetime = state.config().token_lifetime_secs;
+        state.run(move |store, now| issue(store, &auth, &grant_type, &scope, lifetime, now)).await?.map_err(|mut e| {
+            e.basic_challenge = basic;
+            e
+        })
+    }
+    .await;
+    match result {
+        Ok(t) => no_store(Json(t).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let form = read_form(&headers, body).await?;
+        let auth = client_auth(&headers, &form)?;
+        let basic = auth.basic;
+        let token = single(&form, "token")?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        state.run(move |store, now| revoke_token(store, &auth, &token, now)).await?.map_err(|mut e| {
+            e.basic_challenge = basic;
+            e
+        })
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn read_form(headers: &HeaderMap, body: Body) -> Result<Vec<(String, String)>, OAuthError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(OAuthError::new("invalid_request", "the body must be application/x-www-form-urlencoded"));
+    }
+    let bytes = to_bytes(body, FORM_BODY_LIMIT)
+        .await
+        .map_err(|_| OAuthError::new("invalid_request", format!("the request body exceeds {FORM_BODY_LIMIT} bytes")))?;
+    Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())
+}
+
+/// A parameter that may appear at most once (RFC 6749 §3.1).
+fn single(form: &[(String, String)], name: &str) -> Result<Option<String>, OAuthError> {
+    let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(OAuthError::new("invalid_request", format!("{name} is repeated")));
+    }
+    Ok(first)
+}
+
+fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientAuth, OAuthError> {
+    let form_id = single(form, "client_id")?;
+    let form_secret = single(form, "client_secret")?;
+    let basic = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then(|| rest.trim().to_owned())
+    });
+    match (basic, form_secret) {
+        (Some(_), Some(_)) => Err(OAuthError::new("invalid_request", "use one client authentication method, not two")),
+        (Some(b), None) => {
+            let bad = || OAuthError { basic_challenge: true, ..OAuthError::new("invalid_client", "malformed Basic credentials") };
+            let decoded = base64::engine::general_purpose::STANDARD.decode(b).map_err(|_| bad())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+            // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+            let unescape = |s: &str| {
+                url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+            };
+            let (client_id, secret) = (unescape(id), unescape(secret));
+            if form_id.as_ref().is_some_and(|f| *f != client_id) {
+                return Err(OAuthError::new("invalid_request", "client_id in the body differs from the Basic credentials"));
+            }
+            Ok(ClientAuth { client_id, secret, basic: true })
+        }
+        (None, Some(secret)) => {
+            let client_id = form_id.ok_or_else(|| OAuthError::new("invalid_client", "client_id is required"))?;
+            Ok(ClientAuth { client_id, secret, basic: false })
+        }
+        (None, None) => Err(OAuthError::new("invalid_client", "client authentication is required")),
+    }
+}
+
+/// Finds the credential and checks the secret in constant time (the current one, or the previous one
+/// during a regeneration grace period).
+fn authenticate(store: &Store, auth: &ClientAuth, now: DateTime<Utc>) -> Result<Option<CredentialRecord>, OAuthError> {
+    let Some(cred) = store.credential_by_client_id(&auth.client_id)? else {
+        return Ok(None);
+    };
+    let Some(secret) = Secret::parse(cred.kind.secret_kind(), &auth.secret) else {
+        return Ok(None);
+    };
+    let presented = secret.digest();
+    let current = presented.ct_eq(&cred.secret_digest);
+    let previous = cred.previous.as_ref().is_some_and(|(d, until)| now < *until && presented.ct_eq(d));
+    Ok((current || previous).then_some(cred))
+}
+
+fn refused(cred: Option<&CredentialRecord>, client_id: &str, reason: String, now: DateTime<Utc>) -> AuditEvent {
+    let mut e = AuditEvent::new(AuditKind::TokenRefused, now);
+    e.outcome = reason;
+    e.credential_id = cred.map(|c| c.id.clone());
+    // Only ids we issued are recorded; an arbitrary presented string could be a pasted secret.
+    e.client_id = cred.map(|_| client_id.to_owned());
+    e
+}
+
+fn issue(
+    store: &mut Store,
+    auth: &ClientAuth,
+    grant_type: &str,
+    scope: &str,
+    lifetime: i64,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    if grant_type != "client_credentials" {
+        return Err(OAuthError::new(
+            "unsupported_grant_type",
+            format!("grant_type '{}' is not supported; use client_credentials", truncate(grant_type)),
+        ));
+    }
+    let Some(cred) = authenticate(store, auth, now)? else {
+        store.append_audit(&[refused(None, &auth.client_id, "invalid_client: unknown client or wrong secret".into(), now)])?;
+        return Err(OAuthError::new("invalid_client", "client authentication failed"));
+    };
+    let owner = store.user(cred.owner)?.map(|u| u.facts()).unwrap_or_default();
+    let access = match effective_access(&store.credential_facts(&cred)?, &owner, now) {
+        Ok(a) => a,
+        Err(refusal) => {
+            store.append_audit(&[refused(Some(&cred), &auth.client_id, format!("invalid_client: {refusal}"), now)])?;
+            return Err(OAuthError::new("invalid_client", "this client may not obtain tokens now"));
+        }
+    };
+    let requested = ScopeSet::parse(scope).map_err(|e| OAuthError::new("invalid_scope", e.to_string()))?;
+    let granted = match ScopeSet::grant(&access.allowed, &requested) {
+        Ok(g) => g,
+        Err(e) => {
+            store.append_audit(&[refused(Some(&cred), &auth.client_id, format!("invalid_scope: {e}"), now)])?;
+            return Err(OAuthError::new(
+                "invalid_scope",
+                format!("scope {} is beyond this credential (it allows {})", e.0, access.allowed),
+            ));
+        }
+    };
+    let token = Secret::generate(SecretKind::AccessToken, &mut rand::rngs::OsRng);
+    let digest = token.digest();
+    store.insert_token(&TokenRecord {
+        digest,
+        credential_id: cred.id.clone(),
+        scope: granted.to_string(),
+        patient: access.patient_context.clone(),
+        issued_at: now,
+        expires_at: now + Duration::seconds(lifetime),
+        revoked_at: None,
+    })?;
+    let mut e = AuditEvent::new(AuditKind::TokenIssued, now);
+    e.credential_id = Some(cred.id.clone());
+    e.client_id = Some(cred.client_id.clone());
+    e.token_digest = Some(digest.to_hex());
+    e.patient = access.patient_context.clone();
+    e.detail = Some(granted.to_string());
+    store.append_audit(&[e])?;
+    Ok(TokenResponse {
+        access_token: token.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in: lifetime,
+        scope: granted.to_string(),
+        patient: access.patient_context.map(|p| p.0),
+    })
+}
+
+fn revoke_token(store: &mut Store, auth: &ClientAuth, token: &str, now: DateTime<Utc>) -> Result<(), OAuthError> {
+    let Some(cred) = authenticate(store, auth, now)? else {
+        return Err(OAuthError::new("invalid_client", "client authentication failed"));
+    };
+    // RFC 7009 §2.2: an unknown or foreign token is answered with 200 all the same.
+    if let Some(t) = Secret::parse(SecretKind::AccessToken, token) {
+        let digest: Digest = t.digest();
+        if store.revoke_token(&digest, &cred.id, now)? {
+            let mut e = AuditEvent::new(AuditKind::TokenRevoked, now);
+            e.credential_id = Some(cred.id.clone());
+            e.client_id = Some(cred.client_id.clone());
+            e.token_digest = Some(digest.to_hex());
+            e.detail = Some("revoked by the client".into());
+            store.append_audit(&[e])?;
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}

@@ -1,0 +1,282 @@
+//! Users, roles, practices, memberships, patient assignment and sessions.
+
+use chrono::{DateTime, Utc};
+use portico_domain::{Digest, OwnerFacts, PatientId, PracticeId, Role, UserId};
+use rusqlite::{params, params_from_iter, OptionalExtension};
+
+use crate::{parse_ts, placeholders, ts, unique_violation, Result, Store, StoreError};
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub roles: &'a [Role],
+    pub practices: &'a [PracticeId],
+    pub patient: Option<&'a PatientId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub patient: Option<PatientId>,
+    pub roles: Vec<Role>,
+    pub practices: Vec<PracticeId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRecord {
+    pub fn facts(&self) -> OwnerFacts {
+        OwnerFacts { roles: self.roles.clone(), practices: self.practices.clone(), patient: self.patient.clone() }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A Patient row for pickers: id, display name, birth date, gender and practices.
+#[derive(Clone, Debug)]
+pub struct PatientSummary {
+    pub id: PatientId,
+    pub name: String,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub practices: Vec<PracticeId>,
+}
+
+impl Store {
+    pub fn create_practice(&mut self, name: &str) -> Result<PracticeId> {
+        self.conn
+            .execute("INSERT INTO practices(name) VALUES (?)", [name])
+            .map_err(|e| unique_violation(e, "a practice with this name exists"))?;
+        Ok(PracticeId(self.conn.last_insert_rowid()))
+    }
+
+    pub fn practice_by_name(&self, name: &str) -> Result<Option<PracticeId>> {
+        Ok(self.conn.query_row("SELECT id FROM practices WHERE name = ?", [name], |r| r.get(0)).optional()?.map(PracticeId))
+    }
+
+    pub fn practices(&self) -> Result<Vec<(PracticeId, String)>> {
+        let mut st = self.conn.prepare("SELECT id, name FROM practices ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((PracticeId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn assign_patient(&mut self, patient: &PatientId, practice: PracticeId) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)",
+            params![patient.as_str(), practice.0],
+        )?;
+        Ok(())
+    }
+
+    pub fn patient_practices(&self, patient: &PatientId) -> Result<Vec<PracticeId>> {
+        let mut st = self.conn.prepare("SELECT practice_id FROM patient_practices WHERE patient_id = ? ORDER BY practice_id")?;
+        let rows = st.query_map([patient.as_str()], |r| r.get(0).map(PracticeId))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn create_user(&mut self, user: &NewUser<'_>, now: DateTime<Utc>) -> Result<UserId> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO users(username, display_name, password_hash, patient_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            params![user.username, user.display_name, user.password_hash, user.patient.map(PatientId::as_str), ts(now)],
+        )
+        .map_err(|e| unique_violation(e, "that username is taken"))?;
+        let id = UserId(tx.last_insert_rowid());
+        for role in user.roles {
+            tx.execute("INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?, ?)", params![id.0, role.as_str()])?;
+        }
+        for p in user.practices {
+            tx.execute("INSERT OR IGNORE INTO memberships(user_id, practice_id) VALUES (?, ?)", params![id.0, p.0])?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn user(&self, id: UserId) -> Result<Option<UserRecord>> {
+        self.user_where("id = ?", id.0)
+    }
+
+    pub fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        self.user_where("username = ?", username)
+    }
+
+    fn user_where(&self, cond: &str, arg: impl rusqlite::ToSql) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT id, username, display_name, password_hash, patient_id, created_at FROM users WHERE {cond}");
+        let row = self
+            .conn
+            .query_row(&sql, [arg], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, String>(5)?))
+            })
+            .optional()?;
+        row.map(|(id, username, display_name, password_hash, patient, created)| {
+            Ok(UserRecord {
+                id: UserId(id),
+                username,
+                display_name,
+                password_hash,
+                patient: patient.map(PatientId),
+                roles: self.roles_of(UserId(id))?,
+                practices: self.practices_of(UserId(id))?,
+                created_at: parse_ts(&created)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every user, or only those with a membership in one of `practices` (plus patients of those practices).
+    pub fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>> {
+        let ids: Vec<i64> = match practices {
+            None => {
+                let mut st = self.conn.prepare("SELECT id FROM users ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect::<std::result::Result<_, _>>()?
+            }
+            Some(ps) => {
+                let sql = format!(
+                    "SELECT id FROM users WHERE id IN (SELECT user_id FROM memberships WHERE practice_id IN ({0}))
+                     OR patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id IN ({0})) ORDER BY id",
+                    placeholders(ps.len())
+                );
+                let mut st = self.conn.prepare(&sql)?;
+                let args = ps.iter().chain(ps.iter()).map(|p| p.0);
+                let rows = st.query_map(params_from_iter(args), |r| r.get(0))?;
+                rows.collect::<std::result::Result<_, _>>()?
+            }
+        };
+        ids.into_iter().filter_map(|id| self.user(UserId(id)).transpose()).collect()
+    }
+
+    fn roles_of(&self, id: UserId) -> Result<Vec<Role>> {
+        let mut st = self.conn.prepare("SELECT role FROM user_roles WHERE user_id = ?")?;
+        let rows = st.query_map([id.0], |r| r.get::<_, String>(0))?;
+        let mut roles = Vec::new();
+        for r in rows {
+            let r = r?;
+            roles.push(Role::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("unknown role {r}")))?);
+        }
+        roles.sort();
+        Ok(roles)
+    }
+
+    fn practices_of(&self, id: UserId) -> Result<Vec<PracticeId>> {
+        let mut st = self.conn.prepare("SELECT practice_id FROM memberships WHERE user_id = ? ORDER BY practice_id")?;
+        let rows = st.query_map([id.0], |r| r.get(0).map(PracticeId))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn set_roles(&mut self, id: UserId, roles: &[Role]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        if tx.execute("DELETE FROM user_roles WHERE user_id = ?", [id.0])? == 0 && !user_exists(&tx, id)? {
+            return Err(StoreError::NotFound);
+        }
+        for role in roles {
+            tx.execute("INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?, ?)", params![id.0, role.as_str()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_practices(&mut self, id: UserId, practices: &[PracticeId]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        if !user_exists(&tx, id)? {
+            return Err(StoreError::NotFound);
+        }
+        tx.execute("DELETE FROM memberships WHERE user_id = ?", [id.0])?;
+        for p in practices {
+            tx.execute("INSERT INTO memberships(user_id, practice_id) VALUES (?, ?)", params![id.0, p.0]).map_err(
+                |e| match e {
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                        StoreError::Conflict(format!("no practice {}", p.0))
+                    }
+                    e => StoreError::Sqlite(e),
+                },
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Patients of the given practices, optionally filtered by a case-insensitive substring of name or id.
+    pub fn patients(&self, practices: &[PracticeId], query: Option<&str>) -> Result<Vec<PatientSummary>> {
+        let sql = format!(
+            "SELECT DISTINCT r.id, r.json FROM resources r JOIN patient_practices pp ON pp.patient_id = r.id
+             WHERE r.type = 'Patient' AND r.deleted = 0 AND pp.practice_id IN ({}) ORDER BY r.id",
+            placeholders(practices.len())
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(practices.iter().map(|p| p.0)), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let needle = query.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row?;
+            let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let name = display_name(&v);
+            if let Some(n) = &needle {
+                if !name.to_lowercase().contains(n) && !id.to_lowercase().contains(n) {
+                    continue;
+                }
+            }
+            let pid = PatientId(id);
+            out.push(PatientSummary {
+                practices: self.patient_practices(&pid)?,
+                id: pid,
+                name,
+                birth_date: v["birthDate"].as_str().map(str::to_owned),
+                gender: v["gender"].as_str().map(str::to_owned),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn create_session(&mut self, digest: &Digest, user: UserId, now: DateTime<Utc>, expires: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sessions(digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            params![&digest.0[..], user.0, ts(now), ts(expires)],
+        )?;
+        Ok(())
+    }
+
+    /// The user of a live (unrevoked, unexpired) session.
+    pub fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT user_id FROM sessions WHERE digest = ? AND revoked_at IS NULL AND expires_at > ?",
+                params![&digest.0[..], ts(now)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .map(UserId))
+    }
+
+    pub fn revoke_session(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL",
+            params![ts(now), &digest.0[..]],
+        )?;
+        Ok(())
+    }
+}
+
+fn user_exists(tx: &rusqlite::Transaction<'_>, id: UserId) -> Result<bool> {
+    Ok(tx.query_row("SELECT 1 FROM users WHERE id = ?", [id.0], |_| Ok(())).optional()?.is_some())
+}
+
+/// "Given Family" from the first HumanName, falling back to its text.
+pub fn display_name(patient: &serde_json::Value) -> String {
+    let name = &patient["name"][0];
+    if let Some(t) = name["text"].as_str() {
+        return t.to_owned();
+    }
+    let given: Vec<&str> = name["given"].as_array().map(|a| a.iter().filter_map(|g| g.as_str()).collect()).unwrap_or_default();
+    let family = name["family"].as_str().unwrap_or("");
+    let full = format!("{} {family}", given.join(" "));
+    full.trim().to_owned()
+}

@@ -1,0 +1,139 @@
+//! The append-only audit log. Rows are only ever inserted; the schema's triggers refuse UPDATE and DELETE.
+
+use chrono::{DateTime, Utc};
+use portico_domain::{AuditEvent, AuditKind, PatientId, UserId};
+use rusqlite::{params, OptionalExtension};
+
+use crate::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+
+const COLUMNS: &str =
+    "seq, at, kind, outcome, actor_user_id, credential_id, client_id, token_digest, patient_id, resource_types, count, detail";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, AuditRaw)> {
+    Ok((
+        r.get(0)?,
+        AuditRaw {
+            at: r.get(1)?,
+            kind: r.get(2)?,
+            outcome: r.get(3)?,
+            actor: r.get(4)?,
+            credential_id: r.get(5)?,
+            client_id: r.get(6)?,
+            token_digest: r.get(7)?,
+            patient: r.get(8)?,
+            resource_types: r.get(9)?,
+            count: r.get(10)?,
+            detail: r.get(11)?,
+        },
+    ))
+}
+
+struct AuditRaw {
+    at: String,
+    kind: String,
+    outcome: String,
+    actor: Option<i64>,
+    credential_id: Option<String>,
+    client_id: Option<String>,
+    token_digest: Option<String>,
+    patient: Option<String>,
+    resource_types: String,
+    count: Option<i64>,
+    detail: Option<String>,
+}
+
+impl AuditRaw {
+    fn into_event(self) -> Result<AuditEvent> {
+        Ok(AuditEvent {
+            at: parse_ts(&self.at)?,
+            kind: AuditKind::parse(&self.kind).ok_or_else(|| StoreError::Corrupt(format!("audit kind {}", self.kind)))?,
+            outcome: self.outcome,
+            actor: self.actor.map(UserId),
+            credential_id: self.credential_id,
+            client_id: self.client_id,
+            token_digest: self.token_digest,
+            patient: self.patient.map(PatientId),
+            resource_types: self.resource_types.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            count: self.count,
+            detail: self.detail,
+        })
+    }
+}
+
+impl Store {
+    pub fn append_audit(&mut self, events: &[AuditEvent]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for e in events {
+            tx.execute(
+                "INSERT INTO audit(at, kind, outcome, actor_user_id, credential_id, client_id, token_digest, patient_id, resource_types, count, detail)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    ts(e.at),
+                    e.kind.as_str(),
+                    e.outcome,
+                    e.actor.map(|u| u.0),
+                    e.credential_id,
+                    e.client_id,
+                    e.token_digest,
+                    e.patient.as_ref().map(PatientId::as_str),
+                    e.resource_types.join(","),
+                    e.count,
+                    e.detail,
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events about one credential, newest first, with their sequence numbers.
+    pub fn audit_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
+        self.audit_query(
+            &format!("SELECT {COLUMNS} FROM audit WHERE credential_id = ? ORDER BY seq DESC LIMIT ?"),
+            credential_id,
+            limit,
+        )
+    }
+
+    /// Events about one patient's record, newest first.
+    pub fn audit_for_patient(&self, patient: &PatientId, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
+        self.audit_query(
+            &format!("SELECT {COLUMNS} FROM audit WHERE patient_id = ? ORDER BY seq DESC LIMIT ?"),
+            patient.as_str(),
+            limit,
+        )
+    }
+
+    fn audit_query(&self, sql: &str, key: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
+        let mut st = self.conn.prepare(sql)?;
+        let rows = st.query_map(params![key, limit as i64], row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (seq, raw) = r?;
+            out.push((seq, raw.into_event()?));
+        }
+        Ok(out)
+    }
+
+    /// When the app last used the credential: its newest successful token or FHIR event.
+    pub fn last_used(&self, credential_id: &str) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT max(at) FROM audit WHERE credential_id = ? AND outcome = 'ok' AND kind IN ('token_issued', 'fhir_access')",
+                [credential_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        parse_opt_ts(at.flatten())
+    }
+
+    /// The first refused request for a credential after `after` (the revocation receipt's last line).
+    pub fn first_refusal_after(&self, credential_id: &str, after: DateTime<Utc>) -> Result<Option<AuditEvent>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit WHERE credential_id = ? AND at >= ? AND kind IN ('token_refused', 'fhir_refused') ORDER BY seq LIMIT 1"
+        );
+        let r = self.conn.query_row(&sql, params![credential_id, ts(after)], row).optional()?;
+        r.map(|(_, raw)| raw.into_event()).transpose()
+    }
+}

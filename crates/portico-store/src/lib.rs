@@ -1,0 +1,109 @@
+//! Portico's storage: the SQLite schema, its append-only migrations and every SQL statement.
+//!
+//! Synchronous rusqlite, nothing async and nothing about HTTP. It persists what portico-domain defines and
+//! answers questions with facts; the rules that turn facts into decisions (effective access, scopes) stay in
+//! the domain crate. Secrets and tokens arrive here only as digests.
+
+mod accounts;
+mod audit;
+mod credentials;
+mod resources;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use portico_domain::{format_instant, parse_instant};
+use rusqlite::Connection;
+
+pub use accounts::{NewUser, PatientSummary, UserRecord};
+pub use credentials::{CredentialChange, CredentialRecord, NewCredential, TokenRecord};
+pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("version conflict: the resource is at version {current}")]
+    VersionConflict { current: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Each entry runs once, in order, tracked by `PRAGMA user_version`. Never edit a shipped entry; append.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file, sets the PRAGMAs every connection needs and migrates.
+    pub fn open(path: &Path) -> Result<Store> {
+        Store::init(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        // WAL keeps readers unblocked and makes a crash lose at most an uncommitted transaction.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Folds the WAL into the main file; used before copying or inspecting the database file.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    format_instant(t)
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    parse_instant(s).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {s:?}")))
+}
+
+fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+/// Maps a UNIQUE violation to a readable conflict, leaving other errors as they are.
+fn unique_violation(e: rusqlite::Error, message: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+            StoreError::Conflict(message.to_owned())
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// `?, ?, ?` for an IN list of `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}

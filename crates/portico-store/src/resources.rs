@@ -1,0 +1,299 @@
+//! FHIR resources: import, read, the candidate rows of a search, and versioned writes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use portico_domain::{PatientId, PatientScope, PracticeId};
+use portico_fhir::import::PreparedResource;
+use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
+use serde_json::Value;
+
+use crate::{placeholders, ts, Result, Store, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct StoredResource {
+    pub resource_type: String,
+    pub id: String,
+    pub version: i64,
+    pub last_updated: String,
+    pub deleted: bool,
+    pub patient: Option<PatientId>,
+    /// The resource as served, meta.versionId and meta.lastUpdated included.
+    pub json: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Which compartments a query may touch.
+#[derive(Clone, Copy, Debug)]
+pub enum PatientFilter<'a> {
+    /// Shared resources (Organization, Practitioner, …) belong to no patient.
+    Shared,
+    Scope(&'a PatientScope),
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteOutcome {
+    pub resource: StoredResource,
+    pub created: bool,
+}
+
+const COLUMNS: &str = "type, id, version, last_updated, deleted, patient_id, json";
+
+fn row_to_resource(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+    Ok(StoredResource {
+        resource_type: r.get(0)?,
+        id: r.get(1)?,
+        version: r.get(2)?,
+        last_updated: r.get(3)?,
+        deleted: r.get::<_, i64>(4)? != 0,
+        patient: r.get::<_, Option<String>>(5)?.map(PatientId),
+        json: r.get(6)?,
+    })
+}
+
+/// Sets meta.versionId and meta.lastUpdated on a resource object.
+fn stamp(resource: &mut Value, version: i64, last_updated: &str) {
+    if let Some(obj) = resource.as_object_mut() {
+        let meta = obj.entry("meta").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert("versionId".into(), Value::String(version.to_string()));
+            meta.insert("lastUpdated".into(), Value::String(last_updated.to_owned()));
+        }
+    }
+}
+
+/// The resource without the server-managed meta fields, for "did anything change?".
+fn content(resource: &Value) -> Value {
+    let mut v = resource.clone();
+    if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.remove("versionId");
+        meta.remove("lastUpdated");
+        if meta.is_empty() {
+            if let Some(obj) = v.as_object_mut() {
+                obj.remove("meta");
+            }
+        }
+    }
+    v
+}
+
+impl Store {
+    /// Stores prepared resources in one transaction: new ones are created, changed ones get the next version,
+    /// identical ones are left alone (so importing twice changes nothing). Within one call the last
+    /// occurrence of a (type, id) wins, since several bundles may carry the same Organization.
+    pub fn import(&mut self, resources: &[PreparedResource], now: DateTime<Utc>) -> Result<ImportSummary> {
+        let mut order: Vec<(&str, &str)> = Vec::new();
+        let mut latest: HashMap<(&str, &str), &PreparedResource> = HashMap::new();
+        for r in resources {
+            let key = (r.resource_type.as_str(), r.id.as_str());
+            if latest.insert(key, r).is_none() {
+                order.push(key);
+            }
+        }
+        let tx = self.conn.transaction()?;
+        let mut summary = ImportSummary::default();
+        for key in order {
+            let Some(r) = latest.get(&key) else { continue };
+            match upsert_imported(&tx, r, now)? {
+                Upsert::Created => summary.created += 1,
+                Upsert::Updated => summary.updated += 1,
+                Upsert::Unchanged => summary.unchanged += 1,
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    pub fn read_resource(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
+        let sql = format!("SELECT {COLUMNS} FROM resources WHERE type = ? AND id = ?");
+        Ok(self.conn.query_row(&sql, params![resource_type, id], row_to_resource).optional()?)
+    }
+
+    /// Live resources of one type inside `filter`, optionally narrowed to some ids or patients. The caller
+    /// applies the remaining search criteria; this only bounds what it may ever see.
+    pub fn candidates(
+        &self,
+        resource_type: &str,
+        filter: PatientFilter<'_>,
+        ids: Option<&[String]>,
+        patients: Option<&[String]>,
+    ) -> Result<Vec<StoredResource>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM resources WHERE type = ? AND deleted = 0");
+        let mut args: Vec<rusqlite::types::Value> = vec![resource_type.to_owned().into()];
+        push_filter(&mut sql, &mut args, filter);
+        if let Some(ids) = ids {
+            sql.push_str(&format!(" AND id IN ({})", placeholders(ids.len())));
+            args.extend(ids.iter().map(|i| i.clone().into()));
+        }
+        if let Some(ps) = patients {
+            sql.push_str(&format!(" AND patient_id IN ({})", placeholders(ps.len())));
+            args.extend(ps.iter().map(|i| i.clone().into()));
+        }
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args), row_to_resource)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every live resource in one patient's compartment (for `$everything`).
+    pub fn compartment(&self, patient: &PatientId) -> Result<Vec<StoredResource>> {
+        let sql = format!("SELECT {COLUMNS} FROM resources WHERE patient_id = ? AND deleted = 0 ORDER BY type, id");
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map([patient.as_str()], row_to_resource)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn patient_in_scope(&self, patient: &PatientId, scope: &PatientScope) -> Result<bool> {
+        Ok(match scope {
+            PatientScope::Only(ids) => ids.contains(patient),
+            PatientScope::Practices(ps) => self.patient_practices(patient)?.iter().any(|p| ps.contains(p)),
+        })
+    }
+
+    /// Creates or replaces a resource. `if_match` is the version the client last saw (optimistic locking).
+    pub fn put_resource(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        mut resource: Value,
+        patient: Option<&PatientId>,
+        if_match: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome> {
+        let tx = self.conn.transaction()?;
+        let current = current_version(&tx, resource_type, id)?;
+        check_if_match(current, if_match)?;
+        let version = current.map_or(1, |(v, _)| v + 1);
+        let created = current.is_none_or(|(_, deleted)| deleted);
+        let last_updated = ts(now);
+        stamp(&mut resource, version, &last_updated);
+        let json = serde_json::to_string(&resource).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
+             ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+             deleted = 0, patient_id = excluded.patient_id, json = excluded.json",
+            params![resource_type, id, version, last_updated, patient.map(PatientId::as_str), json],
+        )?;
+        tx.commit()?;
+        let resource = StoredResource {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+            version,
+            last_updated,
+            deleted: false,
+            patient: patient.cloned(),
+            json,
+        };
+        Ok(WriteOutcome { resource, created })
+    }
+
+    /// Marks a resource deleted (it then answers 410). Deleting what is already gone is a no-op.
+    pub fn delete_resource(&mut self, resource_type: &str, id: &str, if_match: Option<i64>, now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let current = current_version(&tx, resource_type, id)?;
+        match current {
+            None => return Err(StoreError::NotFound),
+            Some((_, true)) => return Ok(()),
+            Some(_) => {}
+        }
+        check_if_match(current, if_match)?;
+        tx.execute(
+            "UPDATE resources SET deleted = 1, version = version + 1, last_updated = ? WHERE type = ? AND id = ?",
+            params![ts(now), resource_type, id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// How many live resources the store holds, by type (for summaries and tests).
+    pub fn resource_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut st = self.conn.prepare("SELECT type, count(*) FROM resources WHERE deleted = 0 GROUP BY type ORDER BY type")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn practice_patient_ids(&self, practice: PracticeId) -> Result<Vec<PatientId>> {
+        let mut st = self.conn.prepare("SELECT patient_id FROM patient_practices WHERE practice_id = ? ORDER BY patient_id")?;
+        let rows = st.query_map([practice.0], |r| r.get(0).map(PatientId))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+fn push_filter(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, filter: PatientFilter<'_>) {
+    match filter {
+        PatientFilter::Shared => sql.push_str(" AND patient_id IS NULL"),
+        PatientFilter::Scope(PatientScope::Only(ids)) => {
+            sql.push_str(&format!(" AND patient_id IN ({})", placeholders(ids.len())));
+            args.extend(ids.iter().map(|i| i.0.clone().into()));
+        }
+        PatientFilter::Scope(PatientScope::Practices(ps)) => {
+            sql.push_str(&format!(
+                " AND patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id IN ({}))",
+                placeholders(ps.len())
+            ));
+            args.extend(ps.iter().map(|p| p.0.into()));
+        }
+    }
+}
+
+fn current_version(tx: &Transaction<'_>, resource_type: &str, id: &str) -> Result<Option<(i64, bool)>> {
+    Ok(tx
+        .query_row("SELECT version, deleted FROM resources WHERE type = ? AND id = ?", params![resource_type, id], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
+        })
+        .optional()?)
+}
+
+fn check_if_match(current: Option<(i64, bool)>, if_match: Option<i64>) -> Result<()> {
+    match (if_match, current) {
+        (Some(expected), Some((v, false))) if expected != v => Err(StoreError::VersionConflict { current: v }),
+        (Some(_), None | Some((_, true))) => Err(StoreError::VersionConflict { current: 0 }),
+        _ => Ok(()),
+    }
+}
+
+enum Upsert {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+fn upsert_imported(tx: &Transaction<'_>, r: &PreparedResource, now: DateTime<Utc>) -> Result<Upsert> {
+    let existing: Option<(i64, String, bool)> = tx
+        .query_row(
+            "SELECT version, json, deleted FROM resources WHERE type = ? AND id = ?",
+            params![r.resource_type, r.id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? != 0)),
+        )
+        .optional()?;
+    let patient = portico_fhir::compartment::patient_of(&r.resource);
+    let mut resource = r.resource.clone();
+    // Keep the bundle's own versionId/lastUpdated when it has them; otherwise this import is version 1 (or next).
+    let given_version = resource["meta"]["versionId"].as_str().and_then(|v| v.parse::<i64>().ok());
+    let given_updated = resource["meta"]["lastUpdated"].as_str().map(str::to_owned);
+    let (outcome, version) = match &existing {
+        Some((v, json, deleted)) => {
+            let old: Value = serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if !deleted && content(&old) == content(&resource) {
+                return Ok(Upsert::Unchanged);
+            }
+            (Upsert::Updated, given_version.filter(|g| g > v).unwrap_or(v + 1))
+        }
+        None => (Upsert::Created, given_version.unwrap_or(1)),
+    };
+    let last_updated = given_updated.unwrap_or_else(|| ts(now));
+    stamp(&mut resource, version, &last_updated);
+    let json = serde_json::to_string(&resource).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
+         ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+         deleted = 0, patient_id = excluded.patient_id, json = excluded.json",
+        params![r.resource_type, r.id, version, last_updated, patient, json],
+    )?;
+    Ok(outcome)
+}
