@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const BODY_CHARS: usize = 52; // ceil(256 / 5)
 const CHECK_CHARS: usize = 7; // ceil(32 / 5)
-// The body must carry at least 256 bits of the CSPRNG's output.
+                              // The body must carry at least 256 bits of the CSPRNG's output.
 const _: () = assert!(BODY_CHARS * 5 >= 256);
 
 /// What a secret is for; each kind has its own recognisable prefix.

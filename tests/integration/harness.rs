@@ -1,0 +1,191 @@
+//! A real Portico service per test: a seeded SQLite file in a temp dir, the server on 127.0.0.1:0, a clock
+//! the test can move, and every log line the process writes captured for inspection.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{Duration, Utc};
+use portico_api as wire;
+use portico_client::{Client, ClientAuthMethod, FhirClient, TokenResponse};
+use portico_domain::{PatientId, PracticeId, Role};
+use portico_server::{demo, AppState, Config};
+use portico_store::{NewUser, Store};
+use serde_json::Value;
+
+pub const PASSWORD: &str = demo::DEMO_PASSWORD;
+/// The demo patient (practice 1).
+pub const REYNA: &str = demo::DEMO_PATIENT;
+
+/// Everything any test's server logged, for the secrets-at-rest check.
+pub fn captured_logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = captured_logs().lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logging() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(|| Capture)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+/// A seeded database file, built once per test binary and copied for each test (seeding hashes passwords
+/// and imports 2,858 resources; copying is much cheaper).
+fn template() -> &'static PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("portico-template-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("template dir");
+        let path = dir.join("template.db");
+        let _ = std::fs::remove_file(&path);
+        let mut store = Store::open(&path).expect("open template");
+        demo::seed(&mut store, Utc::now()).expect("seed");
+        store.checkpoint().expect("checkpoint");
+        drop(store);
+        path
+    })
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub config: Config,
+    pub db: PathBuf,
+    /// Kept so the database directory lives as long as the server.
+    pub _dir: tempfile::TempDir,
+    /// Seconds added to the real clock, so tests can step past validity windows and expiry.
+    pub offset: Arc<AtomicI64>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        init_logging();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("portico.db");
+        std::fs::copy(template(), &db).expect("copy template");
+        let store = Store::open(&db).expect("open store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let config = Config::new(&base);
+        let offset = Arc::new(AtomicI64::new(0));
+        let o = offset.clone();
+        let clock: portico_server::Clock = Arc::new(move || Utc::now() + Duration::seconds(o.load(Ordering::SeqCst)));
+        let state = AppState::with_clock(store, config.clone(), clock);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(portico_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        TestServer { base, config, db, _dir: dir, offset, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// A second connection to the same database file, for setting up users and checking state.
+    pub fn store(&self) -> Store {
+        Store::open(&self.db).expect("open store")
+    }
+
+    pub async fn client(&self, username: &str) -> Client {
+        let mut c = Client::new(&self.base).expect("client");
+        c.sign_in(username, PASSWORD).await.expect("sign in");
+        c
+    }
+
+    pub fn app(&self) -> FhirClient {
+        FhirClient::new(&self.config.fhir_base(), &self.config.token_url()).expect("fhir client")
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    pub fn fhir(&self, path: &str) -> String {
+        format!("{}/{}", self.config.fhir_base(), path.trim_start_matches('/'))
+    }
+
+    /// Creates a user directly in the store (password `PASSWORD`).
+    pub fn add_user(&self, username: &str, roles: &[Role], practices: &[i64], patient: Option<&str>) -> i64 {
+        let mut store = self.store();
+        let patient = patient.map(|p| PatientId(p.to_owned()));
+        let practices: Vec<PracticeId> = practices.iter().map(|p| PracticeId(*p)).collect();
+        store
+            .create_user(
+                &NewUser {
+                    username,
+                    display_name: username,
+                    password_hash: password_hash(),
+                    roles,
+                    practices: &practices,
+                    patient: patient.as_ref(),
+                },
+                Utc::now(),
+            )
+            .expect("create user")
+            .0
+    }
+
+    /// Patients of a practice, per the seeded assignment.
+    pub fn patients_of(&self, practice: i64) -> Vec<String> {
+        self.store().practice_patient_ids(PracticeId(practice)).expect("patients").into_iter().map(|p| p.0).collect()
+    }
+
+    pub async fn token(&self, issued: &wire::IssuedSecret) -> TokenResponse {
+        self.app().token(&issued.client_id, &issued.client_secret, ClientAuthMethod::Basic, None).await.expect("token")
+    }
+
+    /// GET with a bearer token, returning status and JSON body.
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self.http().get(self.fhir(path)).bearer_auth(token).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| portico_domain::hash_password(PASSWORD, &mut rand::rngs::OsRng).expect("hash"))
+}
+
+pub fn new_credential(kind: &str, name: &str) -> wire::NewCredential {
+    wire::NewCredential { kind: kind.into(), name: name.into(), ..Default::default() }
+}
