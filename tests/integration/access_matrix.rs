@@ -96,7 +96,7 @@ async fn setup(s: &TestServer, kind: Kind, cond: Condition, n: usize, other_p1: 
             let form = [("token", token.as_str())];
             let r = s
                 .http()
-                .post(&s.config.revoke_url())
+                .post(s.config.revoke_url())
                 .basic_auth(&issued.client_id, Some(&issued.client_secret))
                 .form(&form)
                 .send()

@@ -104,6 +104,11 @@ impl TestServer {
     }
 
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    /// Stops the server (finishing in-flight requests) but keeps the database files.
+    pub async fn shutdown(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -188,4 +193,33 @@ fn password_hash() -> &'static str {
 
 pub fn new_credential(kind: &str, name: &str) -> wire::NewCredential {
     wire::NewCredential { kind: kind.into(), name: name.into(), ..Default::default() }
+}
+
+/// Sends only the head of a request that declares a `declared`-byte body plus its first kilobyte, then
+/// reads the answer. A server must refuse an oversized body from its declared length, before the client
+/// has sent it all (reqwest would fail with a broken pipe trying to push the rest).
+pub async fn declare_oversized(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    auth: &str,
+    declared: usize,
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: {content_type}\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&vec![b'{'; 1024]).await.expect("first kilobyte");
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut raw)).await;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    // The body may be chunked; take the JSON object inside it.
+    let json = body.find('{').and_then(|start| body.rfind('}').map(|end| &body[start..=end])).unwrap_or("null");
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }

@@ -1,5 +1,11 @@
 //! Portico end to end: real servers on 127.0.0.1:0, real SQLite files, real HTTP. One test binary.
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod access_matrix;
+mod bad_input;
+mod fhir_api;
 mod harness;
+mod management;
 mod oauth;
+mod secrets_at_rest;

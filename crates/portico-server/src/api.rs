@@ -1,7 +1,7 @@
 //! Management API handlers (`/api`): JSON in, JSON out, `{code, message}` errors. Each handler
 //! authenticates the session, parses its input and calls one function of `manage`.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -53,7 +53,7 @@ fn reply<T: Serialize>(r: ApiResult<T>) -> Response {
 }
 
 async fn json<T: DeserializeOwned>(body: Body) -> ApiResult<T> {
-    let bytes = to_bytes(body, API_BODY_LIMIT)
+    let bytes = crate::read_limited(body, API_BODY_LIMIT)
         .await
         .map_err(|_| ApiFailure::new(ErrorCode::PayloadTooLarge, format!("the request body exceeds {API_BODY_LIMIT} bytes")))?;
     serde_json::from_slice(&bytes)

@@ -1,6 +1,6 @@
 //! FHIR R4 HTTP handlers: parse the request into an [`FhirOp`], hand it to the engine, render the answer.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -184,7 +184,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn read_body(body: Body) -> Result<axum::body::Bytes, FhirError> {
-    to_bytes(body, FHIR_BODY_LIMIT).await.map_err(|_| {
+    crate::read_limited(body, FHIR_BODY_LIMIT).await.map_err(|_| {
         FhirError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             IssueCode::TooLong,

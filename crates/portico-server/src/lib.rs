@@ -30,6 +30,16 @@ pub const FHIR_BODY_LIMIT: usize = 1024 * 1024;
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;
 pub const API_BODY_LIMIT: usize = 64 * 1024;
 
+/// Reads a whole request body, refusing one whose declared or actual size exceeds `limit` without
+/// reading further (the declared length is checked first, so a client is answered before it sends it all).
+pub(crate) async fn read_limited(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, ()> {
+    use axum::body::HttpBody as _;
+    if body.size_hint().lower() > limit as u64 {
+        return Err(());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| ())
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/oauth/token", post(oauth::token))

@@ -1,7 +1,7 @@
 //! `POST /oauth/token` (client_credentials, client_secret_basic / client_secret_post) and
 //! `POST /oauth/revoke` (RFC 7009).
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -77,7 +77,7 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<Vec<(String, Strin
     if !ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
         return Err(OAuthError::new("invalid_request", "the body must be application/x-www-form-urlencoded"));
     }
-    let bytes = to_bytes(body, FORM_BODY_LIMIT)
+    let bytes = crate::read_limited(body, FORM_BODY_LIMIT)
         .await
         .map_err(|_| OAuthError::new("invalid_request", format!("the request body exceeds {FORM_BODY_LIMIT} bytes")))?;
     Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())

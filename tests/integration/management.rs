@@ -1,0 +1,182 @@
+//! The management API: names, ownership, idempotent delete, preview = what the app gets, history,
+//! administrators and roles.
+
+use std::collections::BTreeSet;
+
+use portico_api as wire;
+use portico_client::ClientError;
+use portico_domain::Role;
+use serde_json::Value;
+
+use crate::harness::{new_credential, TestServer, REYNA};
+
+fn api_error(r: Result<impl std::fmt::Debug, ClientError>) -> (u16, wire::ErrorCode, String) {
+    match r {
+        Err(ClientError::Api { status, code, message }) => (status, code, message),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_names_are_validated_and_unique_per_owner() {
+    let s = TestServer::start().await;
+    let patient = s.client("patient").await;
+    patient.create_credential(&new_credential("patient_app", "Phone health app")).await.expect("first");
+    let long = "x".repeat(101);
+    for (name, code, needle) in [
+        ("", wire::ErrorCode::InvalidInput, "required"),
+        ("   ", wire::ErrorCode::InvalidInput, "required"),
+        (long.as_str(), wire::ErrorCode::InvalidInput, "100"),
+        ("bell\u{7}", wire::ErrorCode::InvalidInput, "printable"),
+        ("Phone health app", wire::ErrorCode::Conflict, "already"),
+        (" Phone health app ", wire::ErrorCode::Conflict, "already"),
+    ] {
+        let (status, got, message) = api_error(patient.create_credential(&new_credential("patient_app", name)).await);
+        assert_eq!(got, code, "{name:?}: {message}");
+        assert!(message.contains(needle), "{name:?}: {message}");
+        assert!(status == 400 || status == 409);
+    }
+    // Another owner may use the same name.
+    s.add_user("patient-b", &[Role::Patient], &[], Some(REYNA));
+    let other = s.client("patient-b").await;
+    other.create_credential(&new_credential("patient_app", "Phone health app")).await.expect("same name, other owner");
+    // Patients cannot mint staff keys.
+    let (status, code, _) = api_error(patient.create_credential(&new_credential("developer", "sneaky")).await);
+    assert_eq!((status, code), (403, wire::ErrorCode::Forbidden));
+    assert_eq!(patient.credentials().await.expect("list").len(), 1, "failed attempts created nothing");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_sees_a_credential_and_delete_is_idempotent() {
+    let s = TestServer::start().await;
+    let patient = s.client("patient").await;
+    let issued = patient.create_credential(&new_credential("patient_app", "Mine")).await.expect("create");
+    let listed = patient.credentials().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    let json = serde_json::to_string(&listed).expect("json");
+    assert!(!json.contains(&issued.client_secret), "the list never carries the secret");
+    assert!(listed[0].secret_hint.starts_with("pcs_app_…"));
+    s.add_user("stranger", &[Role::Patient], &[], Some(REYNA));
+    let stranger = s.client("stranger").await;
+    let (status, _, _) = api_error(stranger.credential(&issued.credential.id).await);
+    assert_eq!(status, 404);
+    let (status, _, _) = api_error(stranger.delete_credential(&issued.credential.id).await);
+    assert_eq!(status, 404);
+    let first = patient.delete_credential(&issued.credential.id).await.expect("delete");
+    assert!(first.deleted_now);
+    let second = patient.delete_credential(&issued.credential.id).await.expect("delete again");
+    assert!(!second.deleted_now);
+    assert!(patient.credentials().await.expect("list").is_empty());
+    // The name is free again once the credential is gone.
+    patient.create_credential(&new_credential("patient_app", "Mine")).await.expect("reuse name");
+    s.stop().await;
+}
+
+/// The preview goes through the same enforcement code as a token: per type, the same ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_shows_exactly_what_the_app_gets() {
+    let s = TestServer::start().await;
+    s.add_user("prov", &[Role::Provider], &[1], None);
+    let provider = s.client("prov").await;
+    let p1 = s.patients_of(1);
+    let chosen: Vec<String> = p1.iter().take(2).cloned().collect();
+    let mut req = new_credential("provider", "Two patients");
+    req.patients = chosen.clone();
+    let issued = provider.create_credential(&req).await.expect("create");
+    let token = s.token(&issued).await.access_token;
+    let preview = provider.preview(&issued.credential.id).await.expect("preview");
+    assert_eq!(preview.patients.iter().cloned().collect::<BTreeSet<_>>(), chosen.iter().cloned().collect::<BTreeSet<_>>());
+    assert!(preview.total > 0);
+    for c in &preview.counts {
+        let q = format!("{}?_count=1000", c.resource_type);
+        let (_, app) = s.get(&q, &token).await;
+        let shown = provider.preview_fhir(&issued.credential.id, &q).await.expect("preview search");
+        let ids = |b: &Value| -> BTreeSet<String> {
+            b["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned)).collect()
+        };
+        assert_eq!(ids(&app).len(), c.count, "{}: count", c.resource_type);
+        assert_eq!(ids(&app), ids(&shown), "{}: same ids", c.resource_type);
+    }
+    // A patient not chosen is invisible to both.
+    let outsider = p1.iter().find(|p| !chosen.contains(p)).expect("outsider");
+    assert_eq!(s.get(&format!("Patient/{outsider}"), &token).await.0, 404);
+    let r = provider.preview_fhir(&issued.credential.id, &format!("Patient/{outsider}")).await;
+    assert!(matches!(r, Err(ClientError::Fhir { status: 404, .. })));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_and_last_used_come_from_the_audit_log() {
+    let s = TestServer::start().await;
+    let patient = s.client("patient").await;
+    let issued = patient.create_credential(&new_credential("patient_app", "Phone health app")).await.expect("create");
+    assert!(issued.credential.last_used_at.is_none());
+    let t = s.token(&issued).await.access_token;
+    s.get(&format!("Observation?patient={REYNA}&_count=14"), &t).await;
+    s.get(&format!("MedicationRequest?patient={REYNA}&_count=2"), &t).await;
+    let h = patient.history(&issued.credential.id).await.expect("history");
+    let kinds: Vec<&str> = h.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(&kinds[..4], ["fhir_access", "fhir_access", "token_issued", "credential_created"], "newest first: {kinds:?}");
+    assert_eq!(h[1].resource_types, vec!["Observation:14".to_owned()]);
+    assert_eq!(h[1].count, Some(14));
+    assert_eq!(h[0].resource_types, vec!["MedicationRequest:2".to_owned()]);
+    assert!(h.iter().all(|e| e.credential_name.as_deref() == Some("Phone health app")));
+    let c = patient.credential(&issued.credential.id).await.expect("get");
+    assert!(c.last_used_at.is_some_and(|t| t >= issued.credential.created_at));
+    // The patient's own audit view shows the accesses to their record.
+    let mine = patient.my_audit().await.expect("audit");
+    assert!(mine.iter().any(|e| e.kind == "fhir_access" && e.resource_types == vec!["Observation:14".to_owned()]));
+    // No event anywhere holds the token itself.
+    let dump = serde_json::to_string(&h).expect("json");
+    assert!(!dump.contains(&t));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_grant_the_developer_role_and_revoke_staff_keys() {
+    let s = TestServer::start().await;
+    let admin = s.client("admin").await;
+    let nurse_id = admin.users().await.expect("users").into_iter().find(|u| u.username == "nurse").expect("nurse").id;
+    let nurse = s.client("nurse").await;
+    let (status, _, _) = api_error(nurse.create_credential(&new_credential("developer", "too early")).await);
+    assert_eq!(status, 403);
+    let (status, _, _) = api_error(nurse.users().await);
+    assert_eq!(status, 403, "only administrators list users");
+    let u = admin.set_roles(nurse_id, &["nurse", "developer"]).await.expect("grant developer");
+    assert_eq!(u.roles, vec!["developer".to_owned(), "nurse".to_owned()]);
+    let issued = nurse.create_credential(&new_credential("developer", "Nurse tools")).await.expect("now allowed");
+    let t = s.token(&issued).await.access_token;
+    assert_eq!(s.get(&format!("Patient/{REYNA}"), &t).await.0, 200);
+    // Nurse + developer may write, since the nurse role writes clinical data.
+    assert!(issued.credential.scope.contains("cruds"), "{}", issued.credential.scope);
+    let staff = admin.staff_credentials().await.expect("staff keys");
+    assert!(staff.iter().any(|c| c.id == issued.credential.id));
+    admin.delete_credential(&issued.credential.id).await.expect("admin revokes");
+    assert_eq!(s.get(&format!("Patient/{REYNA}"), &t).await.0, 401);
+    // Unknown roles are refused and change nothing.
+    let (status, _, _) = api_error(admin.set_roles(nurse_id, &["overlord"]).await);
+    assert_eq!(status, 400);
+    let after = admin.users().await.expect("users").into_iter().find(|u| u.id == nurse_id).expect("nurse");
+    assert_eq!(after.roles, vec!["developer".to_owned(), "nurse".to_owned()]);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_sign_in_and_out() {
+    let s = TestServer::start().await;
+    let mut c = portico_client::Client::new(&s.base).expect("client");
+    let (status, code, _) = api_error(c.sign_in("patient", "wrong password").await);
+    assert_eq!((status, code), (401, wire::ErrorCode::Unauthenticated));
+    let (status, _, _) = api_error(c.sign_in("nobody", "whatever-password").await);
+    assert_eq!(status, 401);
+    let session = c.sign_in("patient", crate::harness::PASSWORD).await.expect("sign in");
+    assert!(session.token.starts_with("pcu_"));
+    assert_eq!(c.me().await.expect("me").patient_id.as_deref(), Some(REYNA));
+    let kept = session.token.clone();
+    c.sign_out().await.expect("sign out");
+    let again = portico_client::Client::new(&s.base).expect("client").with_session(kept);
+    let (status, _, _) = api_error(again.me().await);
+    assert_eq!(status, 401, "a signed-out session is dead");
+    s.stop().await;
+}
