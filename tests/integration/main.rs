@@ -9,3 +9,4 @@ mod harness;
 mod management;
 mod oauth;
 mod secrets_at_rest;
+mod tidy;

@@ -5,8 +5,8 @@
 use anyhow::{bail, Context, Result};
 use portico_api as wire;
 use portico_client::{Client, ClientAuthMethod, ClientError, FhirClient};
-use portico_server::{demo, AppState, Config};
-use portico_store::Store;
+use portico_server::embedded::Embedded;
+use portico_server::{demo, Config};
 
 pub fn run() -> Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -19,22 +19,13 @@ fn step(n: u32, text: &str) {
 
 async fn walk() -> Result<()> {
     let dir = tempfile_dir()?;
-    let db = dir.join("portico-demo.db");
-    let mut store = Store::open(&db)?;
-    let seeded = demo::seed(&mut store, chrono::Utc::now())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let config = Config::new(&base);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(portico_server::serve(listener, AppState::new(store, config.clone()), async {
-        let _ = stopped.await;
-    }));
-    println!("Portico demo: service on {base} with {} sample patients ({} resources)", seeded.patients, seeded.import.created);
+    let service = Embedded::start(&dir.join("portico-demo.db"), true).await.context("starting the service")?;
+    let config = service.config.clone();
+    let (patients, resources) = service.seeded.map_or((0, 0), |s| (s.patients, s.import.created));
+    println!("Portico demo: service on {} with {patients} sample patients ({resources} resources)", config.base_url);
     println!("  FHIR base {}   token URL {}", config.fhir_base(), config.token_url());
-
-    let result = flow(&base, &config).await;
-    let _ = stop.send(());
-    server.await.context("server task")?.context("server")?;
+    let result = flow(&config.base_url, &config).await;
+    service.shutdown().await.context("stopping the service")?;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

@@ -230,6 +230,11 @@ impl Client {
     pub async fn practices(&self) -> Result<Vec<wire::Practice>> {
         self.get("api/practices").await
     }
+
+    /// The live CapabilityStatement (`GET /fhir/metadata`, no token needed).
+    pub async fn capability_statement(&self) -> Result<Value> {
+        fhir_response(self.http.get(self.url("fhir/metadata")?).header("Accept", "application/fhir+json").send().await?).await
+    }
 }
 
 /// Percent-encodes one path segment.

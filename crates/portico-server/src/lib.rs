@@ -10,6 +10,7 @@
 
 mod api;
 pub mod demo;
+pub mod embedded;
 pub mod engine;
 mod error;
 mod fhir;

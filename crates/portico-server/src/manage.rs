@@ -504,7 +504,14 @@ fn to_event(
 pub fn history(store: &Store, user: &UserRecord, id: &str, limit: usize) -> Result<Vec<wire::AccessEvent>> {
     let c = load_credential(store, user, id, Intent::View)?;
     let mut names = BTreeMap::new();
-    store.audit_for_credential(&c.id, limit.min(1000))?.into_iter().map(|(seq, e)| to_event(store, seq, e, &mut names)).collect()
+    // The history is what the app did and what happened to its credential; the owner's own previews are
+    // in the audit log but are not the app's doing.
+    store
+        .audit_for_credential(&c.id, limit.min(1000))?
+        .into_iter()
+        .filter(|(_, e)| e.kind != portico_domain::AuditKind::Preview)
+        .map(|(seq, e)| to_event(store, seq, e, &mut names))
+        .collect()
 }
 
 /// A patient's view of the audit log: everything recorded about their own record.

@@ -1,0 +1,27 @@
+# Installs what Portico's scripts need on a fresh Debian machine, only when missing. Sourced by scripts/*.
+install_deps() {
+  local purpose="$1" pkgs=()
+  command -v cc >/dev/null || pkgs+=(build-essential)
+  command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || pkgs+=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev)
+  command -v npm >/dev/null || pkgs+=(nodejs npm)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
+  if [ "$purpose" = test ]; then
+    command -v xvfb-run >/dev/null || pkgs+=(xvfb xauth)
+    command -v WebKitWebDriver >/dev/null || pkgs+=(webkit2gtk-driver)
+    command -v keyctl >/dev/null || pkgs+=(keyutils)
+    command -v xclip >/dev/null || pkgs+=(xclip)
+  fi
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    echo "==> installing ${pkgs[*]}"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}"
+  fi
+  command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+  if [ "$purpose" = test ] && ! command -v tauri-driver >/dev/null; then
+    echo "==> cargo install tauri-driver"
+    cargo install tauri-driver --locked --quiet
+  fi
+}

@@ -1,0 +1,220 @@
+//! Tauri commands: the UI's only way in. Each parses its arguments, makes one `portico-client` call over
+//! HTTP to the service, and maps the error to `{code, message}`.
+
+use std::sync::atomic::Ordering;
+
+use portico_api as wire;
+use portico_client::Client;
+use serde::Serialize;
+use serde_json::Value;
+use tauri::{AppHandle, State};
+
+use crate::error::CommandError;
+use crate::service::{Desktop, ServiceState};
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+#[derive(Serialize)]
+pub struct ServiceStatus {
+    mode: &'static str,
+    ready: bool,
+    base_url: String,
+    fhir_base_url: String,
+    token_url: String,
+    keychain: &'static str,
+    keychain_message: Option<String>,
+    startup_ms: u128,
+    error: Option<String>,
+}
+
+#[tauri::command]
+pub async fn service_status(desktop: State<'_, Desktop>) -> Result<ServiceStatus> {
+    let state = desktop.state.borrow().clone();
+    let (ready, config, error) = match state {
+        ServiceState::Ready(c) => (true, Some(c), None),
+        ServiceState::Starting => (false, None, None),
+        ServiceState::Failed(m) => (false, None, Some(m)),
+    };
+    Ok(ServiceStatus {
+        mode: "embedded",
+        ready,
+        base_url: config.as_ref().map(|c| c.base_url.clone()).unwrap_or_default(),
+        fhir_base_url: config.as_ref().map(|c| c.fhir_base()).unwrap_or_default(),
+        token_url: config.as_ref().map(|c| c.token_url()).unwrap_or_default(),
+        keychain: if desktop.keychain.is_os() { "os" } else { "memory" },
+        keychain_message: desktop.keychain.message().map(str::to_owned),
+        startup_ms: desktop.started.elapsed().as_millis(),
+        error,
+    })
+}
+
+#[derive(Serialize)]
+pub struct DemoAccount {
+    username: &'static str,
+    display_name: &'static str,
+    roles: Vec<&'static str>,
+    password: &'static str,
+}
+
+/// The embedded demo's accounts, one per role, so a newcomer can try each in one click.
+#[tauri::command]
+pub fn demo_accounts() -> Vec<DemoAccount> {
+    portico_server::demo::ACCOUNTS
+        .iter()
+        .map(|a| DemoAccount {
+            username: a.username,
+            display_name: a.display_name,
+            roles: a.roles.iter().map(|r| r.as_str()).collect(),
+            password: portico_server::demo::DEMO_PASSWORD,
+        })
+        .collect()
+}
+
+/// Signs back in with the session token from the keychain, if the service still accepts it.
+#[tauri::command]
+pub async fn restore_session(desktop: State<'_, Desktop>) -> Result<Option<wire::User>> {
+    let config = desktop.ready().await?;
+    let Some(token) = desktop.keychain.load() else { return Ok(None) };
+    let client = Client::new(&config.base_url)?.with_session(token);
+    match client.me().await {
+        Ok(user) => {
+            *desktop.client.lock().await = Some(client);
+            Ok(Some(user))
+        }
+        Err(e) if e.status() == Some(401) => {
+            desktop.keychain.forget();
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tauri::command]
+pub async fn sign_in(desktop: State<'_, Desktop>, username: String, password: String) -> Result<wire::User> {
+    let config = desktop.ready().await?;
+    let mut client = Client::new(&config.base_url)?;
+    let session = client.sign_in(&username, &password).await?;
+    desktop.keychain.save(&session.token);
+    *desktop.client.lock().await = Some(client);
+    Ok(session.user)
+}
+
+#[tauri::command]
+pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<()> {
+    let client = desktop.client.lock().await.take();
+    desktop.keychain.forget();
+    if let Some(mut c) = client {
+        // The local session is gone either way; a failed server call only leaves a session that expires.
+        if let Err(e) = c.sign_out().await {
+            tracing::warn!(error = %e, "sign-out call failed");
+        }
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn list_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
+    Ok(desktop.signed_in().await?.credentials().await?)
+}
+
+#[tauri::command]
+pub async fn create_credential(desktop: State<'_, Desktop>, req: wire::NewCredential) -> Result<wire::IssuedSecret> {
+    Ok(desktop.signed_in().await?.create_credential(&req).await?)
+}
+
+#[tauri::command]
+pub async fn update_credential(
+    desktop: State<'_, Desktop>,
+    id: String,
+    change: wire::CredentialUpdate,
+) -> Result<wire::Credential> {
+    Ok(desktop.signed_in().await?.update_credential(&id, &change).await?)
+}
+
+#[tauri::command]
+pub async fn regenerate_credential(
+    desktop: State<'_, Desktop>,
+    id: String,
+    grace_seconds: Option<u32>,
+) -> Result<wire::IssuedSecret> {
+    Ok(desktop.signed_in().await?.regenerate(&id, grace_seconds).await?)
+}
+
+#[tauri::command]
+pub async fn delete_credential(desktop: State<'_, Desktop>, id: String) -> Result<wire::Deleted> {
+    Ok(desktop.signed_in().await?.delete_credential(&id).await?)
+}
+
+#[tauri::command]
+pub async fn preview(desktop: State<'_, Desktop>, id: String) -> Result<wire::Preview> {
+    Ok(desktop.signed_in().await?.preview(&id).await?)
+}
+
+#[tauri::command]
+pub async fn preview_fhir(desktop: State<'_, Desktop>, id: String, path: String) -> Result<Value> {
+    Ok(desktop.signed_in().await?.preview_fhir(&id, &path).await?)
+}
+
+#[tauri::command]
+pub async fn history(desktop: State<'_, Desktop>, id: String) -> Result<Vec<wire::AccessEvent>> {
+    Ok(desktop.signed_in().await?.history(&id).await?)
+}
+
+#[tauri::command]
+pub async fn users(desktop: State<'_, Desktop>) -> Result<Vec<wire::User>> {
+    Ok(desktop.signed_in().await?.users().await?)
+}
+
+#[tauri::command]
+pub async fn set_roles(desktop: State<'_, Desktop>, user_id: i64, roles: Vec<String>) -> Result<wire::User> {
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    Ok(desktop.signed_in().await?.set_roles(user_id, &roles).await?)
+}
+
+#[tauri::command]
+pub async fn set_practices(desktop: State<'_, Desktop>, user_id: i64, practices: Vec<i64>) -> Result<wire::User> {
+    Ok(desktop.signed_in().await?.set_practices(user_id, &practices).await?)
+}
+
+#[tauri::command]
+pub async fn staff_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
+    Ok(desktop.signed_in().await?.staff_credentials().await?)
+}
+
+#[tauri::command]
+pub async fn patients(desktop: State<'_, Desktop>, query: Option<String>) -> Result<Vec<wire::PatientSummary>> {
+    Ok(desktop.signed_in().await?.patients(query.as_deref()).await?)
+}
+
+#[tauri::command]
+pub async fn practices(desktop: State<'_, Desktop>) -> Result<Vec<wire::Practice>> {
+    Ok(desktop.signed_in().await?.practices().await?)
+}
+
+#[tauri::command]
+pub async fn capability_statement(desktop: State<'_, Desktop>) -> Result<Value> {
+    let config = desktop.ready().await?;
+    Ok(Client::new(&config.base_url)?.capability_statement().await?)
+}
+
+#[tauri::command]
+pub fn copy_text(app: AppHandle, text: String, secret: bool) -> Result<()> {
+    crate::clipboard::copy(&app, text, secret)
+}
+
+/// Start-up timing for the benchmark: printed once, when the first screen is interactive.
+#[tauri::command]
+pub fn ui_ready(desktop: State<'_, Desktop>, screen: String) {
+    if !desktop.ui_ready_reported.swap(true, Ordering::SeqCst) {
+        println!(
+            "PORTICO_UI_READY ms={} screen={}",
+            desktop.started.elapsed().as_millis(),
+            screen.chars().take(32).collect::<String>()
+        );
+    }
+}
+
+#[tauri::command]
+pub fn report_timing(name: String, ms: f64) {
+    println!("PORTICO_TIMING name={} ms={ms:.1}", name.chars().take(32).collect::<String>());
+}

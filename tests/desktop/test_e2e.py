@@ -1,0 +1,229 @@
+"""The real Portico desktop app, end to end, as a patient and as staff.
+
+Driven through tauri-driver + WebKitWebDriver; the clipboard is read back with xclip; an HTTP client
+outside the app plays the third-party app. Each main screen is saved to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+
+import requests
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+TIMEOUT = 30
+
+
+def tid(name: str) -> tuple[str, str]:
+    return (By.CSS_SELECTOR, f'[data-testid="{name}"]')
+
+
+def wait(app, locator, timeout=TIMEOUT):
+    return WebDriverWait(app.driver, timeout).until(EC.visibility_of_element_located(locator))
+
+
+def press(app, el):
+    """Clicks an element after scrolling it to the middle of the view, clear of toasts and headers."""
+    app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+    el.click()
+    return el
+
+
+def click(app, locator):
+    return press(app, WebDriverWait(app.driver, TIMEOUT).until(EC.element_to_be_clickable(locator)))
+
+
+def clipboard() -> str:
+    return subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True, text=True, timeout=10).stdout
+
+
+def sign_in_as(app, username: str) -> None:
+    click(app, tid(f"demo-{username}"))
+    wait(app, tid("sign-out"))
+
+
+def sign_out(app) -> None:
+    click(app, tid("sign-out"))
+    wait(app, tid("demo-admin"))
+
+
+def toast_text(app, contains: str) -> str:
+    """The first toast whose text contains `contains` (read in one go: toasts come and go meanwhile)."""
+    def find(d):
+        texts = d.execute_script("return Array.from(document.querySelectorAll('[data-testid=toast]'), e => e.textContent);")
+        return next((t for t in texts if contains in t), None)
+
+    return WebDriverWait(app.driver, TIMEOUT).until(find)
+
+
+def issued_details(app) -> dict:
+    """Reads the show-once dialog; copies the secret through the app's Copy button and reads the clipboard."""
+    dialog = wait(app, tid("show-once"))
+    details = {
+        "client_id": dialog.find_element(*tid("client-id")).text.strip(),
+        "token_url": dialog.find_element(*tid("token-url")).text.strip(),
+        "fhir_base_url": dialog.find_element(*tid("fhir-base-url")).text.strip(),
+        "masked": dialog.find_element(*tid("client-secret")).text.strip(),
+    }
+    click(app, tid("copy-client-secret"))
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: clipboard().startswith("pcs_"))
+    details["secret"] = clipboard().strip()
+    return details
+
+
+def token(details: dict) -> requests.Response:
+    return requests.post(
+        details["token_url"],
+        data={"grant_type": "client_credentials"},
+        auth=(details["client_id"], details["secret"]),
+        timeout=30,
+    )
+
+
+def test_patient_creates_previews_and_deletes_an_app_credential(app):
+    wait(app, tid("demo-patient"))
+    app.screenshot("01-sign-in")
+    sign_in_as(app, "patient")
+    click(app, tid("nav-apps"))
+    click(app, tid("new-credential"))
+    name = wait(app, (By.ID, "credential-name"))
+    # The name is validated as the service does, inline.
+    click(app, tid("create-credential"))
+    assert wait(app, tid("name-error")).text.strip(), "an empty name shows an inline error"
+    name.send_keys("Phone health app")
+    click(app, tid("create-credential"))
+
+    details = issued_details(app)
+    app.screenshot("02-show-once")
+    assert details["client_id"].startswith("pci_app_")
+    assert details["secret"].startswith("pcs_app_")
+    assert details["secret"] not in details["masked"], "the secret is masked until shown"
+    assert details["fhir_base_url"].startswith("http://127.0.0.1:")
+
+    # An HTTP client outside the app uses the copied id and secret.
+    r = token(details)
+    assert r.status_code == 200, r.text
+    tok = r.json()
+    patient = tok["patient"]
+    auth = {"Authorization": f"Bearer {tok['access_token']}"}
+    base = details["fhir_base_url"]
+    assert requests.get(f"{base}/Patient/{patient}", headers=auth, timeout=30).status_code == 200
+
+    click(app, tid("done"))
+    card = wait(app, (By.CSS_SELECTOR, '[data-testid="credential-card"][data-name="Phone health app"]'))
+    app.screenshot("03-patient-apps")
+
+    press(app, card.find_element(*tid("preview")))
+    panel = wait(app, tid("preview-panel"))
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid^="count-"]'))
+    rows = app.driver.find_elements(By.CSS_SELECTOR, '[data-testid^="count-"]')
+    assert rows, "the preview shows counts"
+    for row in rows:
+        rtype = row.get_attribute("data-testid").removeprefix("count-")
+        shown = int(re.findall(r"\d+", row.text.replace(",", ""))[-1])
+        got = requests.get(f"{base}/{rtype}", params={"_summary": "count"}, headers=auth, timeout=30)
+        assert got.status_code == 200, (rtype, got.text)
+        assert got.json()["total"] == shown, f"{rtype}: preview shows {shown}, the app gets {got.json()['total']}"
+    app.screenshot("04-preview")
+    panel.send_keys(Keys.ESCAPE)
+
+    card = wait(app, (By.CSS_SELECTOR, '[data-testid="credential-card"][data-name="Phone health app"]'))
+    press(app, card.find_element(*tid("history")))
+    wait(app, tid("history-panel"))
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: d.find_elements(*tid("history-entry")))
+    entries = " ".join(e.text for e in app.driver.find_elements(*tid("history-entry")))
+    assert "Patient" in entries or "Observation" in entries, entries
+    app.screenshot("05-history")
+    app.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+    card = wait(app, (By.CSS_SELECTOR, '[data-testid="credential-card"][data-name="Phone health app"]'))
+    press(app, card.find_element(*tid("delete")))
+    app.screenshot("06-delete-confirm")
+    click(app, tid("confirm"))
+    text = toast_text(app, "was deleted")
+    assert text.startswith("'Phone health app' was deleted and no longer has access"), text
+    app.screenshot("07-deleted-toast")
+
+    # The outside client's very next request is refused, and so is a new token.
+    assert requests.get(f"{base}/Patient/{patient}", headers=auth, timeout=30).status_code == 401
+    r = token(details)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    sign_out(app)
+
+
+def test_staff_roles_developer_keys_and_a_provider_window(app):
+    wait(app, tid("demo-admin"))
+    sign_in_as(app, "admin")
+    click(app, tid("nav-users"))
+    row = wait(app, (By.CSS_SELECTOR, '[data-testid="user-row"][data-username="nurse"]'))
+    box = row.find_element(*tid("role-developer"))
+    if not box.is_selected():
+        press(app, box)
+    press(app, row.find_element(*tid("save-roles")))
+    toast_text(app, "Roles saved")
+    app.screenshot("08-admin-users")
+    sign_out(app)
+
+    sign_in_as(app, "nurse")
+    click(app, tid("nav-developer"))
+    click(app, tid("tab-keys"))
+    click(app, tid("new-key"))
+    wait(app, (By.ID, "key-name")).send_keys("Nurse integration")
+    click(app, tid("create-key"))
+    details = issued_details(app)
+    assert details["secret"].startswith("pcs_dev_")
+    r = token(details)
+    assert r.status_code == 200, r.text
+    click(app, tid("done"))
+    app.screenshot("09-developer-keys")
+    click(app, tid("tab-docs"))
+    wait(app, (By.XPATH, "//*[contains(., 'Observation')]"))
+    app.screenshot("10-api-docs")
+    sign_out(app)
+
+    sign_in_as(app, "provider")
+    click(app, tid("nav-provider"))
+    click(app, tid("new-provider-key"))
+    wait(app, (By.ID, "provider-key-name")).send_keys("Last year's study")
+    past_from = (dt.datetime.now() - dt.timedelta(days=400)).strftime("%Y-%m-%dT%H:%M")
+    past_to = (dt.datetime.now() - dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    for field, value in (("valid-from", past_from), ("valid-to", past_to)):
+        el = app.driver.find_element(By.ID, field)
+        app.driver.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+            "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            el, value,
+        )
+    wait(app, (By.ID, "patient-search")).send_keys("Reyna")
+    # The result list re-renders as the search settles; pick Reyna once her option is there and stays put.
+    reyna = '[data-testid="patient-option"][data-patient-id="76d2fa2d-66a6-4823-8dab-52cd70822844"]'
+
+    def pick_reyna(d):
+        try:
+            options = d.find_elements(By.CSS_SELECTOR, reyna)
+            if options:
+                press(app, options[0])
+                return True
+        except StaleElementReferenceException:
+            pass
+        return False
+
+    WebDriverWait(app.driver, TIMEOUT).until(pick_reyna)
+    wait(app, tid("patient-chip"))
+    app.screenshot("11-provider-new-key")
+    click(app, tid("create-provider-key"))
+    details = issued_details(app)
+    assert details["secret"].startswith("pcs_prv_")
+    click(app, tid("done"))
+    app.screenshot("12-provider-keys")
+    # A key whose window is over is refused at the token endpoint.
+    r = token(details)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
+    sign_out(app)

@@ -1,0 +1,101 @@
+// The only module that talks to the Rust shell. Every other module calls the typed
+// functions below; every rejection becomes an ApiError with a stable `code`.
+import { invoke as tauriInvoke } from "@tauri-apps/api/core";
+import type {
+  AccessEvent,
+  Credential,
+  CredentialUpdate,
+  Deleted,
+  DemoAccount,
+  ErrorCode,
+  FhirJson,
+  IssuedSecret,
+  NewCredential,
+  PatientSummary,
+  Practice,
+  Preview,
+  ServiceStatus,
+  User,
+} from "./types";
+
+export class ApiError extends Error {
+  readonly code: ErrorCode | string;
+  constructor(code: ErrorCode | string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+  }
+}
+
+/** Turns whatever a command rejected with (object, JSON string, Error, string) into an ApiError. */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  let value: unknown = e;
+  if (typeof value === "string") {
+    const s = value.trim();
+    if (s.startsWith("{")) {
+      try {
+        value = JSON.parse(s);
+      } catch {
+        return new ApiError("internal", s);
+      }
+    } else {
+      return new ApiError("internal", s || "Something went wrong.");
+    }
+  }
+  if (value && typeof value === "object") {
+    const o = value as { code?: unknown; message?: unknown };
+    const code = typeof o.code === "string" && o.code ? o.code : "internal";
+    let message = typeof o.message === "string" && o.message ? o.message : "";
+    if (!message) message = value instanceof Error ? value.message : "Something went wrong.";
+    return new ApiError(code, message);
+  }
+  return new ApiError("internal", "Something went wrong.");
+}
+
+type InvokeFn = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
+let invokeImpl: InvokeFn = (cmd, args) => tauriInvoke(cmd, args);
+
+/** Replaces the transport: the dev mock and unit tests only. */
+export function setInvoke(fn: InvokeFn): void {
+  invokeImpl = fn;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return (await invokeImpl(cmd, args)) as T;
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+export const serviceStatus = () => call<ServiceStatus>("service_status");
+export const demoAccounts = () => call<DemoAccount[]>("demo_accounts");
+export const restoreSession = () => call<User | null>("restore_session");
+export const signIn = (username: string, password: string) => call<User>("sign_in", { username, password });
+export const signOut = () => call<null>("sign_out");
+
+export const listCredentials = () => call<Credential[]>("list_credentials");
+export const createCredential = (req: NewCredential) => call<IssuedSecret>("create_credential", { req });
+export const updateCredential = (id: string, change: CredentialUpdate) =>
+  call<Credential>("update_credential", { id, change });
+export const regenerateCredential = (id: string, graceSeconds: number | null) =>
+  call<IssuedSecret>("regenerate_credential", { id, graceSeconds });
+export const deleteCredential = (id: string) => call<Deleted>("delete_credential", { id });
+
+export const preview = (id: string) => call<Preview>("preview", { id });
+export const previewFhir = (id: string, path: string) => call<FhirJson>("preview_fhir", { id, path });
+export const history = (id: string) => call<AccessEvent[]>("history", { id });
+
+export const users = () => call<User[]>("users");
+export const setRoles = (userId: number, roles: string[]) => call<User>("set_roles", { userId, roles });
+export const setPractices = (userId: number, practices: number[]) =>
+  call<User>("set_practices", { userId, practices });
+export const staffCredentials = () => call<Credential[]>("staff_credentials");
+export const patients = (query: string | null) => call<PatientSummary[]>("patients", { query });
+export const practices = () => call<Practice[]>("practices");
+export const capabilityStatement = () => call<FhirJson>("capability_statement");
+
+export const copyText = (text: string, secret: boolean) => call<null>("copy_text", { text, secret });
+export const uiReady = (screen: string) => call<null>("ui_ready", { screen });
+export const reportTiming = (name: string, ms: number) => call<null>("report_timing", { name, ms });

@@ -1,0 +1,183 @@
+// The shell of the UI: sign-in or the signed-in home with one tab per area the user's roles open.
+import * as api from "./api";
+import { h, mount } from "./dom";
+import { toast } from "./toast";
+import type { ServiceStatus, User } from "./types";
+import { renderSignIn } from "./views/signin";
+
+export interface Ctx {
+  user: User;
+  status: ServiceStatus | null;
+  /** Re-reads the service status (URLs for docs and examples). */
+  getStatus: () => Promise<ServiceStatus | null>;
+  /** Handles an error from any command: a lost session goes back to sign-in, everything else is a toast. */
+  fail: (e: unknown, what: string, toastIt?: boolean) => api.ApiError;
+}
+
+export interface Area {
+  id: "apps" | "users" | "developer" | "provider";
+  label: string;
+  role: string;
+  load: () => Promise<{ render: (el: HTMLElement, ctx: Ctx) => void }>;
+}
+
+// Areas load on demand so the sign-in screen needs only this small entry chunk.
+const AREAS: Area[] = [
+  { id: "apps", label: "My apps", role: "patient", load: () => import("./views/patient") },
+  { id: "users", label: "Users", role: "administrator", load: () => import("./views/admin") },
+  { id: "developer", label: "Developer", role: "developer", load: () => import("./views/developer") },
+  { id: "provider", label: "Manage FHIR API", role: "provider", load: () => import("./views/provider") },
+];
+
+export function areasFor(roles: string[]): Area[] {
+  return AREAS.filter((a) => roles.includes(a.role));
+}
+
+const ROLE_LABEL: Record<string, string> = {
+  administrator: "Administrator",
+  provider: "Provider",
+  developer: "Developer",
+  nurse: "Nurse",
+  front_desk: "Front desk",
+  patient: "Patient",
+};
+export const roleLabel = (r: string) => ROLE_LABEL[r] ?? r;
+
+let root: HTMLElement;
+let status: ServiceStatus | null = null;
+let statusPromise: Promise<ServiceStatus | null> | null = null;
+
+function loadStatus(): Promise<ServiceStatus | null> {
+  if (!statusPromise) {
+    statusPromise = api.serviceStatus().then(
+      (s) => {
+        // The service starts in the background; until it is ready its URLs are unknown, so ask again later.
+        if (!s.ready) statusPromise = null;
+        return (status = s);
+      },
+      () => {
+        statusPromise = null;
+        return null;
+      },
+    );
+  }
+  return statusPromise;
+}
+
+export async function startApp(el: HTMLElement): Promise<void> {
+  root = el;
+  const statusP = loadStatus();
+  let user: User | null = null;
+  try {
+    user = await api.restoreSession();
+  } catch {
+    user = null; // no keychain entry or an expired session: sign in again
+  }
+  if (user) {
+    await showHome(user);
+    void api.uiReady("home").catch(() => undefined);
+  } else {
+    showSignIn(statusP);
+    void api.uiReady("sign-in").catch(() => undefined);
+  }
+}
+
+function showSignIn(statusP: Promise<ServiceStatus | null>, message?: string) {
+  renderSignIn(root, { statusP, message, onSignedIn: (u) => void showHome(u) });
+}
+
+async function signOut() {
+  try {
+    await api.signOut();
+  } catch (e) {
+    // Even if the shell could not reach the service, forget the session locally.
+    toast(`Signed out locally: ${api.toApiError(e).message}`, "info");
+  }
+  showSignIn(loadStatus());
+  toast("You are signed out.", "info");
+}
+
+async function showHome(user: User, initial?: Area["id"]) {
+  document.title = "Portico";
+  const areas = areasFor(user.roles);
+  const ctx: Ctx = {
+    user,
+    status,
+    getStatus: async () => (ctx.status = await loadStatus()),
+    fail: (e, what, toastIt = true) => {
+      const err = api.toApiError(e);
+      if (err.code === "unauthenticated") {
+        showSignIn(loadStatus(), "Your session has ended. Please sign in again.");
+      } else if (toastIt) {
+        toast(`${what}: ${err.message}`, "error");
+      }
+      return err;
+    },
+  };
+
+  const main = h("main", { id: "main", class: "main", tabindex: "-1" });
+  const nav = h("nav", { class: "tabs", "aria-label": "Areas" });
+  const buttons = new Map<string, HTMLButtonElement>();
+  let current: Area["id"] | null = null;
+
+  const select = async (area: Area, focus: boolean) => {
+    current = area.id;
+    for (const [id, b] of buttons) {
+      const on = id === area.id;
+      b.classList.toggle("active", on);
+      if (on) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
+    mount(main, h("div", { class: "state loading" }, "Loading…"));
+    try {
+      const mod = await area.load();
+      if (current !== area.id) return;
+      mount(main);
+      mod.render(main, ctx);
+      if (focus) main.focus();
+    } catch (e) {
+      mount(main, h("div", { class: "state error", role: "alert" }, `This area could not be loaded: ${String(e)}`));
+    }
+  };
+
+  for (const a of areas) {
+    const b = h("button", { type: "button", class: "tab", "data-testid": `nav-${a.id}`, onclick: () => void select(a, true) }, a.label);
+    buttons.set(a.id, b);
+    nav.append(b);
+  }
+
+  const header = h(
+    "header",
+    { class: "topbar" },
+    h("a", { class: "skip", href: "#main" }, "Skip to content"),
+    h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "P"), "Portico"),
+    nav,
+    h(
+      "div",
+      { class: "who" },
+      h(
+        "div",
+        { class: "who-text" },
+        h("span", { class: "who-name", "data-testid": "user-name" }, user.display_name),
+        h("span", { class: "who-roles", "data-testid": "user-roles" }, user.roles.map(roleLabel).join(" · ") || "No roles"),
+      ),
+      h("button", { type: "button", class: "secondary small", "data-testid": "sign-out", onclick: () => void signOut() }, "Sign out"),
+    ),
+  );
+
+  mount(root, header, main);
+  if (areas.length === 0) {
+    mount(
+      main,
+      h(
+        "div",
+        { class: "state empty" },
+        h("p", { class: "empty-title" }, `Welcome, ${user.display_name}`),
+        h("p", { class: "muted" }, "Your roles do not include an area to manage here yet. An administrator can give you the Developer role."),
+      ),
+    );
+    return;
+  }
+  const first = areas.find((a) => a.id === initial) ?? areas[0];
+  await select(first, false);
+}

@@ -1,0 +1,311 @@
+// DEV ONLY (`npm run dev:mock` / `build:mock`): an in-memory stand-in for the Rust shell so screens can be
+// looked at without Tauri. Never imported by the production build (main.ts guards on MODE === "mock").
+//
+// URL parameters for screenshots: ?theme=dark|light, ?empty=1 (no credentials), ?fail=list_credentials
+// (that command fails), ?steps=demo-patient,preview (click elements by data-testid, one after another;
+// "fill:#id=value" types into a field; "key:Escape" presses a key).
+
+import type { AccessEvent, Credential, FhirJson, PatientSummary, User } from "./types";
+
+type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
+
+const params = new URLSearchParams(location.search);
+const now = Date.now();
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+const DAY = 86400000;
+const BASE = "http://127.0.0.1:43117";
+
+const practices = [
+  { id: 1, name: "Riverside Family Practice" },
+  { id: 2, name: "Hillcrest Cardiology" },
+];
+const users: User[] = [
+  { id: 1, username: "admin", display_name: "Ada Admin", roles: ["administrator"], practices: [practices[0]], patient_id: null },
+  { id: 2, username: "provider", display_name: "Dr. Paula Provider", roles: ["provider"], practices: [practices[0], practices[1]], patient_id: null },
+  { id: 3, username: "developer", display_name: "Dev Deshmukh", roles: ["nurse", "developer"], practices: [practices[0]], patient_id: null },
+  { id: 4, username: "nurse", display_name: "Nora Nurse", roles: ["nurse"], practices: [practices[0]], patient_id: null },
+  { id: 5, username: "frontdesk", display_name: "Frank Front", roles: ["front_desk"], practices: [practices[0]], patient_id: null },
+  { id: 6, username: "patient", display_name: "Reyna Ziemann", roles: ["patient"], practices: [practices[0]], patient_id: "p-reyna" },
+];
+const patientList: PatientSummary[] = [
+  { id: "p-reyna", name: "Reyna Ziemann", birth_date: "1968-04-11", gender: "female", practices: [1] },
+  { id: "p-alexis", name: "Alexis Toy", birth_date: "2018-06-22", gender: "male", practices: [1] },
+  { id: "p-asa", name: "Asa Hermiston", birth_date: "1971-03-03", gender: "male", practices: [2] },
+  { id: "p-chet", name: "Chet Thompson", birth_date: "1939-01-27", gender: "male", practices: [2] },
+];
+
+let signedIn: User | null = null;
+let seq = 100;
+
+function cred(p: Partial<Credential> & Pick<Credential, "name" | "kind" | "owner">): Credential {
+  const id = `cred-${++seq}`;
+  return {
+    id,
+    note: null,
+    client_id: `pc_${p.kind === "patient_app" ? "app" : p.kind === "provider" ? "prv" : "dev"}_${Math.random().toString(36).slice(2, 12)}`,
+    secret_hint: `pcs_${p.kind === "patient_app" ? "app" : "key"}_…${Math.random().toString(36).slice(2, 6)}`,
+    status: "active",
+    usable: true,
+    valid_from: null,
+    valid_to: null,
+    created_at: iso(now - 20 * DAY),
+    created_by: p.owner,
+    last_used_at: null,
+    scope: "patient/*.rs",
+    patients: [],
+    reach: "Your record, read-only",
+    previous_secret_valid_until: null,
+    ...p,
+  };
+}
+
+const credentials: Credential[] = params.get("empty")
+  ? []
+  : [
+      cred({ name: "Phone health app", kind: "patient_app", owner: "patient", last_used_at: iso(now - 2 * 3600000), created_at: iso(now - 40 * DAY), patients: ["p-reyna"], note: "Apple Health on my phone" }),
+      cred({ name: "Sleep tracker", kind: "patient_app", owner: "patient", patients: ["p-reyna"], created_at: iso(now - 3 * DAY) }),
+      cred({ name: "Old fitness app", kind: "patient_app", owner: "patient", status: "inactive", usable: false, valid_to: iso(now - 5 * DAY), patients: ["p-reyna"], last_used_at: iso(now - 70 * DAY), created_at: iso(now - 300 * DAY) }),
+      cred({ name: "Reporting script", kind: "developer", owner: "developer", reach: "Riverside Family Practice (read and write, as your role allows)", scope: "system/*.cruds", patients: ["p-reyna", "p-alexis"], last_used_at: iso(now - DAY) }),
+      cred({ name: "Care coordination", kind: "provider", owner: "provider", reach: "3 chosen patients, read-only", patients: ["p-reyna", "p-alexis", "p-asa"], valid_from: iso(now - 10 * DAY), valid_to: iso(now + 80 * DAY), last_used_at: iso(now - 5 * 3600000) }),
+      cred({ name: "Lab interface (next quarter)", kind: "provider", owner: "provider", reach: "1 chosen patient, read-only", patients: ["p-chet"], valid_from: iso(now + 30 * DAY), usable: false }),
+    ];
+
+// ---- synthetic FHIR for the preview ------------------------------------------------------------
+function obs(code: string, display: string, cat: string, t: number, value: number, unit: string): FhirJson {
+  return {
+    resourceType: "Observation",
+    id: `obs-${++seq}`,
+    status: "final",
+    category: [{ coding: [{ system: "http://terminology.hl7.org/CodeSystem/observation-category", code: cat }] }],
+    code: { coding: [{ system: "http://loinc.org", code, display }], text: display },
+    effectiveDateTime: iso(t),
+    valueQuantity: { value, unit, system: "http://unitsofmeasure.org", code: unit },
+  };
+}
+function buildObservations(): FhirJson[] {
+  const out: FhirJson[] = [];
+  for (let i = 0; i < 12; i++) {
+    const t = now - (12 - i) * 120 * DAY;
+    const w = 78 + Math.sin(i / 2) * 3 + i * 0.4;
+    out.push(obs("29463-7", "Body Weight", "vital-signs", t, +w.toFixed(1), "kg"));
+    out.push(obs("8302-2", "Body Height", "vital-signs", t, 168, "cm"));
+    out.push(obs("39156-5", "Body Mass Index", "vital-signs", t, +(w / 1.68 / 1.68).toFixed(1), "kg/m2"));
+    out.push(obs("8867-4", "Heart rate", "vital-signs", t, 64 + ((i * 7) % 15), "/min"));
+    out.push({
+      resourceType: "Observation",
+      id: `bp-${i}`,
+      status: "final",
+      category: [{ coding: [{ code: "vital-signs" }] }],
+      code: { coding: [{ system: "http://loinc.org", code: "85354-9", display: "Blood pressure panel" }] },
+      effectiveDateTime: iso(t),
+      component: [
+        { code: { coding: [{ system: "http://loinc.org", code: "8480-6", display: "Systolic" }] }, valueQuantity: { value: 118 + ((i * 5) % 17), unit: "mm[Hg]" } },
+        { code: { coding: [{ system: "http://loinc.org", code: "8462-4", display: "Diastolic" }] }, valueQuantity: { value: 74 + ((i * 3) % 9), unit: "mm[Hg]" } },
+      ],
+    });
+    if (i % 3 === 0) {
+      out.push(obs("2339-0", "Glucose", "laboratory", t, 85 + ((i * 11) % 30), "mg/dL"));
+      out.push(obs("4548-4", "Hemoglobin A1c", "laboratory", t, +(5.4 + i * 0.05).toFixed(2), "%"));
+    }
+  }
+  out.push({ resourceType: "Observation", id: "smoke", status: "final", category: [{ coding: [{ code: "survey" }] }], code: { text: "Tobacco smoking status" }, valueCodeableConcept: { text: "Never smoked tobacco" }, effectiveDateTime: iso(now - 40 * DAY) });
+  return out;
+}
+const OBS = buildObservations();
+const clinical: Record<string, FhirJson[]> = {
+  Condition: [
+    { resourceType: "Condition", id: "c1", clinicalStatus: { coding: [{ code: "active" }] }, code: { text: "Prediabetes" }, onsetDateTime: iso(now - 900 * DAY) },
+    { resourceType: "Condition", id: "c2", clinicalStatus: { coding: [{ code: "resolved" }] }, code: { coding: [{ display: "Acute viral pharyngitis" }] }, onsetDateTime: iso(now - 400 * DAY), abatementDateTime: iso(now - 390 * DAY) },
+    { resourceType: "Condition", id: "c3", clinicalStatus: { coding: [{ code: "active" }] }, code: { text: "Essential hypertension" }, onsetDateTime: iso(now - 2000 * DAY) },
+  ],
+  MedicationRequest: [
+    { resourceType: "MedicationRequest", id: "m1", status: "active", medicationCodeableConcept: { text: "lisinopril 10 MG Oral Tablet" }, authoredOn: iso(now - 1900 * DAY), dosageInstruction: [{ text: "1 tablet daily" }] },
+    { resourceType: "MedicationRequest", id: "m2", status: "stopped", medicationCodeableConcept: { coding: [{ display: "Amoxicillin 250 MG Oral Capsule" }] }, authoredOn: iso(now - 400 * DAY) },
+  ],
+  AllergyIntolerance: [
+    { resourceType: "AllergyIntolerance", id: "a1", clinicalStatus: { coding: [{ code: "active" }] }, category: ["food"], criticality: "high", code: { text: "Peanut (substance)" }, reaction: [{ manifestation: [{ text: "Anaphylaxis" }] }], recordedDate: iso(now - 3000 * DAY) },
+  ],
+  Immunization: [
+    { resourceType: "Immunization", id: "i1", status: "completed", vaccineCode: { text: "Influenza, seasonal, injectable, preservative free" }, occurrenceDateTime: iso(now - 200 * DAY) },
+    { resourceType: "Immunization", id: "i2", status: "completed", vaccineCode: { text: "Td (adult) preservative free" }, occurrenceDateTime: iso(now - 1200 * DAY) },
+  ],
+  Encounter: Array.from({ length: 23 }, (_, i) => ({
+    resourceType: "Encounter",
+    id: `e${i}`,
+    status: "finished",
+    class: { code: "AMB", display: "ambulatory" },
+    type: [{ text: i % 4 === 0 ? "General examination of patient" : "Encounter for check up" }],
+    period: { start: iso(now - (i + 1) * 60 * DAY), end: iso(now - (i + 1) * 60 * DAY + 1800000) },
+  })),
+};
+
+function bundle(resources: FhirJson[]): FhirJson {
+  return { resourceType: "Bundle", type: "searchset", total: resources.length, entry: resources.map((r) => ({ fullUrl: `${BASE}/fhir/${r.resourceType}/${r.id}`, resource: r })) };
+}
+
+const capability = {
+  resourceType: "CapabilityStatement",
+  fhirVersion: "4.0.1",
+  rest: [
+    {
+      mode: "server",
+      resource: ["Patient", "Observation", "Condition", "MedicationRequest", "AllergyIntolerance", "Immunization", "Encounter", "Procedure", "DiagnosticReport", "CarePlan"].map((type) => ({
+        type,
+        interaction: [{ code: "read" }, { code: "search-type" }],
+        searchParam: [
+          { name: "_id", type: "token", documentation: "Logical id of the resource" },
+          ...(type === "Patient"
+            ? [
+                { name: "name", type: "string", documentation: "A portion of the given or family name" },
+                { name: "birthdate", type: "date", documentation: "The patient's date of birth" },
+              ]
+            : [
+                { name: "patient", type: "reference", documentation: "Who the record is about" },
+                { name: "date", type: "date", documentation: "Clinically relevant time" },
+                { name: "code", type: "token", documentation: "Code of the concept" },
+              ]),
+          ...(type === "Observation" ? [{ name: "category", type: "token", documentation: "vital-signs, laboratory, survey, …" }] : []),
+        ],
+      })),
+    },
+  ],
+};
+
+function history(id: string): AccessEvent[] {
+  const c = credentials.find((x) => x.id === id);
+  const ev = (i: number, at: number, kind: string, types: string[] = [], outcome = "ok", detail: string | null = null): AccessEvent => ({
+    seq: 1000 - i, at: iso(at), kind, outcome, credential_id: id, credential_name: c?.name ?? null, patient_id: "p-reyna", resource_types: types, count: null, detail,
+  });
+  if (!c?.last_used_at) return [ev(1, Date.parse(c?.created_at ?? iso(now)), "credential_created")];
+  const t = Date.parse(c.last_used_at);
+  return [
+    ev(1, t, "fhir_access", ["Observation:14"]),
+    ev(2, t - 5000, "fhir_access", ["MedicationRequest:2"]),
+    ev(3, t - 9000, "token_issued"),
+    ev(4, t - DAY, "fhir_refused", ["Claim"], "refused", "scope does not include Claim"),
+    ev(5, t - DAY - 4000, "fhir_access", ["Observation:3", "Condition:3"]),
+    ev(6, t - DAY - 9000, "token_issued"),
+    ev(7, t - 3 * DAY, "token_refused", [], "refused", "invalid_client"),
+    ev(8, t - 4 * DAY, "preview", ["Observation:62"]),
+    ev(9, Date.parse(c.created_at), "credential_created"),
+  ];
+}
+
+function fail(code: string, message: string): never {
+  throw { code, message };
+}
+
+const handlers: Record<string, (a: Record<string, any>) => unknown> = {
+  service_status: () => ({ mode: "embedded", ready: true, base_url: BASE, fhir_base_url: `${BASE}/fhir`, token_url: `${BASE}/token`, keychain: params.get("keychain") ?? "memory", keychain_message: "No OS keychain: you will be signed out when Portico closes", startup_ms: 180 }),
+  demo_accounts: () => users.map((u) => ({ username: u.username, display_name: u.display_name, roles: u.roles, password: "portico-demo" })),
+  restore_session: () => (params.get("as") ? (signedIn = users.find((u) => u.username === params.get("as")) ?? null) : null),
+  sign_in: ({ username, password }) => {
+    const u = users.find((x) => x.username === username);
+    if (!u || password !== "portico-demo") fail("unauthenticated", "Wrong username or password.");
+    return (signedIn = u);
+  },
+  sign_out: () => ((signedIn = null), null),
+  list_credentials: () => credentials.filter((c) => c.owner === signedIn?.username),
+  create_credential: ({ req }) => {
+    const name = String(req.name).trim();
+    if (credentials.some((c) => c.owner === signedIn?.username && c.name === name)) fail("conflict", `You already have a credential named “${name}”.`);
+    const c = cred({ name, kind: req.kind, owner: signedIn!.username, note: req.note ?? null, valid_from: req.valid_from ?? null, valid_to: req.valid_to ?? null, patients: req.patients?.length ? req.patients : ["p-reyna"], created_at: iso(Date.now()) });
+    credentials.push(c);
+    return { credential: c, client_id: c.client_id, client_secret: "pcs_app_" + "Q7v2Lk9XzR4mWc8NfT1bYp6HsJ3dGa5EuK0iVo2rSx", token_url: `${BASE}/token`, fhir_base_url: `${BASE}/fhir` };
+  },
+  update_credential: ({ id, change }) => {
+    const c = credentials.find((x) => x.id === id) ?? fail("not_found", "No such credential.");
+    if (change.active !== undefined) (c.status = change.active ? "active" : "inactive"), (c.usable = change.active);
+    Object.assign(c, { ...change, active: undefined });
+    return c;
+  },
+  regenerate_credential: ({ id, graceSeconds }) => {
+    const c = credentials.find((x) => x.id === id) ?? fail("not_found", "No such credential.");
+    c.previous_secret_valid_until = graceSeconds ? iso(Date.now() + graceSeconds * 1000) : null;
+    return { credential: c, client_id: c.client_id, client_secret: "pcs_app_NEWsecret0123456789abcdefghijklmnopqrstu", token_url: `${BASE}/token`, fhir_base_url: `${BASE}/fhir` };
+  },
+  delete_credential: ({ id }) => {
+    const i = credentials.findIndex((x) => x.id === id);
+    if (i >= 0) credentials.splice(i, 1);
+    return { id, deleted_now: i >= 0, tokens_revoked: 2, at: iso(Date.now()) };
+  },
+  preview: ({ id }) => {
+    const c = credentials.find((x) => x.id === id)!;
+    const counts = [
+      { resource_type: "Observation", count: OBS.length },
+      ...Object.entries(clinical).map(([t, l]) => ({ resource_type: t, count: l.length })),
+      { resource_type: "Claim", count: 28 },
+      { resource_type: "ExplanationOfBenefit", count: 23 },
+      { resource_type: "Patient", count: c.patients.length || 1 },
+    ];
+    return { credential_id: id, patients: c.patients, counts, total: counts.reduce((s, x) => s + x.count, 0) };
+  },
+  preview_fhir: ({ path }) => {
+    const type = String(path).split(/[?/]/)[0];
+    if (type === "Patient" && path.includes("/")) return { resourceType: "Patient", id: "p-reyna", name: [{ given: ["Reyna"], family: "Ziemann" }], birthDate: "1968-04-11", gender: "female" };
+    if (type === "Observation") return bundle(OBS);
+    return bundle(clinical[type] ?? []);
+  },
+  history: ({ id }) => history(id),
+  users: () => (signedIn?.roles.includes("administrator") ? users : fail("forbidden", "Administrators only.")),
+  set_roles: ({ userId, roles }) => {
+    const u = users.find((x) => x.id === userId)!;
+    u.roles = roles;
+    return u;
+  },
+  set_practices: ({ userId, practices: ids }) => {
+    const u = users.find((x) => x.id === userId)!;
+    u.practices = practices.filter((p) => ids.includes(p.id));
+    return u;
+  },
+  staff_credentials: () => credentials.filter((c) => c.kind !== "patient_app"),
+  patients: ({ query }) => {
+    const q = String(query ?? "").toLowerCase();
+    return patientList.filter((p) => !q || p.name.toLowerCase().includes(q) || p.id.includes(q));
+  },
+  practices: () => practices,
+  capability_statement: () => capability,
+  copy_text: () => null,
+  ui_ready: ({ screen }) => (console.info("ui_ready", screen, performance.now().toFixed(0), "ms"), null),
+  report_timing: ({ name, ms }) => (console.info("timing", name, ms.toFixed(1), "ms"), ((window as any).__timings ??= []).push({ name, ms }), null),
+};
+
+const failing = new Set((params.get("fail") ?? "").split(",").filter(Boolean));
+
+export const mockInvoke: Invoke = async (cmd, args = {}) => {
+  await new Promise((r) => setTimeout(r, cmd === "preview_fhir" ? 15 : 60));
+  if (failing.has(cmd)) fail("unavailable", "The Portico service is not responding.");
+  const h = handlers[cmd];
+  if (!h) fail("internal", `mock: no command ${cmd}`);
+  return structuredClone(h(args));
+};
+
+async function runSteps(steps: string[]) {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (const step of steps) {
+    await sleep(400);
+    if (step.startsWith("fill:")) {
+      const [sel, value] = step.slice(5).split("=");
+      const el = document.querySelector<HTMLInputElement>(sel);
+      if (el) {
+        el.value = decodeURIComponent(value ?? "");
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    } else if (step.startsWith("key:")) {
+      document.activeElement?.dispatchEvent(new KeyboardEvent("keydown", { key: step.slice(4), bubbles: true }));
+    } else if (step.startsWith("submit:")) {
+      document.querySelector<HTMLFormElement>(step.slice(7))?.requestSubmit();
+    } else {
+      const [id, n] = step.split("@");
+      document.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)[Number(n ?? 0)]?.click();
+    }
+  }
+}
+
+export function install(setInvoke: (fn: Invoke) => void): void {
+  const theme = params.get("theme");
+  if (theme) document.documentElement.dataset.theme = theme;
+  setInvoke(mockInvoke);
+  const steps = (params.get("steps") ?? "").split(",").filter(Boolean);
+  if (steps.length) void runSteps(steps);
+}

@@ -1,0 +1,14 @@
+import "./styles.css";
+import * as api from "./api";
+import { startApp } from "./app";
+
+async function boot() {
+  if (import.meta.env.MODE === "mock") {
+    // Dev-only stand-in for the Rust shell; this branch is removed from production builds.
+    const mock = await import("./dev-mock");
+    mock.install(api.setInvoke);
+  }
+  await startApp(document.getElementById("app")!);
+}
+
+void boot();

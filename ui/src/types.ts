@@ -1,0 +1,184 @@
+// Wire types of the Tauri commands. They mirror the serde structs of
+// crates/portico-api/src/lib.rs (times are RFC 3339 UTC strings) plus the
+// shell-only shapes (ServiceStatus, DemoAccount).
+
+export type Role = "administrator" | "provider" | "developer" | "nurse" | "front_desk" | "patient";
+export const ROLES: readonly Role[] = ["administrator", "provider", "developer", "nurse", "front_desk", "patient"];
+
+export type ErrorCode =
+  | "unauthenticated"
+  | "forbidden"
+  | "not_found"
+  | "invalid_input"
+  | "conflict"
+  | "payload_too_large"
+  | "internal"
+  | "unavailable";
+
+/** RFC 3339 UTC timestamp, e.g. "2024-03-12T09:02:00Z". */
+export type Instant = string;
+
+export interface Practice {
+  id: number;
+  name: string;
+}
+
+export interface User {
+  id: number;
+  username: string;
+  display_name: string;
+  roles: string[];
+  practices: Practice[];
+  /** The Patient resource id of a patient user. */
+  patient_id: string | null;
+}
+
+/** `patient_app`, `developer` or `provider`. */
+export type CredentialKind = "patient_app" | "developer" | "provider" | string;
+
+export type CredentialStatus = "active" | "inactive";
+
+export interface NewCredential {
+  kind: CredentialKind;
+  name: string;
+  note?: string | null;
+  valid_from?: Instant | null;
+  valid_to?: Instant | null;
+  /** Defaults to true. */
+  active?: boolean | null;
+  /** Provider keys: the chosen patients. */
+  patients?: string[];
+}
+
+/** A credential as listed: never holds the secret. */
+export interface Credential {
+  id: string;
+  kind: CredentialKind;
+  name: string;
+  note: string | null;
+  client_id: string;
+  /** Non-secret reminder such as `pcs_app_…k3x9`. */
+  secret_hint: string;
+  status: CredentialStatus;
+  /** Active and inside its window right now. */
+  usable: boolean;
+  valid_from: Instant | null;
+  valid_to: Instant | null;
+  created_at: Instant;
+  created_by: string;
+  owner: string;
+  last_used_at: Instant | null;
+  scope: string;
+  /** Provider keys: the chosen patients; patient credentials: the owner's record. */
+  patients: string[];
+  /** Human sentence of what it reaches, e.g. "Your record, read-only". */
+  reach: string;
+  /** After a regeneration with grace: until when the previous secret still works. */
+  previous_secret_valid_until: Instant | null;
+}
+
+/** The only response that ever carries a secret. */
+export interface IssuedSecret {
+  credential: Credential;
+  client_id: string;
+  client_secret: string;
+  token_url: string;
+  fhir_base_url: string;
+}
+
+/** PATCH body: absent fields stay as they are; valid_from/valid_to set to null clear the bound. */
+export interface CredentialUpdate {
+  name?: string;
+  note?: string | null;
+  valid_from?: Instant | null;
+  valid_to?: Instant | null;
+  active?: boolean;
+  patients?: string[];
+}
+
+export interface Deleted {
+  id: string;
+  /** False when it was already deleted (delete is idempotent). */
+  deleted_now: boolean;
+  tokens_revoked: number;
+  at: Instant;
+}
+
+export interface TypeCount {
+  resource_type: string;
+  count: number;
+}
+
+/** Counts per resource type of what a credential can see (same enforcement as a token). */
+export interface Preview {
+  credential_id: string;
+  patients: string[];
+  counts: TypeCount[];
+  total: number;
+}
+
+export type AccessEventKind =
+  | "token_issued"
+  | "token_refused"
+  | "token_revoked"
+  | "credential_created"
+  | "credential_updated"
+  | "credential_regenerated"
+  | "credential_deleted"
+  | "fhir_access"
+  | "fhir_refused"
+  | "preview"
+  | string;
+
+export interface AccessEvent {
+  seq: number;
+  at: Instant;
+  kind: AccessEventKind;
+  outcome: string;
+  credential_id: string | null;
+  credential_name: string | null;
+  patient_id: string | null;
+  /** Entries such as "Observation:14" (or a bare type). */
+  resource_types: string[];
+  count: number | null;
+  detail: string | null;
+}
+
+export interface PatientSummary {
+  id: string;
+  name: string;
+  birth_date: string | null;
+  gender: string | null;
+  practices: number[];
+}
+
+/** Where the service is (management API `ServiceInfo`). */
+export interface ServiceInfo {
+  fhir_base_url: string;
+  token_url: string;
+  revoke_url: string;
+  version: string;
+}
+
+/** `service_status()` of the desktop shell. */
+export interface ServiceStatus {
+  mode: "embedded" | "remote";
+  ready: boolean;
+  base_url: string;
+  fhir_base_url: string;
+  token_url: string;
+  keychain: "os" | "memory";
+  keychain_message: string | null;
+  startup_ms: number;
+}
+
+export interface DemoAccount {
+  username: string;
+  display_name: string;
+  roles: string[];
+  password: string;
+}
+
+/** Loose FHIR JSON: the UI reads only the fields it shows. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type FhirJson = any;

@@ -1,0 +1,49 @@
+// "My apps": every credential the patient gave to an app, with preview, history, regenerate, delete.
+import type { Ctx } from "../app";
+import { h, icon } from "../dom";
+import { credentialList } from "./credentials";
+import { openNewCredential } from "./newCredential";
+
+export function render(el: HTMLElement, ctx: Ctx): void {
+  const newButton = () =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "primary",
+        "data-testid": "new-credential",
+        onclick: () =>
+          openNewCredential({
+            ctx,
+            kind: "patient_app",
+            title: "New app credential",
+            nameId: "credential-name",
+            noteId: "credential-note",
+            submitTestId: "create-credential",
+            submitLabel: "Create credential",
+            placeholder: "Phone health app",
+            hint: "Name it after the app you will give it to. 1–100 characters.",
+            onDone: () => void list.refresh(),
+          }),
+      },
+      icon("plus"),
+      "New app credential",
+    );
+  const list = credentialList({
+    ctx,
+    kinds: ["patient_app"],
+    label: "Apps with access to your record",
+    emptyTitle: "No app has access to your record yet",
+    emptyText: "Create a credential for each app you want to connect. You can see what it reads and cut it off at any time.",
+    newButton,
+  });
+  el.append(
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", null, h("h1", null, "Apps with access to your record"), h("p", { class: "muted" }, "Each app gets its own credential. Preview what it sees, check when it last looked, or cut it off at once.")),
+      newButton(),
+    ),
+    list.el,
+  );
+}

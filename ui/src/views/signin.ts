@@ -1,0 +1,156 @@
+// Sign-in: username/password with inline errors, one-click demo accounts in the embedded demo.
+import * as api from "../api";
+import { h, mount } from "../dom";
+import type { DemoAccount, ServiceStatus, User } from "../types";
+
+export interface SignInOptions {
+  statusP: Promise<ServiceStatus | null>;
+  message?: string;
+  onSignedIn: (u: User) => void;
+}
+
+const ROLE_LABEL: Record<string, string> = {
+  administrator: "Administrator",
+  provider: "Provider",
+  developer: "Developer",
+  nurse: "Nurse",
+  front_desk: "Front desk",
+  patient: "Patient",
+};
+
+export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
+  document.title = "Portico";
+  const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
+  const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const userErr = h("p", { class: "field-error", id: "username-error", "aria-live": "polite" });
+  const passErr = h("p", { class: "field-error", id: "password-error", "aria-live": "polite" });
+  const formErr = h("p", { class: "form-error", role: "alert", "data-testid": "sign-in-error" });
+  const submit = h("button", { type: "submit", class: "primary wide", "data-testid": "sign-in" }, "Sign in");
+  const notice = h("div", { class: "notice-slot" });
+  const demo = h("div", { class: "demo-slot" });
+  let busy = false;
+
+  const setBusy = (b: boolean) => {
+    busy = b;
+    submit.disabled = b;
+    submit.textContent = b ? "Signing in…" : "Sign in";
+    for (const btn of Array.from(demo.querySelectorAll("button"))) (btn as HTMLButtonElement).disabled = b;
+  };
+
+  const attempt = async (u: string, p: string) => {
+    if (busy) return;
+    formErr.textContent = "";
+    setBusy(true);
+    try {
+      const user = await api.signIn(u, p);
+      o.onSignedIn(user);
+    } catch (e) {
+      const err = api.toApiError(e);
+      setBusy(false);
+      formErr.textContent =
+        err.code === "unauthenticated" || err.code === "forbidden"
+          ? "That username and password do not match. Check them and try again."
+          : err.code === "unavailable"
+            ? "The Portico service is not reachable right now. Try again in a moment."
+            : err.message;
+      password.select();
+      password.focus();
+    }
+  };
+
+  const setFieldError = (input: HTMLInputElement, el: HTMLElement, msg: string) => {
+    el.textContent = msg;
+    if (msg) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", el.id);
+    } else {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    }
+  };
+
+  const form = h(
+    "form",
+    {
+      class: "signin-form",
+      novalidate: true,
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const u = username.value.trim();
+        const p = password.value;
+        setFieldError(username, userErr, u ? "" : "Enter your username.");
+        setFieldError(password, passErr, p ? "" : "Enter your password.");
+        if (!u) return username.focus();
+        if (!p) return password.focus();
+        void attempt(u, p);
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "username" }, "Username"), username, userErr),
+    h("div", { class: "field" }, h("label", { for: "password" }, "Password"), password, passErr),
+    formErr,
+    submit,
+  );
+  username.addEventListener("input", () => setFieldError(username, userErr, ""));
+  password.addEventListener("input", () => setFieldError(password, passErr, ""));
+
+  mount(
+    root,
+    h(
+      "main",
+      { class: "signin" },
+      h(
+        "div",
+        { class: "signin-card" },
+        h("div", { class: "brand big" }, h("span", { class: "logo", "aria-hidden": "true" }, "P"), "Portico"),
+        h("h1", null, "Sign in"),
+        h("p", { class: "muted" }, "Decide which apps may see health data."),
+        o.message ? h("p", { class: "notice", role: "status" }, o.message) : null,
+        notice,
+        form,
+      ),
+      demo,
+    ),
+  );
+  username.focus();
+
+  void o.statusP.then((status) => {
+    if (status && status.keychain === "memory") {
+      mount(
+        notice,
+        h("p", { class: "notice", "data-testid": "keychain-notice" }, status.keychain_message || "No OS keychain: you will be signed out when Portico closes."),
+      );
+    }
+  });
+
+  void api
+    .demoAccounts()
+    .then((accounts: DemoAccount[]) => {
+      if (!accounts.length || !root.contains(demo)) return;
+      mount(
+        demo,
+        h(
+          "section",
+          { class: "demo-card", "aria-labelledby": "demo-title" },
+          h("h2", { id: "demo-title" }, "Demo accounts"),
+          h("p", { class: "muted small" }, "Embedded demo with synthetic patients. One click signs in."),
+          h(
+            "ul",
+            { class: "demo-list" },
+            ...accounts.map((a) =>
+              h(
+                "li",
+                null,
+                h(
+                  "button",
+                  { type: "button", class: "demo-button", "data-testid": `demo-${a.username}`, disabled: busy, onclick: () => void attempt(a.username, a.password) },
+                  h("span", { class: "demo-name" }, a.display_name),
+                  h("span", { class: "demo-roles" }, a.roles.map((r) => ROLE_LABEL[r] ?? r).join(", ") || a.username),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    })
+    .catch(() => undefined);
+}
