@@ -71,11 +71,6 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     let (status, b) =
         declare_oversized(&s, "POST", "/api/credentials", "application/json", &format!("Bearer {session}"), big).await;
     assert_eq!((status, b["code"].as_str()), (413, Some("payload_too_large")), "{b}");
-    // A body over the limit that is actually sent (within socket buffers) is refused the same way.
-    let r = http.post(s.fhir("Observation")).bearer_auth(&t).body(vec![b' '; 1024 * 1024 + 10]).send().await;
-    if let Ok(r) = r {
-        assert_eq!(r.status().as_u16(), 413);
-    }
 
     // Management API: {code, message}.
     let api_cases: Vec<(&str, &str, String, u16, &str)> = vec![
@@ -100,6 +95,13 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         let b: Value = r.json().await.expect("json");
         assert_eq!(b["code"], code, "{method} {path}: {b}");
         assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A body over the limit that is actually sent is refused the same way. Its own client: the server
+    // closes that connection, which must not be reused for other requests. (The client may also fail to
+    // finish writing once the server has answered; then there is no status to check.)
+    let r = s.http().post(s.fhir("Observation")).bearer_auth(&t).body(vec![b' '; 1024 * 1024 + 10]).send().await;
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 413);
     }
     assert_eq!(fingerprint(&s), before, "bad input changed the store");
     s.stop().await;
