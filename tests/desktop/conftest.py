@@ -40,11 +40,11 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
 class App:
     """One launch of the desktop app with its own data directory."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.port = free_port()
-        env = dict(os.environ, PORTICO_DATA_DIR=str(data_dir), RUST_LOG="warn")
-        self.log = open(data_dir / "tauri-driver.log", "wb")
+        env = dict(os.environ, PORTICO_DATA_DIR=str(data_dir), RUST_LOG="warn", **(extra_env or {}))
+        self.log = open(data_dir / "tauri-driver.log", "ab")
         self.driver_proc = subprocess.Popen(
             ["tauri-driver", "--port", str(self.port), "--native-port", str(free_port())],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,

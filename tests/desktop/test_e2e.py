@@ -101,6 +101,10 @@ def test_patient_creates_previews_and_deletes_an_app_credential(app):
 
     details = issued_details(app)
     app.screenshot("02-show-once")
+    click(app, tid("toggle-qr"))
+    qr = wait(app, (By.CSS_SELECTOR, '[data-testid="show-once"] .qr svg, [data-testid="show-once"] .qr canvas, [data-testid="show-once"] .qr img'))
+    assert qr.size["width"] >= 120, "a QR code large enough to scan"
+    app.screenshot("02b-show-once-qr")
     assert details["client_id"].startswith("pci_app_")
     assert details["secret"].startswith("pcs_app_")
     assert details["secret"] not in details["masked"], "the secret is masked until shown"

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { nextPath, resourcesOf, rowsFor, shapeObservations } from "./fhir";
@@ -136,19 +136,17 @@ describe("readable rows", () => {
   });
 });
 
-// The largest sample patient must shape quickly (the whole preview has a 500 ms budget).
-const SAMPLE = resolve(__dirname, "../../../shared/fhir-samples/Reyna_Ziemann_08f8bfce-34cf-4b5a-a398-8e49650c6e3c.json");
-describe.runIf(existsSync(SAMPLE))("largest sample patient", () => {
-  it("shapes charts and rows in well under the budget", () => {
+// The largest sample patient, from the copy the project ships. (Its speed is measured by
+// scripts/bench-desktop, not asserted here.)
+const SAMPLE = resolve(__dirname, "../../crates/portico-samples/data/Reyna_Ziemann_08f8bfce-34cf-4b5a-a398-8e49650c6e3c.json");
+describe("largest sample patient", () => {
+  it("shapes its vital-sign charts and readable rows", () => {
     const bundle = JSON.parse(readFileSync(SAMPLE, "utf8"));
     const all = resourcesOf(bundle);
-    const t0 = performance.now();
     const groups = shapeObservations(all.filter((r) => r.resourceType === "Observation"));
     const rows = rowsFor(all, (s) => String(s));
-    const ms = performance.now() - t0;
     expect(groups.find((g) => g.code === "85354-9")?.series.map((s) => s.points.length)).toEqual([5, 5]);
     expect(groups.find((g) => g.code === "29463-7")?.series[0].points.length).toBe(5);
     expect(rows.length).toBeGreaterThan(50);
-    expect(ms).toBeLessThan(100);
   });
 });
