@@ -31,6 +31,21 @@ enum Condition {
     OwnerLeftPractice,
 }
 
+impl Condition {
+    const ALL: [Condition; 10] = [
+        Condition::Own,
+        Condition::AnotherPatient,
+        Condition::AnotherPractice,
+        Condition::Revoked,
+        Condition::Deleted,
+        Condition::Inactive,
+        Condition::BeforeWindow,
+        Condition::AfterWindow,
+        Condition::OwnerLostRole,
+        Condition::OwnerLeftPractice,
+    ];
+}
+
 /// What a cell expects: an HTTP status, or for searches 200 with results / 200 with none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expect {
@@ -92,18 +107,7 @@ async fn setup(s: &TestServer, kind: Kind, cond: Condition, n: usize, other_p1: 
     let now = Utc::now();
     match cond {
         Condition::Own | Condition::AnotherPatient | Condition::AnotherPractice => {}
-        Condition::Revoked => {
-            let form = [("token", token.as_str())];
-            let r = s
-                .http()
-                .post(s.config.revoke_url())
-                .basic_auth(&issued.client_id, Some(&issued.client_secret))
-                .form(&form)
-                .send()
-                .await
-                .expect("revoke");
-            assert_eq!(r.status().as_u16(), 200);
-        }
+        Condition::Revoked => assert_eq!(s.revoke(&issued, &token).await, 200),
         Condition::Deleted => {
             client.delete_credential(&id).await.expect("delete");
         }
@@ -197,23 +201,10 @@ async fn every_kind_condition_and_operation_gets_the_expected_status() {
     // Pick patients that have Observations so "Found" is meaningful.
     let other_p1 = p1.iter().find(|p| p.as_str() != "85").cloned().expect("another patient in practice 1");
     let other_p2 = p2.first().cloned().expect("a patient in practice 2");
-    use Condition::*;
-    let conditions = [
-        Own,
-        AnotherPatient,
-        AnotherPractice,
-        Revoked,
-        Deleted,
-        Inactive,
-        BeforeWindow,
-        AfterWindow,
-        OwnerLostRole,
-        OwnerLeftPractice,
-    ];
     let mut failures = Vec::new();
     let mut cells = 0;
     for (i, kind) in [Kind::Patient, Kind::Developer, Kind::Provider].into_iter().enumerate() {
-        for (j, cond) in conditions.into_iter().enumerate() {
+        for (j, cond) in Condition::ALL.into_iter().enumerate() {
             let Some(want) = expected(kind, cond) else { continue };
             let cell = setup(&s, kind, cond, i * 100 + j, &other_p1, &other_p2).await;
             let got = observe(&s, &cell).await;

@@ -170,6 +170,19 @@ impl TestServer {
         self.app().token(&issued.client_id, &issued.client_secret, ClientAuthMethod::Basic, None).await.expect("token")
     }
 
+    /// RFC 7009 revocation of `token`, authenticated as the client of `issued`; returns the status.
+    pub async fn revoke(&self, issued: &wire::IssuedSecret, token: &str) -> u16 {
+        self.http()
+            .post(self.config.revoke_url())
+            .basic_auth(&issued.client_id, Some(&issued.client_secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("revoke")
+            .status()
+            .as_u16()
+    }
+
     /// GET with a bearer token, returning status and JSON body.
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         let r = self.http().get(self.fhir(path)).bearer_auth(token).send().await.expect("request");

@@ -249,25 +249,9 @@ async fn tokens_expire_and_can_be_revoked_by_their_client() {
     let t2 = s.token(&issued).await.access_token;
     // Another client cannot revoke this client's token (RFC 7009 still answers 200).
     let other = patient.create_credential(&new_credential("patient_app", "Other")).await.expect("create");
-    let r = s
-        .http()
-        .post(s.config.revoke_url())
-        .basic_auth(&other.client_id, Some(&other.client_secret))
-        .form(&[("token", &t1)])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(s.revoke(&other, &t1).await, 200);
     assert_eq!(s.get(&format!("Patient/{REYNA}"), &t1).await.0, 200);
-    let r = s
-        .http()
-        .post(s.config.revoke_url())
-        .basic_auth(&issued.client_id, Some(&issued.client_secret))
-        .form(&[("token", &t1)])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(s.revoke(&issued, &t1).await, 200);
     assert_eq!(s.get(&format!("Patient/{REYNA}"), &t1).await.0, 401, "revoked on the very next request");
     assert_eq!(s.get(&format!("Patient/{REYNA}"), &t2).await.0, 200, "other tokens live on");
     s.advance(3601);

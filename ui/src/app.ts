@@ -1,6 +1,7 @@
 // The shell of the UI: sign-in or the signed-in home with one tab per area the user's roles open.
 import * as api from "./api";
 import { h, mount } from "./dom";
+import { roleLabel } from "./format";
 import { toast } from "./toast";
 import type { ServiceStatus, User } from "./types";
 import { renderSignIn } from "./views/signin";
@@ -33,15 +34,6 @@ export function areasFor(roles: string[]): Area[] {
   return AREAS.filter((a) => roles.includes(a.role));
 }
 
-const ROLE_LABEL: Record<string, string> = {
-  administrator: "Administrator",
-  provider: "Provider",
-  developer: "Developer",
-  nurse: "Nurse",
-  front_desk: "Front desk",
-  patient: "Patient",
-};
-export const roleLabel = (r: string) => ROLE_LABEL[r] ?? r;
 
 let root: HTMLElement;
 let status: ServiceStatus | null = null;

@@ -1,7 +1,7 @@
 // DEV ONLY (`npm run dev:mock` / `build:mock`): an in-memory stand-in for the Rust shell so screens can be
 // looked at without Tauri. Never imported by the production build (main.ts guards on MODE === "mock").
 //
-// URL parameters for screenshots: ?theme=dark|light, ?empty=1 (no credentials), ?fail=list_credentials
+// URL parameters for screenshots: ?empty=1 (no credentials), ?fail=list_credentials
 // (that command fails), ?steps=demo-patient,preview (click elements by data-testid, one after another;
 // "fill:#id=value" types into a field; "key:Escape" presses a key).
 
@@ -303,8 +303,6 @@ async function runSteps(steps: string[]) {
 }
 
 export function install(setInvoke: (fn: Invoke) => void): void {
-  const theme = params.get("theme");
-  if (theme) document.documentElement.dataset.theme = theme;
   setInvoke(mockInvoke);
   const steps = (params.get("steps") ?? "").split(",").filter(Boolean);
   if (steps.length) void runSteps(steps);

@@ -219,3 +219,15 @@ export function groupHistory(events: AccessEvent[], o: TimeOptions = {}): Histor
   }
   return days;
 }
+
+const ROLE_LABEL: Record<string, string> = {
+  administrator: "Administrator",
+  provider: "Provider",
+  developer: "Developer",
+  nurse: "Nurse",
+  front_desk: "Front desk",
+  patient: "Patient",
+};
+
+/** A role as people read it: "front_desk" → "Front desk". */
+export const roleLabel = (r: string): string => ROLE_LABEL[r] ?? r;

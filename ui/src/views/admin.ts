@@ -1,6 +1,7 @@
 // Administrators: roles and practice memberships of every user, and the staff keys of their practices.
 import * as api from "../api";
-import { roleLabel, type Ctx } from "../app";
+import type { Ctx } from "../app";
+import { roleLabel } from "../format";
 import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { toast } from "../toast";
 import { ROLES, type Practice, type User } from "../types";

@@ -1,6 +1,7 @@
 // Sign-in: username/password with inline errors, one-click demo accounts in the embedded demo.
 import * as api from "../api";
 import { h, mount } from "../dom";
+import { roleLabel } from "../format";
 import type { DemoAccount, ServiceStatus, User } from "../types";
 
 export interface SignInOptions {
@@ -9,14 +10,6 @@ export interface SignInOptions {
   onSignedIn: (u: User) => void;
 }
 
-const ROLE_LABEL: Record<string, string> = {
-  administrator: "Administrator",
-  provider: "Provider",
-  developer: "Developer",
-  nurse: "Nurse",
-  front_desk: "Front desk",
-  patient: "Patient",
-};
 
 export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
   document.title = "Portico";
@@ -144,7 +137,7 @@ export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
                   "button",
                   { type: "button", class: "demo-button", "data-testid": `demo-${a.username}`, disabled: busy, onclick: () => void attempt(a.username, a.password) },
                   h("span", { class: "demo-name" }, a.display_name),
-                  h("span", { class: "demo-roles" }, a.roles.map((r) => ROLE_LABEL[r] ?? r).join(", ") || a.username),
+                  h("span", { class: "demo-roles" }, a.roles.map(roleLabel).join(", ") || a.username),
                 ),
               ),
             ),
