@@ -43,17 +43,30 @@ class App:
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.port = free_port()
-        env = dict(os.environ, PORTICO_DATA_DIR=str(data_dir), RUST_LOG="warn", **(extra_env or {}))
+        # Copied secrets leave the clipboard after 5 s here instead of 60, so a test can watch it happen.
+        env = dict(os.environ, PORTICO_DATA_DIR=str(data_dir), RUST_LOG="warn", PORTICO_CLIPBOARD_CLEAR_SECS="5", **(extra_env or {}))
         self.log = open(data_dir / "tauri-driver.log", "ab")
         self.driver_proc = subprocess.Popen(
             ["tauri-driver", "--port", str(self.port), "--native-port", str(free_port())],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        wait_for_port(self.port, self.driver_proc)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": os.environ["PORTICO_DESKTOP_BIN"]})
-        self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+        try:
+            wait_for_port(self.port, self.driver_proc)
+            try:
+                self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+            except Exception as first:
+                # Seen once on a machine busy with a release build: WebKitWebDriver dropped the first
+                # session request. One more try; an app that cannot start fails both.
+                print(f"session creation failed once ({first!r}); retrying")
+                self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+        except Exception:
+            self.stop_driver()
+            self.log.close()
+            log = (data_dir / "tauri-driver.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the app did not start under tauri-driver; its log ends with:\n{log}")
         self.driver.set_window_size(1200, 800)
 
     def screenshot(self, name: str) -> Path:
@@ -66,13 +79,16 @@ class App:
         try:
             self.driver.quit()
         finally:
-            # SIGTERM, never SIGKILL: tauri-driver must take WebKitWebDriver down with it.
-            self.driver_proc.send_signal(signal.SIGTERM)
-            try:
-                self.driver_proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.driver_proc.terminate()
+            self.stop_driver()
             self.log.close()
+
+    def stop_driver(self) -> None:
+        # SIGTERM, never SIGKILL: tauri-driver must take WebKitWebDriver down with it.
+        self.driver_proc.send_signal(signal.SIGTERM)
+        try:
+            self.driver_proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.driver_proc.terminate()
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,9 @@ def test_patient_creates_previews_and_deletes_an_app_credential(app):
 
     click(app, tid("done"))
     card = wait(app, (By.CSS_SELECTOR, '[data-testid="credential-card"][data-name="Phone health app"]'))
+    assert details["secret"] not in app.driver.page_source, "after Done the secret is gone from the page"
+    # The copied secret leaves the clipboard by itself (60 s in use; 5 s in this test run).
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: details["secret"] not in clipboard())
     app.screenshot("03-patient-apps")
 
     press(app, card.find_element(*tid("preview")))

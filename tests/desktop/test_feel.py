@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -66,5 +67,31 @@ def test_dark_mode_and_the_smallest_window_keep_their_layout():
             assert overflow <= 0, f"the page is {overflow}px wider than the window"
             dark = app.driver.execute_script("return matchMedia('(prefers-color-scheme: dark)').matches;")
             assert dark, "GTK's dark theme reaches the page as prefers-color-scheme: dark"
+        finally:
+            app.close()
+
+
+def test_dialogs_take_focus_and_escape_gives_it_back():
+    with tempfile.TemporaryDirectory(prefix="portico-keys-") as d:
+        app = App(Path(d))
+        try:
+            w = WebDriverWait(app.driver, TIMEOUT)
+            w.until(EC.element_to_be_clickable(tid("demo-patient"))).click()
+            opener = w.until(EC.element_to_be_clickable(tid("new-credential")))
+            opener.click()
+            w.until(EC.visibility_of_element_located((By.ID, "credential-name")))
+            active = app.driver.switch_to.active_element
+            assert active.get_attribute("id") == "credential-name", "focus moves into the dialog"
+            active.send_keys(Keys.ESCAPE)
+            w.until(EC.invisibility_of_element_located((By.ID, "credential-name")))
+            back = app.driver.switch_to.active_element
+            assert back.get_attribute("data-testid") == "new-credential", "focus returns to the opener"
+            # Keyboard only: Enter on the focused opener opens the dialog again, and Tab stays inside it.
+            back.send_keys(Keys.ENTER)
+            w.until(EC.visibility_of_element_located((By.ID, "credential-name")))
+            for _ in range(8):
+                app.driver.switch_to.active_element.send_keys(Keys.TAB)
+                inside = app.driver.execute_script("return !!document.activeElement.closest('[role=dialog]');")
+                assert inside, "Tab is trapped inside the modal dialog"
         finally:
             app.close()
