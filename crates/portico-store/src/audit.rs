@@ -127,13 +127,4 @@ impl Store {
             .optional()?;
         parse_opt_ts(at.flatten())
     }
-
-    /// The first refused request for a credential after `after` (the revocation receipt's last line).
-    pub fn first_refusal_after(&self, credential_id: &str, after: DateTime<Utc>) -> Result<Option<AuditEvent>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit WHERE credential_id = ? AND at >= ? AND kind IN ('token_refused', 'fhir_refused') ORDER BY seq LIMIT 1"
-        );
-        let r = self.conn.query_row(&sql, params![credential_id, ts(after)], row).optional()?;
-        r.map(|(_, raw)| raw.into_event()).transpose()
-    }
 }
