@@ -239,6 +239,12 @@ impl SearchQuery {
     }
 
     /// sorts by the _sort keys (date params of this type, `_lastUpdated`, `_id`, `-` prefix = descending), ties and default broken by resource id, so paging is stable
+    /// True when nothing but paging was asked for: every resource in reach matches, in id order. Callers
+    /// may then count and page in storage instead of matching each resource.
+    pub fn is_unfiltered(&self) -> bool {
+        self.criteria.is_empty() && self.sort.is_empty()
+    }
+
     pub fn sort(&self, resources: &mut [Value]) {
         resources.sort_by_cached_key(|r| self.sort_key(r));
     }

@@ -411,6 +411,9 @@ fn search(
     served: &mut Vec<StoredResource>,
 ) -> Result<FhirOk, FhirError> {
     let filter = if in_compartment(td) { PatientFilter::Scope(&who.access.patients) } else { PatientFilter::Shared };
+    if query.is_unfiltered() {
+        return unfiltered_search(store, td, query, filter, fhir_base, served);
+    }
     let ids = query.ids();
     let patients = if in_compartment(td) { query.patient_ids() } else { None };
     // For Patient, `_id` is the patient id; the compartment filter applies to the row's own id.
@@ -442,6 +445,27 @@ fn search(
     }
     let next_offset = query.offset() + query.count();
     let next = (next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
+    Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))
+}
+
+/// A search with no criteria and no sort: SQLite counts and pages in id order, the same order the general
+/// path produces, so only the page itself is read.
+fn unfiltered_search(
+    store: &Store,
+    td: &TypeDef,
+    query: &SearchQuery,
+    filter: PatientFilter<'_>,
+    fhir_base: &str,
+    served: &mut Vec<StoredResource>,
+) -> Result<FhirOk, FhirError> {
+    let self_url = format!("{fhir_base}/{}?{}", td.name, query.query_string(query.offset()));
+    let page_size = if query.summary_count() { 0 } else { query.count() };
+    let (total, rows) = store.candidates_page(td.name, filter, query.offset(), page_size)?;
+    let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
+    served.extend(rows);
+    let next_offset = query.offset() + query.count();
+    let next =
+        (page_size > 0 && next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
     Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))
 }
 

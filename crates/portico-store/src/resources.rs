@@ -124,20 +124,32 @@ impl Store {
         ids: Option<&[String]>,
         patients: Option<&[String]>,
     ) -> Result<Vec<StoredResource>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM resources WHERE type = ? AND deleted = 0");
-        let mut args: Vec<rusqlite::types::Value> = vec![resource_type.to_owned().into()];
-        push_filter(&mut sql, &mut args, filter);
-        if let Some(ids) = ids {
-            sql.push_str(&format!(" AND id IN ({})", placeholders(ids.len())));
-            args.extend(ids.iter().map(|i| i.clone().into()));
-        }
-        if let Some(ps) = patients {
-            sql.push_str(&format!(" AND patient_id IN ({})", placeholders(ps.len())));
-            args.extend(ps.iter().map(|i| i.clone().into()));
-        }
-        let mut st = self.conn.prepare(&sql)?;
+        let (clause, args) = where_clause(resource_type, filter, ids, patients);
+        let mut st = self.conn.prepare(&format!("SELECT {COLUMNS} FROM resources WHERE {clause}"))?;
         let rows = st.query_map(params_from_iter(args), row_to_resource)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// How many live resources of one type `filter` reaches, and one page of them in id order: an unfiltered
+    /// search answered by SQLite alone, without reading every resource.
+    pub fn candidates_page(
+        &self,
+        resource_type: &str,
+        filter: PatientFilter<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<StoredResource>)> {
+        let (clause, args) = where_clause(resource_type, filter, None, None);
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM resources WHERE {clause}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let mut st =
+            self.conn.prepare(&format!("SELECT {COLUMNS} FROM resources WHERE {clause} ORDER BY id LIMIT ? OFFSET ?"))?;
+        let page_args = args.into_iter().chain([(limit as i64).into(), (offset as i64).into()]);
+        let rows = st.query_map(params_from_iter(page_args), row_to_resource)?;
+        Ok((usize::try_from(total).unwrap_or(0), rows.collect::<std::result::Result<_, _>>()?))
     }
 
     /// Every live resource in one patient's compartment (for `$everything`).
@@ -224,7 +236,15 @@ impl Store {
     }
 }
 
-fn push_filter(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, filter: PatientFilter<'_>) {
+/// The WHERE clause (and its arguments) that bounds a query to live resources of one type within `filter`.
+fn where_clause(
+    resource_type: &str,
+    filter: PatientFilter<'_>,
+    ids: Option<&[String]>,
+    patients: Option<&[String]>,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from("type = ? AND deleted = 0");
+    let mut args: Vec<rusqlite::types::Value> = vec![resource_type.to_owned().into()];
     match filter {
         PatientFilter::Shared => sql.push_str(" AND patient_id IS NULL"),
         PatientFilter::Scope(PatientScope::Only(ids)) => {
@@ -239,6 +259,15 @@ fn push_filter(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, filter:
             args.extend(ps.iter().map(|p| p.0.into()));
         }
     }
+    if let Some(ids) = ids {
+        sql.push_str(&format!(" AND id IN ({})", placeholders(ids.len())));
+        args.extend(ids.iter().map(|i| i.clone().into()));
+    }
+    if let Some(ps) = patients {
+        sql.push_str(&format!(" AND patient_id IN ({})", placeholders(ps.len())));
+        args.extend(ps.iter().map(|i| i.clone().into()));
+    }
+    (sql, args)
 }
 
 fn current_version(tx: &Transaction<'_>, resource_type: &str, id: &str) -> Result<Option<(i64, bool)>> {
