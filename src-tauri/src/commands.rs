@@ -146,6 +146,11 @@ pub async fn delete_credential(desktop: State<'_, Desktop>, id: String) -> Resul
 }
 
 #[tauri::command]
+pub async fn receipts(desktop: State<'_, Desktop>) -> Result<Vec<wire::RevocationReceipt>> {
+    Ok(desktop.signed_in().await?.receipts().await?)
+}
+
+#[tauri::command]
 pub async fn preview(desktop: State<'_, Desktop>, id: String) -> Result<wire::Preview> {
     Ok(desktop.signed_in().await?.preview(&id).await?)
 }

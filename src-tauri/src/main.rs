@@ -36,6 +36,7 @@ fn main() {
             commands::update_credential,
             commands::regenerate_credential,
             commands::delete_credential,
+            commands::receipts,
             commands::preview,
             commands::preview_fhir,
             commands::history,

@@ -161,6 +161,12 @@ def test_patient_creates_previews_and_deletes_an_app_credential(app):
     assert requests.get(f"{base}/Patient/{patient}", headers=auth, timeout=30).status_code == 401
     r = token(details)
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    # The revocation receipt: when, how many tokens died, and (after a reload) the refused attempt.
+    click(app, tid("nav-apps"))
+    receipt = wait(app, (By.CSS_SELECTOR, '[data-testid="receipt"][data-name="Phone health app"]'))
+    assert "1 access token stopped working" in receipt.text, receipt.text
+    assert "was refused" in receipt.text, receipt.text
+    app.screenshot("07b-revocation-receipt")
     sign_out(app)
 
 

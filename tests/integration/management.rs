@@ -180,3 +180,27 @@ async fn sessions_sign_in_and_out() {
     assert_eq!(status, 401, "a signed-out session is dead");
     s.stop().await;
 }
+
+/// The revocation receipt: when, how many tokens died, and the first refused request afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_leaves_a_revocation_receipt() {
+    let s = TestServer::start().await;
+    let patient = s.client("patient").await;
+    let issued = patient.create_credential(&new_credential("patient_app", "Receipt app")).await.expect("create");
+    let t1 = s.token(&issued).await.access_token;
+    let _t2 = s.token(&issued).await.access_token;
+    assert!(patient.receipts().await.expect("receipts").is_empty());
+    let deleted = patient.delete_credential(&issued.credential.id).await.expect("delete");
+    let r = &patient.receipts().await.expect("receipts")[0];
+    assert_eq!((r.name.as_str(), r.tokens_revoked, r.deleted_at), ("Receipt app", 2, deleted.at));
+    assert!(r.first_refused.is_none(), "nothing refused yet");
+    assert_eq!(s.get(&format!("Patient/{REYNA}"), &t1).await.0, 401);
+    let r = &patient.receipts().await.expect("receipts")[0];
+    let refused = r.first_refused.as_ref().expect("the refused request is on the receipt");
+    assert_eq!(refused.kind, "fhir_refused");
+    assert!(refused.at >= r.deleted_at);
+    // Only the owner's receipts.
+    s.add_user("receipt-other", &[Role::Patient], &[], Some(REYNA));
+    assert!(s.client("receipt-other").await.receipts().await.expect("receipts").is_empty());
+    s.stop().await;
+}

@@ -14,6 +14,7 @@ import type {
   PatientSummary,
   Practice,
   Preview,
+  RevocationReceipt,
   ServiceStatus,
   User,
 } from "./types";
@@ -97,5 +98,6 @@ export const practices = () => call<Practice[]>("practices");
 export const capabilityStatement = () => call<FhirJson>("capability_statement");
 
 export const copyText = (text: string, secret: boolean) => call<null>("copy_text", { text, secret });
+export const receipts = () => call<RevocationReceipt[]>("receipts");
 export const uiReady = (screen: string) => call<null>("ui_ready", { screen });
 export const reportTiming = (name: string, ms: number) => call<null>("report_timing", { name, ms });

@@ -182,3 +182,13 @@ export interface DemoAccount {
 /** Loose FHIR JSON: the UI reads only the fields it shows. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FhirJson = any;
+
+/** What deleting a credential did: when, how many tokens died, the first refused request afterwards. */
+export interface RevocationReceipt {
+  credential_id: string;
+  name: string;
+  client_id: string;
+  deleted_at: string;
+  tokens_revoked: number;
+  first_refused: AccessEvent | null;
+}

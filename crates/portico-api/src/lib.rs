@@ -199,6 +199,18 @@ pub struct Deleted {
     pub at: DateTime<Utc>,
 }
 
+/// What deleting a credential did: when, how many tokens died with it, and the first request the app made
+/// afterwards that was refused (proof the cut-off worked).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RevocationReceipt {
+    pub credential_id: String,
+    pub name: String,
+    pub client_id: String,
+    pub deleted_at: DateTime<Utc>,
+    pub tokens_revoked: i64,
+    pub first_refused: Option<AccessEvent>,
+}
+
 /// Counts per resource type of what a credential can see, computed by the same enforcement code as a token.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Preview {

@@ -168,6 +168,11 @@ impl Client {
         self.send(Method::DELETE, &format!("api/credentials/{}", seg(id)), None::<&()>).await
     }
 
+    /// Revocation receipts of the user's deleted credentials.
+    pub async fn receipts(&self) -> Result<Vec<wire::RevocationReceipt>> {
+        self.get("api/credentials/deleted").await
+    }
+
     pub async fn preview(&self, id: &str) -> Result<wire::Preview> {
         self.get(&format!("api/credentials/{}/preview", seg(id))).await
     }

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/info", get(info))
         .route("/credentials", get(list_credentials).post(create_credential))
+        .route("/credentials/deleted", get(receipts))
         .route("/credentials/{id}", get(get_credential).patch(update_credential).delete(delete_credential))
         .route("/credentials/{id}/regenerate", post(regenerate))
         .route("/credentials/{id}/preview", get(preview))
@@ -219,6 +220,10 @@ async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
 async fn my_audit(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let n = limit(&uri);
     reply(with_user(&state, &headers, move |store, user, _, _| manage::my_audit(store, user, n)).await)
+}
+
+async fn receipts(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user(&state, &headers, |store, user, _, _| manage::receipts(store, user)).await)
 }
 
 async fn staff_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {

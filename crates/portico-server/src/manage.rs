@@ -394,7 +394,9 @@ pub fn delete_credential(store: &mut Store, user: &UserRecord, id: &str, now: Da
     e.patient = store.user(c.owner)?.and_then(|o| o.patient).filter(|_| c.kind == CredentialKind::PatientApp);
     e.detail = Some(format!("deleted; {revoked} tokens revoked"));
     store.append_audit(&[e])?;
-    Ok(wire::Deleted { id: c.id, deleted_now: true, tokens_revoked: revoked, at: now })
+    // The stored instant (millisecond precision), so this answer and every later view agree.
+    let at = store.credential(&c.id)?.and_then(|d| d.deleted_at).unwrap_or(now);
+    Ok(wire::Deleted { id: c.id, deleted_now: true, tokens_revoked: revoked, at })
 }
 
 fn preview_principal(
@@ -512,6 +514,36 @@ pub fn history(store: &Store, user: &UserRecord, id: &str, limit: usize) -> Resu
         .filter(|(_, e)| e.kind != portico_domain::AuditKind::Preview)
         .map(|(seq, e)| to_event(store, seq, e, &mut names))
         .collect()
+}
+
+/// Receipts for the user's deleted credentials (the 20 most recent).
+pub fn receipts(store: &Store, user: &UserRecord) -> Result<Vec<wire::RevocationReceipt>> {
+    let mut names = BTreeMap::new();
+    let mut out = Vec::new();
+    for c in store.deleted_credentials_of(user.id, 20)? {
+        let Some(deleted_at) = c.deleted_at else { continue };
+        // Oldest first: the deletion event, then the first refusal that followed it.
+        let mut events = store.audit_for_credential(&c.id, 1000)?;
+        events.reverse();
+        let deletion = events.iter().position(|(_, e)| e.kind == portico_domain::AuditKind::CredentialDeleted);
+        let tokens_revoked = deletion.and_then(|i| events[i].1.count).unwrap_or(0);
+        let refused = deletion.and_then(|i| {
+            events[i..]
+                .iter()
+                .find(|(_, e)| matches!(e.kind, portico_domain::AuditKind::TokenRefused | portico_domain::AuditKind::FhirRefused))
+                .cloned()
+        });
+        let first_refused = refused.map(|(seq, e)| to_event(store, seq, e, &mut names)).transpose()?;
+        out.push(wire::RevocationReceipt {
+            credential_id: c.id,
+            name: c.name,
+            client_id: c.client_id,
+            deleted_at,
+            tokens_revoked,
+            first_refused,
+        });
+    }
+    Ok(out)
 }
 
 /// A patient's view of the audit log: everything recorded about their own record.

@@ -167,6 +167,16 @@ impl Store {
         )
     }
 
+    /// The owner's deleted credentials, most recently deleted first (for revocation receipts).
+    pub fn deleted_credentials_of(&self, owner: UserId, limit: usize) -> Result<Vec<CredentialRecord>> {
+        self.credentials_query(
+            &format!(
+                "SELECT {CRED_COLUMNS} FROM credentials WHERE owner_id = ? AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id LIMIT ?"
+            ),
+            vec![owner.0.into(), (limit as i64).into()],
+        )
+    }
+
     /// Staff keys (developer and provider) whose owners belong to any of `practices`.
     pub fn staff_credentials(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>> {
         let sql = format!(

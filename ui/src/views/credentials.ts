@@ -145,6 +145,8 @@ export interface ListOptions extends Omit<CardOptions, "refresh"> {
   newButton: () => HTMLButtonElement;
   source?: () => Promise<Credential[]>;
   label: string;
+  /** Called after each reload, e.g. so a page can refresh what depends on the list. */
+  onChange?: () => void;
 }
 
 /** A live list: loading, empty (with the create button), error with retry, or cards. */
@@ -166,6 +168,7 @@ export function credentialList(o: ListOptions): { el: HTMLElement; refresh: () =
         mount(el, emptyBlock(o.emptyTitle, o.emptyText, b));
       }
       else mount(el, ...list.map((c) => credentialCard(c, { ...o, refresh: () => void refresh() })));
+      o.onChange?.();
     } catch (e) {
       if (mine !== generation) return;
       const err = o.ctx.fail(e, "Could not load the list", false);

@@ -3,6 +3,7 @@ import type { Ctx } from "../app";
 import { h, icon } from "../dom";
 import { credentialList } from "./credentials";
 import { openNewCredential } from "./newCredential";
+import { receiptsSection } from "./receipts";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   const newButton = () =>
@@ -29,8 +30,10 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       icon("plus"),
       "New app credential",
     );
+  const receipts = receiptsSection(ctx);
   const list = credentialList({
     ctx,
+    onChange: () => void receipts.refresh(),
     kinds: ["patient_app"],
     label: "Apps with access to your record",
     emptyTitle: "No app has access to your record yet",
@@ -45,5 +48,6 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       newButton(),
     ),
     list.el,
+    receipts.el,
   );
 }
