@@ -121,3 +121,34 @@ async fn the_audit_log_refuses_updates_and_deletes() {
     assert_eq!(after, n);
     s.stop().await;
 }
+
+/// Requests that match no handler, or whose path does not parse, still get the protocol's error format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_requests_get_the_protocols_error_format() {
+    let s = TestServer::start().await;
+    let session = s.client("admin").await.session_token().expect("session").to_owned();
+    let http = s.http();
+    // (method, path, status, which body field must be present)
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("GET", "/fhir/Patient/%FF", 404, "resourceType"),
+        ("PATCH", "/fhir/Patient/1", 405, "resourceType"),
+        ("PUT", "/api/users/abc/roles", 404, "code"),
+        ("DELETE", "/api/me", 405, "code"),
+        ("GET", "/oauth/token", 405, "error"),
+        ("GET", "/nowhere", 404, "error"),
+    ];
+    for (method, path, status, field) in cases {
+        let r = http
+            .request(method.parse().expect("method"), format!("{}{path}", s.base))
+            .bearer_auth(&session)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), *status, "{method} {path}");
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(body.get(*field).is_some(), "{method} {path}: {body}");
+    }
+    // The server is still fine after all that (no poisoned state).
+    assert_eq!(http.get(s.fhir("metadata")).send().await.expect("metadata").status().as_u16(), 200);
+    s.stop().await;
+}

@@ -184,6 +184,7 @@ async fn bad_search_parameters_get_400_operation_outcomes() {
         "Patient?birthdate=1974-13-45",
         "Observation?patient=",
         "Observation?_include=Observation:patient",
+        "Observation?_offset=18446744073709551615",
     ] {
         let (status, b) = s.get(q, &t).await;
         assert_eq!(status, 400, "{q}: {b}");
@@ -283,5 +284,31 @@ async fn unfiltered_searches_page_like_filtered_ones() {
     let (_, fast) = s.get("Patient?_summary=count", &t).await;
     assert_eq!(fast["total"].as_u64(), Some(s.patients_of(1).len() as u64));
     assert!(fast.get("entry").is_none());
+    s.stop().await;
+}
+
+/// A new Patient always lands in a practice (so someone can reach it); keys without a practice cannot
+/// register patients at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_patients_join_the_writers_practice() {
+    let s = TestServer::start().await;
+    let t = dev_token(&s, "registrar", true).await;
+    let patient = |id: Option<&str>| {
+        let mut p = json!({"resourceType": "Patient", "name": [{"family": "Newcomer", "given": ["Nia"]}], "gender": "female"});
+        if let Some(id) = id {
+            p["id"] = json!(id);
+        }
+        p.to_string()
+    };
+    let r = s.http().post(s.fhir("Patient")).bearer_auth(&t).body(patient(None)).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    assert_eq!(s.get(&format!("Patient/{id}"), &t).await.0, 200, "the writer reaches what it created");
+    assert!(s.patients_of(1).contains(&id));
+    let r =
+        s.http().put(s.fhir("Patient/put-created")).bearer_auth(&t).body(patient(Some("put-created"))).send().await.expect("put");
+    assert_eq!(r.status().as_u16(), 201);
+    assert!(s.patients_of(1).contains(&"put-created".to_owned()));
+    assert_eq!(s.get("Patient/put-created", &t).await.0, 200);
     s.stop().await;
 }

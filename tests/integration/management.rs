@@ -204,3 +204,41 @@ async fn deleting_leaves_a_revocation_receipt() {
     assert!(s.client("receipt-other").await.receipts().await.expect("receipts").is_empty());
     s.stop().await;
 }
+
+/// Administrators act within their practices: no patient record, preview or user of another practice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_stay_inside_their_practices() {
+    let s = TestServer::start().await;
+    let admin = s.client("admin").await; // practice 1 only
+    let theirs = s.patients_of(2)[0].clone();
+    let ours = s.patients_of(1).into_iter().find(|p| p != REYNA).expect("a practice-1 patient");
+    let new_user = |username: &str, patient: &str| wire::NewUser {
+        username: username.into(),
+        display_name: username.into(),
+        password: "long-enough-password".into(),
+        roles: vec!["patient".into()],
+        practices: vec![],
+        patient_id: Some(patient.into()),
+    };
+    let (status, _, _) = api_error(admin.create_user(&new_user("grab-theirs", &theirs)).await);
+    assert_eq!(status, 400, "a patient user for another practice's patient is refused");
+    let (status, _, _) = api_error(admin.create_user(&new_user("grab-ghost", "no-such-patient")).await);
+    assert_eq!(status, 400);
+    admin.create_user(&new_user("ours", &ours)).await.expect("a patient of our practice");
+
+    // A patient user of practice 2 is not the practice-1 administrator's to change.
+    let other_patient_user = s.add_user("p2-user", &[Role::Patient], &[], Some(&theirs));
+    let (status, _, _) = api_error(admin.set_roles(other_patient_user, &["patient", "developer"]).await);
+    assert_eq!(status, 404);
+
+    // A developer in both practices: the administrator of one may see and revoke the key, not preview it.
+    s.add_user("dev-both", &[Role::Developer], &[1, 2], None);
+    let dev = s.client("dev-both").await;
+    let key = dev.create_credential(&new_credential("developer", "both practices")).await.expect("create");
+    assert!(admin.staff_credentials().await.expect("staff keys").iter().any(|c| c.id == key.credential.id));
+    let (status, _, _) = api_error(admin.preview(&key.credential.id).await);
+    assert_eq!(status, 404);
+    assert_eq!(admin.preview_fhir(&key.credential.id, "Patient").await.err().and_then(|e| e.status()), Some(404));
+    assert!(dev.preview(&key.credential.id).await.expect("the owner previews").total > 0);
+    s.stop().await;
+}

@@ -26,16 +26,17 @@ pub enum ErrorCode {
     /// Conflicts with existing state (e.g. a name already in use).
     Conflict,
     PayloadTooLarge,
+    MethodNotAllowed,
     Internal,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SignIn {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
     /// The session token: send as `Authorization: Bearer`. Shown only in this response.
     pub token: String,
@@ -61,7 +62,7 @@ pub struct User {
     pub patient_id: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
@@ -141,7 +142,7 @@ pub enum CredentialStatus {
 }
 
 /// The only response that ever carries a secret.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct IssuedSecret {
     pub credential: Credential,
     pub client_id: String,
@@ -256,4 +257,62 @@ pub struct ServiceInfo {
     pub token_url: String,
     pub revoke_url: String,
     pub version: String,
+}
+
+// Types that carry a password, session token or client secret print it redacted, so no Debug output or
+// log line can leak one.
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for IssuedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSecret")
+            .field("credential", &self.credential)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let s = SignIn { username: "u".into(), password: "hunter2-password".into() };
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let n = NewUser {
+            username: "u".into(),
+            display_name: "U".into(),
+            password: "hunter2-password".into(),
+            roles: vec![],
+            practices: vec![],
+            patient_id: None,
+        };
+        assert!(!format!("{n:?}").contains("hunter2"));
+    }
 }

@@ -23,6 +23,8 @@ fn err<T>(msg: impl Into<String>) -> Result<T, SearchError> {
 
 const DEFAULT_COUNT: usize = 50;
 const MAX_COUNT: usize = 1000;
+/// Far beyond any real result set, and small enough that offset + count never overflows anywhere.
+const MAX_OFFSET: usize = 1_000_000_000;
 
 /// A parsed search on one resource type.
 #[derive(Debug, Clone)]
@@ -149,8 +151,10 @@ impl SearchQuery {
                 };
             }
             "_offset" => {
-                self.offset =
-                    value.parse::<usize>().map_err(|_| SearchError(format!("_offset must be a whole number, not '{value}'")))?;
+                self.offset = match value.parse::<usize>() {
+                    Ok(n) if n <= MAX_OFFSET => n,
+                    _ => return err(format!("_offset must be a whole number from 0 to {MAX_OFFSET}, not '{value}'")),
+                };
             }
             "_summary" => {
                 if !matches!(value, "count" | "false") {

@@ -2,7 +2,7 @@
 //! authenticates the session, parses its input and calls one function of `manage`.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::engine::FhirOp;
-use crate::error::ApiFailure;
+use crate::error::{ApiFailure, ApiPath};
 use crate::fhir::{bearer, query_pairs, render};
 use crate::manage;
 use crate::state::AppState;
@@ -42,6 +42,9 @@ pub fn routes() -> Router<AppState> {
         .route("/patients", get(patients))
         .route("/practices", get(practices))
         .fallback(|| async { ApiFailure::not_found("no such endpoint").into_response() })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiFailure::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed here")).into_response()
+        })
 }
 
 type ApiResult<T> = Result<T, ApiFailure>;
@@ -128,11 +131,16 @@ async fn create_credential(State(state): State<AppState>, headers: HeaderMap, bo
     }
 }
 
-async fn get_credential(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_credential(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
     reply(with_user(&state, &headers, move |store, user, _, now| manage::get_credential(store, user, &id, now)).await)
 }
 
-async fn update_credential(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
+async fn update_credential(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    body: Body,
+) -> Response {
     let r = async {
         let req: wire::CredentialUpdate = json(body).await?;
         with_user(&state, &headers, move |store, user, _, now| manage::update_credential(store, user, &id, &req, now)).await
@@ -141,7 +149,7 @@ async fn update_credential(State(state): State<AppState>, headers: HeaderMap, Pa
     reply(r)
 }
 
-async fn regenerate(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
+async fn regenerate(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>, body: Body) -> Response {
     let r = async {
         let bytes_empty = body_is_empty(&headers);
         let req: wire::Regenerate = if bytes_empty { wire::Regenerate::default() } else { json(body).await? };
@@ -156,11 +164,11 @@ fn body_is_empty(headers: &HeaderMap) -> bool {
     headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) == Some("0")
 }
 
-async fn delete_credential(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn delete_credential(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
     reply(with_user(&state, &headers, move |store, user, _, now| manage::delete_credential(store, user, &id, now)).await)
 }
 
-async fn preview(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
     reply(
         with_user(&state, &headers, move |store, user, st, now| manage::preview(store, user, &id, &st.config().fhir_base(), now))
             .await,
@@ -182,7 +190,7 @@ async fn run_preview(state: AppState, headers: HeaderMap, id: String, op: FhirOp
 async fn preview_search(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, resource_type)): Path<(String, String)>,
+    ApiPath((id, resource_type)): ApiPath<(String, String)>,
     uri: Uri,
 ) -> Response {
     let params = query_pairs(uri.query());
@@ -192,7 +200,7 @@ async fn preview_search(
 async fn preview_read(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, resource_type, rid)): Path<(String, String, String)>,
+    ApiPath((id, resource_type, rid)): ApiPath<(String, String, String)>,
 ) -> Response {
     run_preview(state, headers, id, FhirOp::Read { resource_type, id: rid }).await
 }
@@ -200,7 +208,7 @@ async fn preview_read(
 async fn preview_operation(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, resource_type, rid, operation)): Path<(String, String, String, String)>,
+    ApiPath((id, resource_type, rid, operation)): ApiPath<(String, String, String, String)>,
 ) -> Response {
     if resource_type != "Patient" || operation != "$everything" {
         return ApiFailure::not_found("only Patient/{id}/$everything is supported").into_response();
@@ -212,7 +220,7 @@ fn limit(uri: &Uri) -> usize {
     query_pairs(uri.query()).into_iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(200)
 }
 
-async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, uri: Uri) -> Response {
+async fn history(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>, uri: Uri) -> Response {
     let n = limit(&uri);
     reply(with_user(&state, &headers, move |store, user, _, _| manage::history(store, user, &id, n)).await)
 }
@@ -246,7 +254,7 @@ async fn create_user(State(state): State<AppState>, headers: HeaderMap, body: Bo
     }
 }
 
-async fn set_roles(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, body: Body) -> Response {
+async fn set_roles(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<i64>, body: Body) -> Response {
     let r = async {
         let req: wire::SetRoles = json(body).await?;
         with_user(&state, &headers, move |store, user, _, now| manage::set_roles(store, user, id, &req, now)).await
@@ -255,7 +263,7 @@ async fn set_roles(State(state): State<AppState>, headers: HeaderMap, Path(id): 
     reply(r)
 }
 
-async fn set_practices(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, body: Body) -> Response {
+async fn set_practices(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<i64>, body: Body) -> Response {
     let r = async {
         let req: wire::SetPractices = json(body).await?;
         with_user(&state, &headers, move |store, user, _, now| manage::set_practices(store, user, id, &req, now)).await

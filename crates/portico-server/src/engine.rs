@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portico_domain::{
-    effective_access, Access, AuditEvent, AuditKind, Digest, Interaction, PatientId, PatientScope, ScopeSet, Secret, SecretKind,
+    effective_access, Access, AuditEvent, AuditKind, Digest, Interaction, PatientId, PatientScope, PracticeId, ScopeSet, Secret,
+    SecretKind,
 };
 use portico_fhir::outcome::IssueCode;
 use portico_fhir::search::SearchQuery;
@@ -299,15 +300,8 @@ fn run(
             let id = uuid::Uuid::new_v4().to_string();
             let mut body = body;
             body["id"] = Value::String(id.clone());
-            let patient = placement(store, who, td, &body, &id)?;
-            let out = store.put_resource(td.name, &id, body, patient.as_ref(), None, now)?;
-            if td.name == "Patient" {
-                if let PatientScope::Practices(ps) = &who.access.patients {
-                    if let Some(first) = ps.first() {
-                        store.assign_patient(&PatientId(id.clone()), *first)?;
-                    }
-                }
-            }
+            let (patient, register_in) = placement(store, who, td, &body, &id)?;
+            let out = store.put_resource(td.name, &id, body, patient.as_ref(), register_in, None, now)?;
             written(out.resource, true, fhir_base, served)
         }
         FhirOp::Update { resource_type, id, body, if_match } => {
@@ -319,8 +313,9 @@ fn run(
                     return Err(not_found(td.name, &id));
                 }
             }
-            let patient = placement(store, who, td, &body, &id)?;
-            let out = store.put_resource(td.name, &id, body, patient.as_ref(), if_match, now).map_err(version_conflict)?;
+            let (patient, register_in) = placement(store, who, td, &body, &id)?;
+            let out =
+                store.put_resource(td.name, &id, body, patient.as_ref(), register_in, if_match, now).map_err(version_conflict)?;
             written(out.resource, out.created, fhir_base, served)
         }
         FhirOp::Delete { resource_type, id, if_match } => {
@@ -379,10 +374,24 @@ fn check_body(td: &TypeDef, body: Value, url_id: Option<&str>) -> Result<Value, 
     Ok(body)
 }
 
-/// Which patient a written resource belongs to; it must be one the principal reaches.
-fn placement(store: &Store, who: &Principal, td: &TypeDef, body: &Value, id: &str) -> Result<Option<PatientId>, FhirError> {
+/// Which patient a written resource belongs to (it must be one the principal reaches), and for a new
+/// Patient the practice it joins: the first of the key's practices. A key that reaches patients only by
+/// name (provider keys) or no practice at all cannot register new patients.
+fn placement(
+    store: &Store,
+    who: &Principal,
+    td: &TypeDef,
+    body: &Value,
+    id: &str,
+) -> Result<(Option<PatientId>, Option<PracticeId>), FhirError> {
     if !in_compartment(td) {
-        return Ok(None);
+        return Ok((None, None));
+    }
+    if td.name == "Patient" && store.read_resource("Patient", id)?.is_none() {
+        return match &who.access.patients {
+            PatientScope::Practices(ps) if !ps.is_empty() => Ok((Some(PatientId(id.to_owned())), Some(ps[0]))),
+            _ => Err(FhirError::forbidden("this key cannot register new patients: it reaches no practice")),
+        };
     }
     let patient = if td.name == "Patient" {
         PatientId(id.to_owned())
@@ -395,11 +404,10 @@ fn placement(store: &Store, who: &Principal, td: &TypeDef, body: &Value, id: &st
             )
         })?)
     };
-    let new_patient = td.name == "Patient" && store.read_resource("Patient", id)?.is_none();
-    if !new_patient && !store.patient_in_scope(&patient, &who.access.patients)? {
+    if !store.patient_in_scope(&patient, &who.access.patients)? {
         return Err(FhirError::forbidden(format!("Patient/{} is outside this credential's reach", truncate(patient.as_str()))));
     }
-    Ok(Some(patient))
+    Ok((Some(patient), None))
 }
 
 fn search(
@@ -443,7 +451,7 @@ fn search(
             served.push(r);
         }
     }
-    let next_offset = query.offset() + query.count();
+    let next_offset = query.offset().saturating_add(query.count());
     let next = (next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
     Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))
 }
@@ -463,7 +471,7 @@ fn unfiltered_search(
     let (total, rows) = store.candidates_page(td.name, filter, query.offset(), page_size)?;
     let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
     served.extend(rows);
-    let next_offset = query.offset() + query.count();
+    let next_offset = query.offset().saturating_add(query.count());
     let next =
         (page_size > 0 && next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
     Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))

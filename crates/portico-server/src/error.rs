@@ -140,6 +140,7 @@ impl ApiFailure {
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiFailure { status, code, message: message.into() }
@@ -184,5 +185,44 @@ impl IntoResponse for ApiFailure {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portico-api\""));
         }
         r
+    }
+}
+
+/// `Path`, but a value that does not fit (bad UTF-8, not a number) is answered in FHIR's error format
+/// rather than axum's plain-text rejection.
+pub struct FhirPath<T>(pub T);
+
+/// `Path` for the management API: a value that does not fit is a `{code, message}` not-found.
+pub struct ApiPath<T>(pub T);
+
+async fn path_or<T, S>(
+    parts: &mut axum::http::request::Parts,
+    state: &S,
+    rejection: impl FnOnce() -> Response,
+) -> Result<T, Response>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    use axum::extract::FromRequestParts;
+    match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+        Ok(axum::extract::Path(t)) => Ok(t),
+        Err(_) => Err(rejection()),
+    }
+}
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for FhirPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_or(parts, state, || FhirError::not_found("no resource has this address").into_response()).await.map(FhirPath)
+    }
+}
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_or(parts, state, || ApiFailure::not_found("no such item").into_response()).await.map(ApiPath)
     }
 }

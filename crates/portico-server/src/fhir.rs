@@ -1,7 +1,7 @@
 //! FHIR R4 HTTP handlers: parse the request into an [`FhirOp`], hand it to the engine, render the answer.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use portico_fhir::outcome::IssueCode;
 use serde_json::Value;
 
 use crate::engine::{self, FhirOk, FhirOp};
-use crate::error::{FhirError, FHIR_JSON};
+use crate::error::{FhirError, FhirPath, FHIR_JSON};
 use crate::state::AppState;
 use crate::FHIR_BODY_LIMIT;
 
@@ -24,6 +24,14 @@ pub fn routes() -> Router<AppState> {
         .route("/{resource_type}/{id}", get(read).put(update).delete(delete))
         .route("/{resource_type}/{id}/{operation}", get(operation))
         .fallback(unknown)
+        .method_not_allowed_fallback(|method: Method| async move {
+            FhirError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                IssueCode::NotSupported,
+                format!("{method} is not supported at this address"),
+            )
+            .into_response()
+        })
 }
 
 fn endpoints(state: &AppState) -> (String, String, String) {
@@ -49,7 +57,12 @@ async fn unknown(method: Method) -> Response {
         .into_response()
 }
 
-async fn search_get(State(state): State<AppState>, headers: HeaderMap, Path(resource_type): Path<String>, uri: Uri) -> Response {
+async fn search_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FhirPath(resource_type): FhirPath<String>,
+    uri: Uri,
+) -> Response {
     let params = query_pairs(uri.query());
     handle(state, &headers, Ok(FhirOp::Search { resource_type, params })).await
 }
@@ -57,7 +70,7 @@ async fn search_get(State(state): State<AppState>, headers: HeaderMap, Path(reso
 async fn search_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(resource_type): Path<String>,
+    FhirPath(resource_type): FhirPath<String>,
     uri: Uri,
     body: Body,
 ) -> Response {
@@ -71,14 +84,18 @@ async fn search_post(
     handle(state, &headers, op).await
 }
 
-async fn read(State(state): State<AppState>, headers: HeaderMap, Path((resource_type, id)): Path<(String, String)>) -> Response {
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FhirPath((resource_type, id)): FhirPath<(String, String)>,
+) -> Response {
     handle(state, &headers, Ok(FhirOp::Read { resource_type, id })).await
 }
 
 async fn operation(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((resource_type, id, operation)): Path<(String, String, String)>,
+    FhirPath((resource_type, id, operation)): FhirPath<(String, String, String)>,
 ) -> Response {
     let op = if resource_type == "Patient" && operation == "$everything" {
         Ok(FhirOp::Everything { id })
@@ -88,7 +105,12 @@ async fn operation(
     handle(state, &headers, op).await
 }
 
-async fn create(State(state): State<AppState>, headers: HeaderMap, Path(resource_type): Path<String>, body: Body) -> Response {
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FhirPath(resource_type): FhirPath<String>,
+    body: Body,
+) -> Response {
     let op = async { Ok(FhirOp::Create { resource_type, body: json_body(body).await? }) }.await;
     handle(state, &headers, op).await
 }
@@ -96,7 +118,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, Path(resource
 async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((resource_type, id)): Path<(String, String)>,
+    FhirPath((resource_type, id)): FhirPath<(String, String)>,
     body: Body,
 ) -> Response {
     let op = async {
@@ -110,7 +132,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((resource_type, id)): Path<(String, String)>,
+    FhirPath((resource_type, id)): FhirPath<(String, String)>,
 ) -> Response {
     let op = if_match(&headers).map(|if_match| FhirOp::Delete { resource_type, id, if_match });
     handle(state, &headers, op).await

@@ -48,6 +48,21 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/smart-configuration", get(fhir::smart_configuration))
         .nest("/fhir", fhir::routes())
         .nest("/api", api::routes())
+        // Outside /fhir and /api the only endpoints are OAuth's, so stray requests get OAuth's error format.
+        .fallback(|| async {
+            let e = error::OAuthError {
+                status: axum::http::StatusCode::NOT_FOUND,
+                ..error::OAuthError::new("invalid_request", "no such endpoint")
+            };
+            axum::response::IntoResponse::into_response(e)
+        })
+        .method_not_allowed_fallback(|| async {
+            let e = error::OAuthError {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                ..error::OAuthError::new("invalid_request", "use POST for this endpoint")
+            };
+            axum::response::IntoResponse::into_response(e)
+        })
         .layer(axum::middleware::from_fn(state::log_request))
         .with_state(state)
 }

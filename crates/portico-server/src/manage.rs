@@ -247,7 +247,8 @@ pub fn staff_credentials(store: &Store, user: &UserRecord, now: DateTime<Utc>) -
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Intent {
     View,
-    Change,
+    /// Change it, or see its data (preview): the owner alone.
+    OwnerOnly,
     Revoke,
 }
 
@@ -259,7 +260,7 @@ fn load_credential(store: &Store, user: &UserRecord, id: &str, intent: Intent) -
     if c.owner == user.id {
         return Ok(c);
     }
-    let admin_may = user.has(Role::Administrator) && c.kind != CredentialKind::PatientApp && intent != Intent::Change && {
+    let admin_may = user.has(Role::Administrator) && c.kind != CredentialKind::PatientApp && intent != Intent::OwnerOnly && {
         let owner = store.user(c.owner)?;
         owner.is_some_and(|o| o.practices.iter().any(|p| user.practices.contains(p)))
     };
@@ -289,7 +290,7 @@ pub fn update_credential(
     req: &wire::CredentialUpdate,
     now: DateTime<Utc>,
 ) -> Result<wire::Credential> {
-    let c = live(load_credential(store, user, id, Intent::Change)?)?;
+    let c = live(load_credential(store, user, id, Intent::OwnerOnly)?)?;
     let name =
         req.name.as_deref().map(CredentialName::parse).transpose().map_err(|e| ApiFailure::invalid(format!("name: {e}")))?;
     let note = req.note.as_ref().map(|n| normalize_note(n.as_deref())).transpose()?;
@@ -353,7 +354,7 @@ pub fn regenerate(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<wire::IssuedSecret> {
-    let c = live(load_credential(store, user, id, Intent::Change)?)?;
+    let c = live(load_credential(store, user, id, Intent::OwnerOnly)?)?;
     let grace = req.grace_seconds.filter(|s| *s > 0);
     if grace.is_some_and(|g| g > 7 * 24 * 3600) {
         return Err(ApiFailure::invalid("grace_seconds: at most 7 days"));
@@ -399,13 +400,15 @@ pub fn delete_credential(store: &mut Store, user: &UserRecord, id: &str, now: Da
     Ok(wire::Deleted { id: c.id, deleted_now: true, tokens_revoked: revoked, at })
 }
 
+/// Only the owner previews: an administrator may see a staff key and revoke it, but its data is the
+/// reach of someone else's practices, not the administrator's.
 fn preview_principal(
     store: &Store,
     user: &UserRecord,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<engine::Principal, String>> {
-    let c = live(load_credential(store, user, id, Intent::View)?)?;
+    let c = live(load_credential(store, user, id, Intent::OwnerOnly)?)?;
     engine::principal_for_preview(store, c, now).map_err(|_| ApiFailure::internal())
 }
 
@@ -597,9 +600,17 @@ fn parse_roles(roles: &[String]) -> Result<Vec<Role>> {
         .collect()
 }
 
+/// An administrator manages staff of their practices, patients of their practices, and new users who belong
+/// nowhere yet; the same people `users` lists them.
 fn admin_may_manage(store: &Store, admin: &UserRecord, target: UserId) -> Result<UserRecord> {
     let u = store.user(target)?.ok_or_else(|| ApiFailure::not_found("no such user"))?;
-    let shares = u.practices.is_empty() || u.practices.iter().any(|p| admin.practices.contains(p));
+    let member = u.practices.iter().any(|p| admin.practices.contains(p));
+    let our_patient = match &u.patient {
+        Some(p) => store.patient_practices(p)?.iter().any(|pr| admin.practices.contains(pr)),
+        None => false,
+    };
+    let unplaced = u.practices.is_empty() && u.patient.is_none();
+    let shares = member || our_patient || unplaced;
     if shares {
         Ok(u)
     } else {
@@ -629,6 +640,17 @@ pub fn create_user(store: &mut Store, admin: &UserRecord, req: &wire::NewUser, n
         return Err(ApiFailure::forbidden(format!("you are not an administrator of practice {}", p.0)));
     }
     let patient = req.patient_id.as_ref().map(|p| PatientId(p.clone()));
+    if let Some(p) = &patient {
+        // A patient user sees that Patient's whole record: it must exist and belong to this admin's practice.
+        let exists = store.read_resource("Patient", p.as_str())?.is_some_and(|r| !r.deleted);
+        let ours = store.patient_practices(p)?.iter().any(|pr| admin.practices.contains(pr));
+        if !exists || !ours {
+            return Err(ApiFailure::invalid("patient_id: no such patient in your practices"));
+        }
+        if !roles.contains(&Role::Patient) {
+            return Err(ApiFailure::invalid("patient_id is only for users with the patient role"));
+        }
+    }
     let hash = hash_password(&req.password, &mut rand::rngs::OsRng).map_err(|e| ApiFailure::invalid(format!("password: {e}")))?;
     let id = store.create_user(
         &portico_store::NewUser {

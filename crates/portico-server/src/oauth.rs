@@ -16,7 +16,8 @@ use crate::error::{no_store, OAuthError};
 use crate::state::AppState;
 use crate::FORM_BODY_LIMIT;
 
-#[derive(Debug, Serialize)]
+/// Deliberately not `Debug`: it holds the access token.
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,

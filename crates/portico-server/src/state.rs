@@ -82,7 +82,9 @@ impl AppState {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let now = state.now();
-            let mut store = state.inner.store.lock().map_err(|_| Unavailable)?;
+            // A panic in an earlier request poisons the lock; the store itself is still consistent (an
+            // unfinished rusqlite transaction rolls back when dropped), so carry on rather than fail forever.
+            let mut store = state.inner.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             Ok(f(&mut store, now))
         })
         .await

@@ -168,12 +168,16 @@ impl Store {
     }
 
     /// Creates or replaces a resource. `if_match` is the version the client last saw (optimistic locking).
+    /// `register_in`: a new Patient joins this practice in the same transaction, so no Patient is ever
+    /// stored that no practice (and so no staff key) can reach.
+    #[allow(clippy::too_many_arguments)]
     pub fn put_resource(
         &mut self,
         resource_type: &str,
         id: &str,
         mut resource: Value,
         patient: Option<&PatientId>,
+        register_in: Option<PracticeId>,
         if_match: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome> {
@@ -191,6 +195,12 @@ impl Store {
              deleted = 0, patient_id = excluded.patient_id, json = excluded.json",
             params![resource_type, id, version, last_updated, patient.map(PatientId::as_str), json],
         )?;
+        if let Some(practice) = register_in {
+            tx.execute(
+                "INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)",
+                params![id, practice.0],
+            )?;
+        }
         tx.commit()?;
         let resource = StoredResource {
             resource_type: resource_type.to_owned(),
