@@ -12,6 +12,7 @@ export type ErrorCode =
   | "invalid_input"
   | "conflict"
   | "payload_too_large"
+  | "method_not_allowed"
   | "internal"
   | "unavailable";
 
