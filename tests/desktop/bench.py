@@ -59,7 +59,8 @@ def pss_kib(pid: int) -> tuple[int, list[tuple[str, int]]]:
 
 def launch(data_dir: Path) -> tuple[subprocess.Popen, float]:
     env = dict(os.environ, PORTICO_DATA_DIR=str(data_dir), RUST_LOG="warn")
-    proc = subprocess.Popen([str(BIN)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    err = open(data_dir / "app-stderr.log", "ab")
+    proc = subprocess.Popen([str(BIN)], env=env, stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     for line in proc.stdout:
@@ -69,7 +70,8 @@ def launch(data_dir: Path) -> tuple[subprocess.Popen, float]:
         if time.monotonic() > deadline:
             break
     proc.kill()
-    raise SystemExit("the app never reported PORTICO_UI_READY")
+    tail = (data_dir / "app-stderr.log").read_text(errors="replace")[-2000:]
+    raise SystemExit(f"the app never reported PORTICO_UI_READY (exit {proc.wait()}); stderr ends with:\n{tail}")
 
 
 def stop(proc: subprocess.Popen) -> None:
