@@ -75,7 +75,8 @@ async fn with_user<T: Send + 'static>(
     state
         .run(move |store, now| {
             let user = manage::session_user(store, token.as_deref(), now)?;
-            f(store, &user, &st, now)
+            // A change and its audit entry commit together; a refused request leaves nothing behind.
+            store.atomically(|store| f(store, &user, &st, now))
         })
         .await?
 }

@@ -144,27 +144,31 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
     let fhir_base = state.config().fhir_base();
     let result = state
         .run(move |store, now| {
-            let who = match engine::authorize(store, bearer.as_deref(), now) {
-                Ok(p) => p,
-                Err((e, event)) => {
-                    if let Some(event) = event {
-                        if let Err(err) = store.append_audit(&[*event]) {
-                            tracing::error!(error = %err, "audit append failed");
-                            return Err(FhirError::internal());
+            // The access and its audit entries are stored together, or not at all.
+            store.atomically(|store| -> Result<Result<FhirOk, FhirError>, portico_store::StoreError> {
+                let who = match engine::authorize(store, bearer.as_deref(), now) {
+                    Ok(p) => p,
+                    Err((e, event)) => {
+                        if let Some(event) = event {
+                            store.append_audit(&[*event])?;
                         }
+                        return Ok(Err(e));
                     }
-                    return Err(e);
-                }
-            };
-            let op = op?;
-            let (result, events) = engine::execute(store, &who, op, &fhir_base, now);
-            store.append_audit(&events)?;
-            result
+                };
+                let op = match op {
+                    Ok(op) => op,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let (result, events) = engine::execute(store, &who, op, &fhir_base, now);
+                store.append_audit(&events)?;
+                Ok(result)
+            })
         })
         .await;
     match result {
-        Ok(Ok(ok)) => render(ok),
-        Ok(Err(e)) => e.into_response(),
+        Ok(Ok(Ok(ok))) => render(ok),
+        Ok(Ok(Err(e))) => e.into_response(),
+        Ok(Err(e)) => FhirError::from(e).into_response(),
         Err(e) => FhirError::from(e).into_response(),
     }
 }

@@ -189,7 +189,13 @@ fn issue(
     };
     let token = Secret::generate(SecretKind::AccessToken, &mut rand::rngs::OsRng);
     let digest = token.digest();
-    store.insert_token(&TokenRecord {
+    let mut e = AuditEvent::new(AuditKind::TokenIssued, now);
+    e.credential_id = Some(cred.id.clone());
+    e.client_id = Some(cred.client_id.clone());
+    e.token_digest = Some(digest.to_hex());
+    e.patient = access.patient_context.clone();
+    e.detail = Some(granted.to_string());
+    let record = TokenRecord {
         digest,
         credential_id: cred.id.clone(),
         scope: granted.to_string(),
@@ -197,14 +203,12 @@ fn issue(
         issued_at: now,
         expires_at: now + Duration::seconds(lifetime),
         revoked_at: None,
+    };
+    // A token exists only together with the audit entry that records its issue.
+    store.atomically(|store| {
+        store.insert_token(&record)?;
+        store.append_audit(&[e])
     })?;
-    let mut e = AuditEvent::new(AuditKind::TokenIssued, now);
-    e.credential_id = Some(cred.id.clone());
-    e.client_id = Some(cred.client_id.clone());
-    e.token_digest = Some(digest.to_hex());
-    e.patient = access.patient_context.clone();
-    e.detail = Some(granted.to_string());
-    store.append_audit(&[e])?;
     Ok(TokenResponse {
         access_token: token.expose().to_owned(),
         token_type: "Bearer",

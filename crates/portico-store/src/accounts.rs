@@ -80,7 +80,7 @@ impl Store {
     }
 
     pub fn create_user(&mut self, user: &NewUser<'_>, now: DateTime<Utc>) -> Result<UserId> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT INTO users(username, display_name, password_hash, patient_id, created_at) VALUES (?, ?, ?, ?, ?)",
             params![user.username, user.display_name, user.password_hash, user.patient.map(PatientId::as_str), ts(now)],
@@ -170,7 +170,7 @@ impl Store {
     }
 
     pub fn set_roles(&mut self, id: UserId, roles: &[Role]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         if tx.execute("DELETE FROM user_roles WHERE user_id = ?", [id.0])? == 0 && !user_exists(&tx, id)? {
             return Err(StoreError::NotFound);
         }
@@ -182,7 +182,7 @@ impl Store {
     }
 
     pub fn set_practices(&mut self, id: UserId, practices: &[PracticeId]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         if !user_exists(&tx, id)? {
             return Err(StoreError::NotFound);
         }
@@ -265,7 +265,7 @@ impl Store {
     }
 }
 
-fn user_exists(tx: &rusqlite::Transaction<'_>, id: UserId) -> Result<bool> {
+fn user_exists(tx: &rusqlite::Connection, id: UserId) -> Result<bool> {
     Ok(tx.query_row("SELECT 1 FROM users WHERE id = ?", [id.0], |_| Ok(())).optional()?.is_some())
 }
 

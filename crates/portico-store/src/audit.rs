@@ -62,7 +62,7 @@ impl AuditRaw {
 
 impl Store {
     pub fn append_audit(&mut self, events: &[AuditEvent]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         for e in events {
             tx.execute(
                 "INSERT INTO audit(at, kind, outcome, actor_user_id, credential_id, client_id, token_digest, patient_id, resource_types, count, detail)

@@ -110,7 +110,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
 
 impl Store {
     pub fn insert_credential(&mut self, c: &NewCredential<'_>, now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             &format!(
                 "INSERT INTO credentials({CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL)"
@@ -252,7 +252,7 @@ impl Store {
     }
 
     pub fn update_credential(&mut self, id: &str, change: &CredentialChange, now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let exists =
             tx.query_row("SELECT 1 FROM credentials WHERE id = ? AND deleted_at IS NULL", [id], |_| Ok(())).optional()?;
         if exists.is_none() {
@@ -299,7 +299,7 @@ impl Store {
         grace_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let n = tx.execute(
             "UPDATE credentials SET previous_digest = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_digest END,
              previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4
@@ -323,7 +323,7 @@ impl Store {
     /// Soft-deletes (history and audit stay) and revokes every token. Returns the tokens revoked, or `None`
     /// when the credential was already gone, so deleting twice is harmless.
     pub fn delete_credential(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let n = tx.execute(
             "UPDATE credentials SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
             params![ts(now), ts(now), id],

@@ -66,12 +66,36 @@ impl Store {
     fn migrate(&mut self) -> Result<()> {
         let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction()?;
+            let tx = self.conn.savepoint()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// Runs `f` as one unit: everything it writes commits together, or (when it returns an error) none of
+    /// it does. Every multi-statement method uses a savepoint, so they nest inside. This is how an action
+    /// and its audit entry are stored together.
+    pub fn atomically<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if !self.conn.is_autocommit() {
+            // Left open by a panic in an earlier call: what it did is undone, as it never finished.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.conn.execute_batch("SAVEPOINT atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("RELEASE atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK TO atomically; RELEASE atomically");
+                Err(e)
+            }
+        }
     }
 
     /// Folds the WAL into the main file; used before copying or inspecting the database file.
@@ -106,4 +130,42 @@ fn unique_violation(e: rusqlite::Error, message: &str) -> StoreError {
 /// `?, ?, ?` for an IN list of `n` values.
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_domain::{AuditEvent, AuditKind};
+
+    fn audit_count(store: &Store) -> i64 {
+        store.conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn atomically_commits_together_or_not_at_all() {
+        let mut store = Store::open_in_memory().unwrap();
+        let now = chrono::Utc::now();
+        let event = || AuditEvent::new(AuditKind::SignIn, now);
+        // Success: both writes (each a nested savepoint) are kept.
+        store
+            .atomically(|s| {
+                s.create_practice("One")?;
+                s.append_audit(&[event()])
+            })
+            .unwrap();
+        assert_eq!((store.practices().unwrap().len(), audit_count(&store)), (1, 1));
+        // Failure after a write: the write is undone too.
+        let r: std::result::Result<(), StoreError> = store.atomically(|s| {
+            s.create_practice("Two")?;
+            s.append_audit(&[event()])?;
+            Err(StoreError::Conflict("changed my mind".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!((store.practices().unwrap().len(), audit_count(&store)), (1, 1));
+        // A transaction left open (as by a panic) is rolled back by the next unit, which then works.
+        store.conn.execute_batch("SAVEPOINT abandoned; INSERT INTO practices(name) VALUES ('Half');").unwrap();
+        store.atomically(|s| s.create_practice("Three").map(|_| ())).unwrap();
+        let names: Vec<String> = store.practices().unwrap().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(names, vec!["One".to_owned(), "Three".to_owned()]);
+    }
 }

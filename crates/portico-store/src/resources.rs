@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use portico_domain::{PatientId, PatientScope, PracticeId};
 use portico_fhir::import::PreparedResource;
-use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
+use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde_json::Value;
 
 use crate::{placeholders, ts, Result, Store, StoreError};
@@ -96,7 +96,7 @@ impl Store {
                 order.push(key);
             }
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut summary = ImportSummary::default();
         for key in order {
             let Some(r) = latest.get(&key) else { continue };
@@ -181,7 +181,7 @@ impl Store {
         if_match: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let current = current_version(&tx, resource_type, id)?;
         check_if_match(current, if_match)?;
         let version = current.map_or(1, |(v, _)| v + 1);
@@ -216,7 +216,7 @@ impl Store {
 
     /// Marks a resource deleted (it then answers 410). Deleting what is already gone is a no-op.
     pub fn delete_resource(&mut self, resource_type: &str, id: &str, if_match: Option<i64>, now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let current = current_version(&tx, resource_type, id)?;
         match current {
             None => return Err(StoreError::NotFound),
@@ -280,7 +280,7 @@ fn where_clause(
     (sql, args)
 }
 
-fn current_version(tx: &Transaction<'_>, resource_type: &str, id: &str) -> Result<Option<(i64, bool)>> {
+fn current_version(tx: &rusqlite::Connection, resource_type: &str, id: &str) -> Result<Option<(i64, bool)>> {
     Ok(tx
         .query_row("SELECT version, deleted FROM resources WHERE type = ? AND id = ?", params![resource_type, id], |r| {
             Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
@@ -302,7 +302,7 @@ enum Upsert {
     Unchanged,
 }
 
-fn upsert_imported(tx: &Transaction<'_>, r: &PreparedResource, now: DateTime<Utc>) -> Result<Upsert> {
+fn upsert_imported(tx: &rusqlite::Connection, r: &PreparedResource, now: DateTime<Utc>) -> Result<Upsert> {
     let existing: Option<(i64, String, bool)> = tx
         .query_row(
             "SELECT version, json, deleted FROM resources WHERE type = ? AND id = ?",
