@@ -246,8 +246,7 @@ async fn writes_are_versioned_with_etags_and_deletes_answer_410() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_returns_the_whole_compartment_and_nothing_else() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Everything")).await.expect("create");
+    let (patient, issued) = s.patient_app("Everything").await;
     let t = s.token(&issued).await.access_token;
     let (status, b) = s.get(&format!("Patient/{REYNA}/$everything"), &t).await;
     assert_eq!(status, 200);

@@ -128,6 +128,13 @@ impl TestServer {
         c
     }
 
+    /// The demo patient, signed in, with a new app credential named `name`.
+    pub async fn patient_app(&self, name: &str) -> (Client, wire::IssuedSecret) {
+        let patient = self.client("patient").await;
+        let issued = patient.create_credential(&new_credential("patient_app", name)).await.expect("create credential");
+        (patient, issued)
+    }
+
     pub fn app(&self) -> FhirClient {
         FhirClient::new(&self.config.fhir_base(), &self.config.token_url()).expect("fhir client")
     }

@@ -50,8 +50,7 @@ async fn credential_names_are_validated_and_unique_per_owner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_owner_sees_a_credential_and_delete_is_idempotent() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Mine")).await.expect("create");
+    let (patient, issued) = s.patient_app("Mine").await;
     let listed = patient.credentials().await.expect("list");
     assert_eq!(listed.len(), 1);
     let json = serde_json::to_string(&listed).expect("json");
@@ -109,8 +108,7 @@ async fn preview_shows_exactly_what_the_app_gets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_and_last_used_come_from_the_audit_log() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Phone health app")).await.expect("create");
+    let (patient, issued) = s.patient_app("Phone health app").await;
     assert!(issued.credential.last_used_at.is_none());
     let t = s.token(&issued).await.access_token;
     s.get(&format!("Observation?patient={REYNA}&_count=14"), &t).await;
@@ -185,8 +183,7 @@ async fn sessions_sign_in_and_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_leaves_a_revocation_receipt() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Receipt app")).await.expect("create");
+    let (patient, issued) = s.patient_app("Receipt app").await;
     let t1 = s.token(&issued).await.access_token;
     let _t2 = s.token(&issued).await.access_token;
     assert!(patient.receipts().await.expect("receipts").is_empty());

@@ -20,8 +20,7 @@ struct Case {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_endpoint_answers_rfc6749() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Phone health app")).await.expect("create");
+    let (_patient, issued) = s.patient_app("Phone health app").await;
     let (id, secret) = (issued.client_id.clone(), issued.client_secret.clone());
     let cc = || ("grant_type", "client_credentials".to_owned());
     let form_auth = |sec: &str| vec![cc(), ("client_id", id.clone()), ("client_secret", sec.to_owned())];
@@ -200,8 +199,7 @@ async fn token_endpoint_answers_rfc6749() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn narrowed_scope_is_enforced_with_a_403_naming_the_scope() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Obs only")).await.expect("create");
+    let (_patient, issued) = s.patient_app("Obs only").await;
     let t = s
         .app()
         .token(&issued.client_id, &issued.client_secret, ClientAuthMethod::Post, Some("patient/Observation.rs"))
@@ -217,8 +215,7 @@ async fn narrowed_scope_is_enforced_with_a_403_naming_the_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regenerate_kills_the_old_secret_and_its_tokens_unless_a_grace_period_is_given() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Regen")).await.expect("create");
+    let (patient, issued) = s.patient_app("Regen").await;
     let old_token = s.token(&issued).await.access_token;
     let regen = patient.regenerate(&issued.credential.id, None).await.expect("regenerate");
     assert_eq!(regen.client_id, issued.client_id, "same client id");
@@ -243,8 +240,7 @@ async fn regenerate_kills_the_old_secret_and_its_tokens_unless_a_grace_period_is
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_expire_and_can_be_revoked_by_their_client() {
     let s = TestServer::start().await;
-    let patient = s.client("patient").await;
-    let issued = patient.create_credential(&new_credential("patient_app", "Expiry")).await.expect("create");
+    let (patient, issued) = s.patient_app("Expiry").await;
     let t1 = s.token(&issued).await.access_token;
     let t2 = s.token(&issued).await.access_token;
     // Another client cannot revoke this client's token (RFC 7009 still answers 200).
