@@ -122,6 +122,22 @@ async fn history_and_last_used_come_from_the_audit_log() {
     assert!(h.iter().all(|e| e.credential_name.as_deref() == Some("Phone health app")));
     let c = patient.credential(&issued.credential.id).await.expect("get");
     assert!(c.last_used_at.is_some_and(|t| t >= issued.credential.created_at));
+    // The owner's previews are not the app's doing: they neither show nor push its events out of a page.
+    for _ in 0..3 {
+        patient.preview_fhir(&issued.credential.id, "Observation?_count=5").await.expect("preview");
+    }
+    let page: Vec<wire::AccessEvent> = s
+        .http()
+        .get(format!("{}/api/credentials/{}/history?limit=2", s.base, issued.credential.id))
+        .bearer_auth(patient.session_token().expect("session"))
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    let kinds: Vec<&str> = page.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["fhir_access", "fhir_access"]);
     // The patient's own audit view shows the accesses to their record.
     let mine = patient.my_audit().await.expect("audit");
     assert!(mine.iter().any(|e| e.kind == "fhir_access" && e.resource_types == vec!["Observation:14".to_owned()]));

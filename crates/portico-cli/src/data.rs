@@ -95,11 +95,7 @@ pub fn seed(db: &Path) -> Result<()> {
         s.import.created,
         demo::PRACTICES.join(" and ")
     );
-    println!("Demo accounts (password: {}):", demo::DEMO_PASSWORD);
-    for a in demo::ACCOUNTS {
-        let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
-        println!("  {:<10} {}", a.username, roles.join(", "));
-    }
+    crate::print_demo_accounts();
     Ok(())
 }
 

@@ -82,3 +82,13 @@ pub fn init_logging() {
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
+
+/// The demo accounts with their password, as `serve --demo` and `seed` print them.
+pub fn print_demo_accounts() {
+    use portico_server::demo;
+    println!("Demo accounts (password: {}):", demo::DEMO_PASSWORD);
+    for a in demo::ACCOUNTS {
+        let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
+        println!("  {:<10} {:<28} {}", a.username, a.display_name, roles.join(", "));
+    }
+}

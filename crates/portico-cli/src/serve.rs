@@ -59,11 +59,7 @@ fn print_banner(config: &Config, db: &std::path::Path, demo_accounts: bool) {
     println!("  Token URL:  {}", config.token_url());
     println!("  Database:   {}", db.display());
     if demo_accounts {
-        println!("Demo accounts (password: {}):", demo::DEMO_PASSWORD);
-        for a in demo::ACCOUNTS {
-            let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
-            println!("  {:<10} {:<28} {}", a.username, a.display_name, roles.join(", "));
-        }
+        crate::print_demo_accounts();
     }
     println!("Press Ctrl-C to stop.");
 }

@@ -56,6 +56,13 @@ fn reply<T: Serialize>(r: ApiResult<T>) -> Response {
     }
 }
 
+fn reply_created<T: Serialize>(r: ApiResult<T>) -> Response {
+    match r {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn json<T: DeserializeOwned>(body: Body) -> ApiResult<T> {
     let bytes = crate::read_limited(body, API_BODY_LIMIT)
         .await
@@ -126,10 +133,7 @@ async fn create_credential(State(state): State<AppState>, headers: HeaderMap, bo
             .await
     }
     .await;
-    match r {
-        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply_created(r)
 }
 
 async fn get_credential(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
@@ -249,10 +253,7 @@ async fn create_user(State(state): State<AppState>, headers: HeaderMap, body: Bo
         with_user(&state, &headers, move |store, user, _, now| manage::create_user(store, user, &req, now)).await
     }
     .await;
-    match r {
-        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply_created(r)
 }
 
 async fn set_roles(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<i64>, body: Body) -> Response {

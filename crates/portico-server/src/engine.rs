@@ -434,9 +434,8 @@ fn search(
         }
     }
     let total = matched.len();
-    let self_url = format!("{fhir_base}/{}?{}", td.name, query.query_string(query.offset()));
     if query.summary_count() || query.count() == 0 {
-        return Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, Vec::new(), &self_url, None)));
+        return Ok(searchset_page(fhir_base, td, query, total, Vec::new()));
     }
     let mut values: Vec<Value> = Vec::with_capacity(matched.len());
     let mut rows_by_key: BTreeMap<String, StoredResource> = BTreeMap::new();
@@ -451,9 +450,16 @@ fn search(
             served.push(r);
         }
     }
+    Ok(searchset_page(fhir_base, td, query, total, page))
+}
+
+/// One page of search results, with its self link and, when more results follow, a next link.
+fn searchset_page(fhir_base: &str, td: &TypeDef, query: &SearchQuery, total: usize, page: Vec<Value>) -> FhirOk {
+    let link = |offset| format!("{fhir_base}/{}?{}", td.name, query.query_string(offset));
+    let paged = !query.summary_count() && query.count() > 0;
     let next_offset = query.offset().saturating_add(query.count());
-    let next = (next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
-    Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))
+    let next = (paged && next_offset < total).then(|| link(next_offset));
+    FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &link(query.offset()), next.as_deref()))
 }
 
 /// A search with no criteria and no sort: SQLite counts and pages in id order, the same order the general
@@ -466,15 +472,11 @@ fn unfiltered_search(
     fhir_base: &str,
     served: &mut Vec<StoredResource>,
 ) -> Result<FhirOk, FhirError> {
-    let self_url = format!("{fhir_base}/{}?{}", td.name, query.query_string(query.offset()));
     let page_size = if query.summary_count() { 0 } else { query.count() };
     let (total, rows) = store.candidates_page(td.name, filter, query.offset(), page_size)?;
     let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
     served.extend(rows);
-    let next_offset = query.offset().saturating_add(query.count());
-    let next =
-        (page_size > 0 && next_offset < total).then(|| format!("{fhir_base}/{}?{}", td.name, query.query_string(next_offset)));
-    Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &self_url, next.as_deref())))
+    Ok(searchset_page(fhir_base, td, query, total, page))
 }
 
 fn truncate(s: &str) -> String {

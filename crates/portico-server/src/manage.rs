@@ -214,10 +214,15 @@ pub fn create_credential(
     e.patient = user.patient.clone().filter(|_| kind == CredentialKind::PatientApp);
     e.detail = Some(format!("{} credential created", kind.as_str()));
     store.append_audit(&[e])?;
-    let record = store.credential(&id)?.ok_or_else(ApiFailure::internal)?;
+    issued(store, &id, &secret, config, now)
+}
+
+/// The one answer that carries a secret: the credential as stored now, its secret, and where to use it.
+fn issued(store: &Store, id: &str, secret: &Secret, config: &Config, now: DateTime<Utc>) -> Result<wire::IssuedSecret> {
+    let record = store.credential(id)?.ok_or_else(ApiFailure::internal)?;
     Ok(wire::IssuedSecret {
         credential: to_credential(store, &record, now)?,
-        client_id,
+        client_id: record.client_id,
         client_secret: secret.expose().to_owned(),
         token_url: config.token_url(),
         fhir_base_url: config.fhir_base(),
@@ -371,14 +376,7 @@ pub fn regenerate(
         None => format!("secret regenerated; the old one and {revoked} tokens stopped working"),
     });
     store.append_audit(&[e])?;
-    let updated = store.credential(&c.id)?.ok_or_else(ApiFailure::internal)?;
-    Ok(wire::IssuedSecret {
-        credential: to_credential(store, &updated, now)?,
-        client_id: c.client_id,
-        client_secret: secret.expose().to_owned(),
-        token_url: config.token_url(),
-        fhir_base_url: config.fhir_base(),
-    })
+    issued(store, &c.id, &secret, config, now)
 }
 
 /// Idempotent: deleting a deleted credential answers the same, with `deleted_now: false`.
@@ -512,9 +510,8 @@ pub fn history(store: &Store, user: &UserRecord, id: &str, limit: usize) -> Resu
     // The history is what the app did and what happened to its credential; the owner's own previews are
     // in the audit log but are not the app's doing.
     store
-        .audit_for_credential(&c.id, limit.min(1000))?
+        .app_events_for_credential(&c.id, limit.min(1000))?
         .into_iter()
-        .filter(|(_, e)| e.kind != portico_domain::AuditKind::Preview)
         .map(|(seq, e)| to_event(store, seq, e, &mut names))
         .collect()
 }
@@ -526,7 +523,7 @@ pub fn receipts(store: &Store, user: &UserRecord) -> Result<Vec<wire::Revocation
     for c in store.deleted_credentials_of(user.id, 20)? {
         let Some(deleted_at) = c.deleted_at else { continue };
         // Oldest first: the deletion event, then the first refusal that followed it.
-        let mut events = store.audit_for_credential(&c.id, 1000)?;
+        let mut events = store.app_events_for_credential(&c.id, 1000)?;
         events.reverse();
         let deletion = events.iter().position(|(_, e)| e.kind == portico_domain::AuditKind::CredentialDeleted);
         let tokens_revoked = deletion.and_then(|i| events[i].1.count).unwrap_or(0);

@@ -86,10 +86,12 @@ impl Store {
         Ok(())
     }
 
-    /// Events about one credential, newest first, with their sequence numbers.
-    pub fn audit_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
+    /// What happened with one credential, newest first, with sequence numbers: everything but its owner's
+    /// previews (those are in the log, but not the app's doing). Filtered here, so `limit` counts what is
+    /// returned and a run of previews cannot push the app's own events out of the page.
+    pub fn app_events_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
         self.audit_query(
-            &format!("SELECT {COLUMNS} FROM audit WHERE credential_id = ? ORDER BY seq DESC LIMIT ?"),
+            &format!("SELECT {COLUMNS} FROM audit WHERE credential_id = ? AND kind != 'preview' ORDER BY seq DESC LIMIT ?"),
             credential_id,
             limit,
         )
