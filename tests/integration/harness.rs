@@ -91,7 +91,7 @@ impl TestServer {
         let offset = Arc::new(AtomicI64::new(0));
         let o = offset.clone();
         let clock: portico_server::Clock = Arc::new(move || Utc::now() + Duration::seconds(o.load(Ordering::SeqCst)));
-        let state = AppState::with_clock(store, config.clone(), clock);
+        let state = AppState::with_clock(portico_store::Database::new(store).expect("database"), config.clone(), clock);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(portico_server::serve(listener, state, async {
             let _ = stopped.await;

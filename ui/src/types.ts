@@ -13,6 +13,8 @@ export type ErrorCode =
   | "conflict"
   | "payload_too_large"
   | "method_not_allowed"
+  | "too_many_requests"
+  | "busy"
   | "internal"
   | "unavailable";
 

@@ -27,6 +27,10 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     MethodNotAllowed,
+    /// Too many attempts: wait `Retry-After` seconds.
+    TooManyRequests,
+    /// The service cannot answer now (e.g. its database is locked by another process): try again shortly.
+    Busy,
     Internal,
 }
 

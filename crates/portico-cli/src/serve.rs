@@ -47,7 +47,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let base = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
     let config = Config::new(base);
     print_banner(&config, &args.db.db, args.demo);
-    let state = AppState::new(store, config);
+    let state = AppState::new(portico_server::Database::new(store).context("starting the database writer")?, config);
     portico_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
     println!("Portico stopped.");
     Ok(())

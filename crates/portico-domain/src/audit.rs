@@ -4,6 +4,22 @@ use chrono::{DateTime, Utc};
 
 use crate::{PatientId, UserId};
 
+/// Where an unauthenticated attempt failed; such failures are counted, not logged one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthDoor {
+    SignIn,
+    Token,
+}
+
+impl AuthDoor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthDoor::SignIn => "sign_in",
+            AuthDoor::Token => "token",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditKind {
     TokenIssued,

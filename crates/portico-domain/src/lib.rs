@@ -10,13 +10,15 @@ pub mod audit;
 pub mod credential;
 pub mod scope;
 pub mod secret;
+pub mod throttle;
 
 pub use access::{effective_access, Access, CredentialFacts, OwnerFacts, PatientScope, Refusal};
 pub use account::{hash_password, verify_password, PasswordError, PracticeId, Role, UserId, Username};
-pub use audit::{AuditEvent, AuditKind};
+pub use audit::{AuditEvent, AuditKind, AuthDoor};
 pub use credential::{CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition};
 pub use scope::{Interaction, Scope, ScopeContext, ScopeError, ScopeSet};
 pub use secret::{random_id, Digest, Secret, SecretKind};
+pub use throttle::{Throttle, ThrottlePolicy};
 
 /// A FHIR Patient id, as stored in the resource store.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

@@ -16,6 +16,10 @@ pub enum IssueCode {
     TooLong,
     Exception,
     Processing,
+    /// The service cannot answer now; the same request may work later.
+    Transient,
+    /// Too many requests or attempts.
+    Throttled,
 }
 
 impl IssueCode {
@@ -33,6 +37,8 @@ impl IssueCode {
             IssueCode::TooLong => "too-long",
             IssueCode::Exception => "exception",
             IssueCode::Processing => "processing",
+            IssueCode::Transient => "transient",
+            IssueCode::Throttled => "throttled",
         }
     }
 }

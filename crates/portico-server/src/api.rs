@@ -9,6 +9,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portico_api as wire;
 use portico_api::ErrorCode;
+use portico_domain::AuditEvent;
 use portico_store::{Store, UserRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,7 +18,7 @@ use crate::engine::FhirOp;
 use crate::error::{ApiFailure, ApiPath};
 use crate::fhir::{bearer, query_pairs, render};
 use crate::manage;
-use crate::state::AppState;
+use crate::state::{AppState, ClientAddr, Weight};
 use crate::API_BODY_LIMIT;
 
 pub fn routes() -> Router<AppState> {
@@ -71,7 +72,23 @@ async fn json<T: DeserializeOwned>(body: Body) -> ApiResult<T> {
         .map_err(|e| ApiFailure::invalid(format!("the request body is not what this endpoint expects: {e}")))
 }
 
-/// Runs `f` with the session's user, inside the store's blocking section.
+/// Runs `f` on a reader with the session's user: for requests that change nothing.
+async fn with_user_read<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    f: impl FnOnce(&Store, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let token = bearer(headers);
+    let st = state.clone();
+    state
+        .read(Weight::Light, move |store, now| {
+            let user = manage::session_user(store, token.as_deref(), now)?;
+            f(store, &user, &st, now)
+        })
+        .await?
+}
+
+/// Runs `f` on the writer with the session's user (checked in the same transaction).
 async fn with_user<T: Send + 'static>(
     state: &AppState,
     headers: &HeaderMap,
@@ -80,7 +97,7 @@ async fn with_user<T: Send + 'static>(
     let token = bearer(headers);
     let st = state.clone();
     state
-        .run(move |store, now| {
+        .write(move |store, now| {
             let user = manage::session_user(store, token.as_deref(), now)?;
             // A change and its audit entry commit together; a refused request leaves nothing behind.
             store.atomically(|store| f(store, &user, &st, now))
@@ -88,11 +105,31 @@ async fn with_user<T: Send + 'static>(
         .await?
 }
 
-async fn sign_in(State(state): State<AppState>, body: Body) -> Response {
+/// A preview: run as the credential on a reader (it may search every type), then its audit events
+/// committed before the answer leaves.
+async fn with_preview<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    f: impl FnOnce(&Store, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<(T, Vec<AuditEvent>)> + Send + 'static,
+) -> ApiResult<T> {
+    let token = bearer(headers);
+    let st = state.clone();
+    let (out, events) = state
+        .read(Weight::Heavy, move |store, now| {
+            let user = manage::session_user(store, token.as_deref(), now)?;
+            f(store, &user, &st, now)
+        })
+        .await??;
+    if !events.is_empty() {
+        state.write(move |store, _| store.append_audit(&events)).await??;
+    }
+    Ok(out)
+}
+
+async fn sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, body: Body) -> Response {
     let r = async {
         let req: wire::SignIn = json(body).await?;
-        let st = state.clone();
-        state.run(move |store, now| manage::sign_in(store, &req, st.config(), now)).await?
+        manage::sign_in(&state, req, addr).await
     }
     .await;
     reply(r)
@@ -100,7 +137,7 @@ async fn sign_in(State(state): State<AppState>, body: Body) -> Response {
 
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = bearer(&headers);
-    match state.run(move |store, now| manage::sign_out(store, token.as_deref(), now)).await {
+    match state.write(move |store, now| manage::sign_out(store, token.as_deref(), now)).await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => e.into_response(),
         Err(e) => ApiFailure::from(e).into_response(),
@@ -108,7 +145,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user(&state, &headers, |store, user, _, _| manage::to_user(store, user)).await)
+    reply(with_user_read(&state, &headers, |store, user, _, _| manage::to_user(store, user)).await)
 }
 
 async fn info(State(state): State<AppState>) -> Response {
@@ -123,7 +160,7 @@ async fn info(State(state): State<AppState>) -> Response {
 }
 
 async fn list_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user(&state, &headers, |store, user, _, now| manage::list_credentials(store, user, now)).await)
+    reply(with_user_read(&state, &headers, |store, user, _, now| manage::list_credentials(store, user, now)).await)
 }
 
 async fn create_credential(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -137,7 +174,7 @@ async fn create_credential(State(state): State<AppState>, headers: HeaderMap, bo
 }
 
 async fn get_credential(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
-    reply(with_user(&state, &headers, move |store, user, _, now| manage::get_credential(store, user, &id, now)).await)
+    reply(with_user_read(&state, &headers, move |store, user, _, now| manage::get_credential(store, user, &id, now)).await)
 }
 
 async fn update_credential(
@@ -175,13 +212,15 @@ async fn delete_credential(State(state): State<AppState>, headers: HeaderMap, Ap
 
 async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
     reply(
-        with_user(&state, &headers, move |store, user, st, now| manage::preview(store, user, &id, &st.config().fhir_base(), now))
-            .await,
+        with_preview(&state, &headers, move |store, user, st, now| {
+            manage::preview(store, user, &id, &st.config().fhir_base(), now)
+        })
+        .await,
     )
 }
 
 async fn run_preview(state: AppState, headers: HeaderMap, id: String, op: FhirOp) -> Response {
-    let r = with_user(&state, &headers, move |store, user, st, now| {
+    let r = with_preview(&state, &headers, move |store, user, st, now| {
         manage::preview_fhir(store, user, &id, op, &st.config().fhir_base(), now)
     })
     .await;
@@ -227,30 +266,33 @@ fn limit(uri: &Uri) -> usize {
 
 async fn history(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>, uri: Uri) -> Response {
     let n = limit(&uri);
-    reply(with_user(&state, &headers, move |store, user, _, _| manage::history(store, user, &id, n)).await)
+    reply(with_user_read(&state, &headers, move |store, user, _, _| manage::history(store, user, &id, n)).await)
 }
 
 async fn my_audit(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let n = limit(&uri);
-    reply(with_user(&state, &headers, move |store, user, _, _| manage::my_audit(store, user, n)).await)
+    reply(with_user_read(&state, &headers, move |store, user, _, _| manage::my_audit(store, user, n)).await)
 }
 
 async fn receipts(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user(&state, &headers, |store, user, _, _| manage::receipts(store, user)).await)
+    reply(with_user_read(&state, &headers, |store, user, _, _| manage::receipts(store, user)).await)
 }
 
 async fn staff_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user(&state, &headers, |store, user, _, now| manage::staff_credentials(store, user, now)).await)
+    reply(with_user_read(&state, &headers, |store, user, _, now| manage::staff_credentials(store, user, now)).await)
 }
 
 async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user(&state, &headers, |store, user, _, _| manage::users(store, user)).await)
+    reply(with_user_read(&state, &headers, |store, user, _, _| manage::users(store, user)).await)
 }
 
 async fn create_user(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let r = async {
         let req: wire::NewUser = json(body).await?;
-        with_user(&state, &headers, move |store, user, _, now| manage::create_user(store, user, &req, now)).await
+        // Only a signed-in administrator makes the service spend Argon2's time on a password.
+        with_user_read(&state, &headers, |_, user, _, _| manage::require_admin(user)).await?;
+        let hash = manage::hash_new_password(&state, req.password.clone()).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::create_user(store, user, &req, &hash, now)).await
     }
     .await;
     reply_created(r)
@@ -276,9 +318,9 @@ async fn set_practices(State(state): State<AppState>, headers: HeaderMap, ApiPat
 
 async fn patients(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let q = query_pairs(uri.query()).into_iter().find(|(k, _)| k == "q").map(|(_, v)| v);
-    reply(with_user(&state, &headers, move |store, user, _, _| manage::patients(store, user, q.as_deref())).await)
+    reply(with_user_read(&state, &headers, move |store, user, _, _| manage::patients(store, user, q.as_deref())).await)
 }
 
 async fn practices(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user(&state, &headers, |store, _, _, _| manage::practices(store)).await)
+    reply(with_user_read(&state, &headers, |store, _, _, _| manage::practices(store)).await)
 }

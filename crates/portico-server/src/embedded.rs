@@ -45,7 +45,8 @@ impl Embedded {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let config = Config::new(format!("http://{}", listener.local_addr()?));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(crate::serve(listener, AppState::new(store, config.clone()), async {
+        let db = portico_store::Database::new(store)?;
+        let task = tokio::spawn(crate::serve(listener, AppState::new(db, config.clone()), async {
             let _ = stopped.await;
         }));
         tracing::info!(base = %config.base_url, "embedded service started");

@@ -55,7 +55,7 @@ impl Principal {
 
 /// Resolves a bearer token. Every failure is the same 401 to the caller; the audit log records why.
 pub fn authorize(
-    store: &mut Store,
+    store: &Store,
     bearer: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Principal, (FhirError, Option<Box<AuditEvent>>)> {
@@ -144,7 +144,20 @@ impl FhirOk {
     }
 }
 
-/// Runs one interaction for `who`, returning the answer and the audit events to append.
+impl FhirOp {
+    /// Creates, updates and deletes go through the writer; everything else reads a snapshot.
+    pub fn writes(&self) -> bool {
+        matches!(self, FhirOp::Create { .. } | FhirOp::Update { .. } | FhirOp::Delete { .. })
+    }
+
+    /// Searches and `$everything` may touch many rows; reads touch one.
+    pub fn is_heavy(&self) -> bool {
+        matches!(self, FhirOp::Search { .. } | FhirOp::Everything { .. })
+    }
+}
+
+/// Runs one interaction for `who` (on the writer: any interaction), returning the answer and the audit
+/// events to append.
 pub fn execute(
     store: &mut Store,
     who: &Principal,
@@ -155,6 +168,31 @@ pub fn execute(
     let detail = describe(&op);
     let mut served: Vec<StoredResource> = Vec::new();
     let result = run(store, who, op, fhir_base, now, &mut served);
+    audited(who, detail, result, served, now)
+}
+
+/// Runs a reading interaction (read, search, `$everything`) on a reader snapshot.
+pub fn execute_read(
+    store: &Store,
+    who: &Principal,
+    op: FhirOp,
+    fhir_base: &str,
+    now: DateTime<Utc>,
+) -> (Result<FhirOk, FhirError>, Vec<AuditEvent>) {
+    let detail = describe(&op);
+    let mut served: Vec<StoredResource> = Vec::new();
+    let result = run_read(store, who, op, fhir_base, &mut served);
+    audited(who, detail, result, served, now)
+}
+
+/// The audit events that record an interaction's outcome.
+fn audited(
+    who: &Principal,
+    detail: String,
+    result: Result<FhirOk, FhirError>,
+    served: Vec<StoredResource>,
+    now: DateTime<Utc>,
+) -> (Result<FhirOk, FhirError>, Vec<AuditEvent>) {
     let mut events = Vec::new();
     let base_event = |kind: AuditKind| {
         let mut e = AuditEvent::new(kind, now);
@@ -242,12 +280,11 @@ fn parse_json(r: &StoredResource) -> Result<Value, FhirError> {
     })
 }
 
-fn run(
-    store: &mut Store,
+fn run_read(
+    store: &Store,
     who: &Principal,
     op: FhirOp,
     fhir_base: &str,
-    now: DateTime<Utc>,
     served: &mut Vec<StoredResource>,
 ) -> Result<FhirOk, FhirError> {
     match op {
@@ -292,6 +329,25 @@ fn run(
             let total = resources.len();
             let self_url = format!("{fhir_base}/Patient/{id}/$everything");
             Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, resources, &self_url, None)))
+        }
+        FhirOp::Create { .. } | FhirOp::Update { .. } | FhirOp::Delete { .. } => {
+            tracing::error!("a write reached the read path");
+            Err(FhirError::internal())
+        }
+    }
+}
+
+fn run(
+    store: &mut Store,
+    who: &Principal,
+    op: FhirOp,
+    fhir_base: &str,
+    now: DateTime<Utc>,
+    served: &mut Vec<StoredResource>,
+) -> Result<FhirOk, FhirError> {
+    match op {
+        op @ (FhirOp::Read { .. } | FhirOp::Search { .. } | FhirOp::Everything { .. }) => {
+            run_read(store, who, op, fhir_base, served)
         }
         FhirOp::Create { resource_type, body } => {
             let td = known_type(&resource_type)?;

@@ -19,12 +19,14 @@ pub struct OAuthError {
     pub description: String,
     /// Set when the client authenticated with HTTP Basic: the 401 then challenges with Basic (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Seconds to wait, for 429 and 503 answers.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(error: &'static str, description: impl Into<String>) -> OAuthError {
         let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
-        OAuthError { status, error, description: description.into(), basic_challenge: false }
+        OAuthError { status, error, description: description.into(), basic_challenge: false, retry_after: None }
     }
 
     pub fn server() -> OAuthError {
@@ -33,20 +35,46 @@ impl OAuthError {
             error: "server_error",
             description: "internal error".into(),
             basic_challenge: false,
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After` (RFC 6585): too many failed attempts for this client or account.
+    pub fn throttled(retry_after: u64) -> OAuthError {
+        OAuthError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(retry_after),
+            ..OAuthError::new("invalid_request", format!("too many failed attempts; try again in {retry_after} s"))
         }
     }
 }
 
 impl From<Unavailable> for OAuthError {
-    fn from(_: Unavailable) -> OAuthError {
-        OAuthError::server()
+    fn from(u: Unavailable) -> OAuthError {
+        match u {
+            // `temporarily_unavailable` is RFC 6749's own code for this.
+            Unavailable::Busy => OAuthError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(BUSY_RETRY_SECS),
+                ..OAuthError::new("temporarily_unavailable", "the service is busy; try again shortly")
+            },
+            Unavailable::Broken => OAuthError::server(),
+        }
     }
 }
 
 impl From<portico_store::StoreError> for OAuthError {
     fn from(e: portico_store::StoreError) -> OAuthError {
-        tracing::error!(error = %e, "store error on an OAuth endpoint");
-        OAuthError::server()
+        Unavailable::from(e).into()
+    }
+}
+
+/// What a 503 asks the client to wait.
+const BUSY_RETRY_SECS: u64 = 1;
+
+fn retry_after(r: &mut Response, secs: Option<u64>) {
+    if let Some(v) = secs.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 
@@ -65,6 +93,7 @@ impl IntoResponse for OAuthError {
         if self.basic_challenge && self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"portico\""));
         }
+        retry_after(&mut r, self.retry_after);
         no_store(r)
     }
 }
@@ -75,11 +104,12 @@ pub struct FhirError {
     pub status: StatusCode,
     pub code: IssueCode,
     pub message: String,
+    pub retry_after: Option<u64>,
 }
 
 impl FhirError {
     pub fn new(status: StatusCode, code: IssueCode, message: impl Into<String>) -> FhirError {
-        FhirError { status, code, message: message.into() }
+        FhirError { status, code, message: message.into(), retry_after: None }
     }
     pub fn bad_request(m: impl Into<String>) -> FhirError {
         FhirError::new(StatusCode::BAD_REQUEST, IssueCode::Invalid, m)
@@ -99,15 +129,20 @@ impl FhirError {
 }
 
 impl From<Unavailable> for FhirError {
-    fn from(_: Unavailable) -> FhirError {
-        FhirError::internal()
+    fn from(u: Unavailable) -> FhirError {
+        match u {
+            Unavailable::Busy => FhirError {
+                retry_after: Some(BUSY_RETRY_SECS),
+                ..FhirError::new(StatusCode::SERVICE_UNAVAILABLE, IssueCode::Transient, "the service is busy; try again shortly")
+            },
+            Unavailable::Broken => FhirError::internal(),
+        }
     }
 }
 
 impl From<portico_store::StoreError> for FhirError {
     fn from(e: portico_store::StoreError) -> FhirError {
-        tracing::error!(error = %e, "store error on the FHIR API");
-        FhirError::internal()
+        Unavailable::from(e).into()
     }
 }
 
@@ -119,6 +154,7 @@ impl IntoResponse for FhirError {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portico\", error=\"invalid_token\""));
         }
+        retry_after(&mut r, self.retry_after);
         r
     }
 }
@@ -129,6 +165,7 @@ pub struct ApiFailure {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    pub retry_after: Option<u64>,
 }
 
 impl ApiFailure {
@@ -141,9 +178,17 @@ impl ApiFailure {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiFailure { status, code, message: message.into() }
+        ApiFailure { status, code, message: message.into(), retry_after: None }
+    }
+    pub fn throttled(retry_after: u64) -> ApiFailure {
+        ApiFailure {
+            retry_after: Some(retry_after),
+            ..ApiFailure::new(ErrorCode::TooManyRequests, format!("too many failed attempts; try again in {retry_after} s"))
+        }
     }
     pub fn invalid(m: impl Into<String>) -> ApiFailure {
         ApiFailure::new(ErrorCode::InvalidInput, m)
@@ -160,8 +205,14 @@ impl ApiFailure {
 }
 
 impl From<Unavailable> for ApiFailure {
-    fn from(_: Unavailable) -> ApiFailure {
-        ApiFailure::internal()
+    fn from(u: Unavailable) -> ApiFailure {
+        match u {
+            Unavailable::Busy => ApiFailure {
+                retry_after: Some(BUSY_RETRY_SECS),
+                ..ApiFailure::new(ErrorCode::Busy, "the service is busy; try again shortly")
+            },
+            Unavailable::Broken => ApiFailure::internal(),
+        }
     }
 }
 
@@ -170,10 +221,7 @@ impl From<portico_store::StoreError> for ApiFailure {
         match e {
             portico_store::StoreError::Conflict(m) => ApiFailure::new(ErrorCode::Conflict, m),
             portico_store::StoreError::NotFound => ApiFailure::not_found("not found"),
-            e => {
-                tracing::error!(error = %e, "store error on the management API");
-                ApiFailure::internal()
-            }
+            e => Unavailable::from(e).into(),
         }
     }
 }
@@ -184,6 +232,7 @@ impl IntoResponse for ApiFailure {
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portico-api\""));
         }
+        retry_after(&mut r, self.retry_after);
         r
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::engine::{self, FhirOk, FhirOp};
 use crate::error::{FhirError, FhirPath, FHIR_JSON};
-use crate::state::AppState;
+use crate::state::{AppState, Weight};
 use crate::FHIR_BODY_LIMIT;
 
 pub fn routes() -> Router<AppState> {
@@ -139,37 +139,66 @@ async fn delete(
 }
 
 /// Authorizes first (so a request without a valid token learns nothing else), then runs the parsed op.
+/// Reads run on a reader snapshot and their audit events are committed by the writer before the answer
+/// leaves; writes run on the writer, the change and its audit events in one savepoint.
 async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirError>) -> Response {
     let bearer = bearer(headers);
     let fhir_base = state.config().fhir_base();
-    let result = state
-        .run(move |store, now| {
-            // The access and its audit entries are stored together, or not at all.
-            store.atomically(|store| -> Result<Result<FhirOk, FhirError>, portico_store::StoreError> {
-                let who = match engine::authorize(store, bearer.as_deref(), now) {
-                    Ok(p) => p,
-                    Err((e, event)) => {
-                        if let Some(event) = event {
-                            store.append_audit(&[*event])?;
-                        }
-                        return Ok(Err(e));
-                    }
-                };
-                let op = match op {
-                    Ok(op) => op,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let (result, events) = engine::execute(store, &who, op, &fhir_base, now);
-                store.append_audit(&events)?;
-                Ok(result)
+    let writes = op.as_ref().is_ok_and(FhirOp::writes);
+    let result = if writes {
+        state
+            .write(move |store, now| {
+                store.atomically(|store| -> Result<Result<FhirOk, FhirError>, portico_store::StoreError> {
+                    let (result, events) = authorized(&mut *store, bearer.as_deref(), op, now, |store, who, op| {
+                        engine::execute(store, who, op, &fhir_base, now)
+                    });
+                    store.append_audit(&events)?;
+                    Ok(result)
+                })
             })
-        })
-        .await;
+            .await
+            .map(|r| r.map_err(FhirError::from).and_then(|r| r))
+    } else {
+        let weight = if op.as_ref().is_ok_and(FhirOp::is_heavy) { Weight::Heavy } else { Weight::Light };
+        let read = state
+            .read(weight, move |store, now| {
+                authorized(store, bearer.as_deref(), op, now, |store, who, op| {
+                    engine::execute_read(store, who, op, &fhir_base, now)
+                })
+            })
+            .await;
+        match read {
+            Ok((result, events)) if events.is_empty() => Ok(result),
+            // The access is on record before it is answered.
+            Ok((result, events)) => state.write(move |store, _| store.append_audit(&events)).await.map(|w| match w {
+                Ok(()) => result,
+                Err(e) => Err(FhirError::from(e)),
+            }),
+            Err(e) => Err(e),
+        }
+    };
     match result {
-        Ok(Ok(Ok(ok))) => render(ok),
-        Ok(Ok(Err(e))) => e.into_response(),
-        Ok(Err(e)) => FhirError::from(e).into_response(),
+        Ok(Ok(ok)) => render(ok),
+        Ok(Err(e)) => e.into_response(),
         Err(e) => FhirError::from(e).into_response(),
+    }
+}
+
+/// Resolves the token, then runs `f`; a refused token yields its audit event (when there is one to keep).
+fn authorized<S: std::ops::Deref<Target = portico_store::Store>>(
+    store: S,
+    bearer: Option<&str>,
+    op: Result<FhirOp, FhirError>,
+    now: chrono::DateTime<chrono::Utc>,
+    f: impl FnOnce(S, &engine::Principal, FhirOp) -> (Result<FhirOk, FhirError>, Vec<portico_domain::AuditEvent>),
+) -> (Result<FhirOk, FhirError>, Vec<portico_domain::AuditEvent>) {
+    let who = match engine::authorize(&store, bearer, now) {
+        Ok(p) => p,
+        Err((e, event)) => return (Err(e), event.map(|e| vec![*e]).unwrap_or_default()),
+    };
+    match op {
+        Ok(op) => f(store, &who, op),
+        Err(e) => (Err(e), Vec::new()),
     }
 }
 

@@ -8,12 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use portico_domain::{effective_access, AuditEvent, AuditKind, Digest, ScopeSet, Secret, SecretKind};
+use portico_domain::{effective_access, AuditEvent, AuditKind, AuthDoor, Digest, ScopeSet, Secret, SecretKind};
 use portico_store::{CredentialRecord, Store, TokenRecord};
 use serde::Serialize;
 
 use crate::error::{no_store, OAuthError};
-use crate::state::AppState;
+use crate::manage::throttle_keys;
+use crate::state::{AppState, ClientAddr};
 use crate::FORM_BODY_LIMIT;
 
 /// Deliberately not `Debug`: it holds the access token.
@@ -34,7 +35,7 @@ struct ClientAuth {
     basic: bool,
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         let form = read_form(&headers, body).await?;
         let auth = client_auth(&headers, &form)?;
@@ -42,11 +43,25 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body
         let grant_type =
             single(&form, "grant_type")?.ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
         let scope = single(&form, "scope")?.unwrap_or_default();
+        let keys = throttle_keys(&format!("client:{}", auth.client_id), addr);
+        state.throttle_check(&keys).map_err(OAuthError::throttled)?;
         let lifetime = state.config().token_lifetime_secs;
-        state.run(move |store, now| issue(store, &auth, &grant_type, &scope, lifetime, now)).await?.map_err(|mut e| {
-            e.basic_challenge = basic;
-            e
-        })
+        let issued = state.write(move |store, now| issue(store, &auth, &grant_type, &scope, lifetime, now)).await?;
+        match issued {
+            Ok(t) => {
+                state.throttle_succeeded(&keys[0]);
+                Ok(t)
+            }
+            Err(mut e) => {
+                if e.error == "invalid_client" {
+                    if let Some(wait) = state.throttle_failed(&keys) {
+                        e = OAuthError::throttled(wait);
+                    }
+                }
+                e.basic_challenge = basic;
+                Err(e)
+            }
+        }
     }
     .await;
     match result {
@@ -61,7 +76,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let auth = client_auth(&headers, &form)?;
         let basic = auth.basic;
         let token = single(&form, "token")?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
-        state.run(move |store, now| revoke_token(store, &auth, &token, now)).await?.map_err(|mut e| {
+        state.write(move |store, now| revoke_token(store, &auth, &token, now)).await?.map_err(|mut e| {
             e.basic_challenge = basic;
             e
         })
@@ -141,12 +156,11 @@ fn authenticate(store: &Store, auth: &ClientAuth, now: DateTime<Utc>) -> Result<
     Ok((current || previous).then_some(cred))
 }
 
-fn refused(cred: Option<&CredentialRecord>, client_id: &str, reason: String, now: DateTime<Utc>) -> AuditEvent {
+fn refused(cred: &CredentialRecord, reason: String, now: DateTime<Utc>) -> AuditEvent {
     let mut e = AuditEvent::new(AuditKind::TokenRefused, now);
     e.outcome = reason;
-    e.credential_id = cred.map(|c| c.id.clone());
-    // Only ids we issued are recorded; an arbitrary presented string could be a pasted secret.
-    e.client_id = cred.map(|_| client_id.to_owned());
+    e.credential_id = Some(cred.id.clone());
+    e.client_id = Some(cred.client_id.clone());
     e
 }
 
@@ -165,14 +179,20 @@ fn issue(
         ));
     }
     let Some(cred) = authenticate(store, auth, now)? else {
-        store.append_audit(&[refused(None, &auth.client_id, "invalid_client: unknown client or wrong secret".into(), now)])?;
+        // Counted per client per minute, not stored as an event each: nobody authenticated. Only ids we
+        // issued are recorded; an arbitrary presented string could be a pasted secret.
+        let subject = match store.credential_by_client_id(&auth.client_id)? {
+            Some(c) => c.client_id,
+            None => "unknown client".to_owned(),
+        };
+        store.record_auth_failure(AuthDoor::Token, &subject, now)?;
         return Err(OAuthError::new("invalid_client", "client authentication failed"));
     };
     let owner = store.user(cred.owner)?.map(|u| u.facts()).unwrap_or_default();
     let access = match effective_access(&store.credential_facts(&cred)?, &owner, now) {
         Ok(a) => a,
         Err(refusal) => {
-            store.append_audit(&[refused(Some(&cred), &auth.client_id, format!("invalid_client: {refusal}"), now)])?;
+            store.append_audit(&[refused(&cred, format!("invalid_client: {refusal}"), now)])?;
             return Err(OAuthError::new("invalid_client", "this client may not obtain tokens now"));
         }
     };
@@ -180,7 +200,7 @@ fn issue(
     let granted = match ScopeSet::grant(&access.allowed, &requested) {
         Ok(g) => g,
         Err(e) => {
-            store.append_audit(&[refused(Some(&cred), &auth.client_id, format!("invalid_scope: {e}"), now)])?;
+            store.append_audit(&[refused(&cred, format!("invalid_scope: {e}"), now)])?;
             return Err(OAuthError::new(
                 "invalid_scope",
                 format!("scope {} is beyond this credential (it allows {})", e.0, access.allowed),

@@ -1,13 +1,16 @@
-//! Shared server state: the store behind a mutex, the public URLs and the clock.
+//! Shared server state: the database (reader pool + writer thread), the public URLs, the clock, and the
+//! bounded pools that keep expensive work from crowding out everyone else.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use portico_store::Store;
+use portico_domain::{Throttle, ThrottlePolicy};
+use portico_store::{Database, Store, StoreError, WriteJob};
+use tokio::sync::{oneshot, Semaphore};
 
 /// Where "now" comes from; tests substitute a fixed or movable clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -48,22 +51,72 @@ pub struct AppState {
 }
 
 struct Inner {
-    store: Mutex<Store>,
+    db: Database,
     config: Config,
     clock: Clock,
+    /// Reads in flight at once. Each holds a pooled connection and a blocking thread; past this they queue
+    /// for a few microseconds instead of growing memory without bound.
+    reads: Semaphore,
+    /// Searches and `$everything` in flight at once: however many arrive, point reads keep permits left.
+    heavy: Semaphore,
+    /// Argon2 verifications in flight at once (each takes ~20 ms of one core and 19 MiB).
+    hashing: Semaphore,
+    /// Failed authentication per account or client id, and per network address.
+    per_key: Mutex<Throttle>,
+    per_addr: Mutex<Throttle>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the store is unavailable")]
-pub struct Unavailable;
+const MAX_READS: usize = 32;
+const MAX_HEAVY: usize = 4;
+const MAX_HASHING: usize = 2;
+
+/// The store could not answer: `Busy` when another process held the database's write lock past the busy
+/// timeout (worth retrying), `Broken` for anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("the database is busy")]
+    Busy,
+    #[error("the store is unavailable")]
+    Broken,
+}
+
+impl From<StoreError> for Unavailable {
+    fn from(e: StoreError) -> Unavailable {
+        match e {
+            StoreError::Busy => Unavailable::Busy,
+            e => {
+                tracing::error!(error = %e, "store failure");
+                Unavailable::Broken
+            }
+        }
+    }
+}
+
+/// How heavy a read is: a search may scan an index, a point read touches a few rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weight {
+    Light,
+    Heavy,
+}
 
 impl AppState {
-    pub fn new(store: Store, config: Config) -> AppState {
-        AppState::with_clock(store, config, Arc::new(Utc::now))
+    pub fn new(db: Database, config: Config) -> AppState {
+        AppState::with_clock(db, config, Arc::new(Utc::now))
     }
 
-    pub fn with_clock(store: Store, config: Config, clock: Clock) -> AppState {
-        AppState { inner: Arc::new(Inner { store: Mutex::new(store), config, clock }) }
+    pub fn with_clock(db: Database, config: Config, clock: Clock) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                clock,
+                reads: Semaphore::new(MAX_READS),
+                heavy: Semaphore::new(MAX_HEAVY),
+                hashing: Semaphore::new(MAX_HASHING),
+                per_key: Mutex::new(Throttle::new(ThrottlePolicy::PER_KEY)),
+                per_addr: Mutex::new(Throttle::new(ThrottlePolicy::PER_ADDRESS)),
+            }),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -74,21 +127,97 @@ impl AppState {
         (self.inner.clock)()
     }
 
-    /// Runs blocking store work off the async runtime, with the store locked and the current time.
-    pub async fn run<T: Send + 'static>(
+    /// Runs `f` on a pooled reader connection, off the async runtime. Readers never wait for the writer.
+    pub async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Store, DateTime<Utc>) -> T + Send + 'static,
+        weight: Weight,
+        f: impl FnOnce(&Store, DateTime<Utc>) -> T + Send + 'static,
     ) -> Result<T, Unavailable> {
+        let _heavy = match weight {
+            Weight::Heavy => Some(self.inner.heavy.acquire().await.map_err(|_| Unavailable::Broken)?),
+            Weight::Light => None,
+        };
+        let _permit = self.inner.reads.acquire().await.map_err(|_| Unavailable::Broken)?;
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let now = state.now();
-            // A panic in an earlier request poisons the lock; the store itself is still consistent (an
-            // unfinished rusqlite transaction rolls back when dropped), so carry on rather than fail forever.
-            let mut store = state.inner.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Ok(f(&mut store, now))
+            state.inner.db.read(|store| f(store, now)).map_err(Unavailable::from)
         })
         .await
-        .map_err(|_| Unavailable)?
+        .map_err(|_| Unavailable::Broken)?
+    }
+
+    /// Runs `f` on the writer thread, in its own savepoint, and answers once the write is committed. `f`
+    /// decides what a failure undoes (use `Store::atomically`); a panic undoes everything `f` wrote.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store, DateTime<Utc>) -> T + Send + 'static,
+    ) -> Result<T, Unavailable> {
+        let (tx, rx) = oneshot::channel();
+        let clock = self.inner.clock.clone();
+        self.inner.db.submit(Box::new(Job { f: Some(f), clock, out: None, tx: Some(tx) }))?;
+        rx.await.map_err(|_| Unavailable::Broken)?
+    }
+
+    /// Runs a CPU-heavy computation (password hashing) on a small bounded pool, holding nothing else.
+    pub async fn hash<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Unavailable> {
+        let _permit = self.inner.hashing.acquire().await.map_err(|_| Unavailable::Broken)?;
+        tokio::task::spawn_blocking(f).await.map_err(|_| Unavailable::Broken)
+    }
+}
+
+impl AppState {
+    fn throttle_for(&self, key: &str) -> MutexGuard<'_, Throttle> {
+        let m = if key.starts_with("addr:") { &self.inner.per_addr } else { &self.inner.per_key };
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `Err(seconds)` while any of `keys` is locked out.
+    pub fn throttle_check(&self, keys: &[String]) -> Result<(), u64> {
+        let now = self.now();
+        keys.iter().try_for_each(|k| self.throttle_for(k).check(k, now))
+    }
+
+    /// Counts a failure against each key; `Some(seconds)` when that locked any of them.
+    pub fn throttle_failed(&self, keys: &[String]) -> Option<u64> {
+        let now = self.now();
+        keys.iter().filter_map(|k| self.throttle_for(k).failed(k, now)).max()
+    }
+
+    /// A success clears the account's (or client's) failures; the address keeps its count.
+    pub fn throttle_succeeded(&self, key: &str) {
+        self.throttle_for(key).succeeded(key);
+    }
+}
+
+struct Job<F, T> {
+    f: Option<F>,
+    clock: Clock,
+    out: Option<T>,
+    tx: Option<oneshot::Sender<Result<T, Unavailable>>>,
+}
+
+impl<F, T> WriteJob for Job<F, T>
+where
+    F: FnOnce(&mut Store, DateTime<Utc>) -> T + Send,
+    T: Send,
+{
+    fn run(&mut self, store: &mut Store) {
+        if let Some(f) = self.f.take() {
+            self.out = Some(f(store, (self.clock)()));
+        }
+    }
+
+    fn finish(mut self: Box<Self>, committed: portico_store::Result<()>) {
+        let answer = match (committed, self.out.take()) {
+            (Ok(()), Some(out)) => Ok(out),
+            // The job panicked: what it wrote was rolled back.
+            (Ok(()), None) => Err(Unavailable::Broken),
+            (Err(e), _) => Err(Unavailable::from(e)),
+        };
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(answer);
+        }
     }
 }
 
@@ -100,4 +229,17 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
     response
+}
+
+/// The peer's address, when the server was started with connect info (`serve` does; a bare router in a
+/// unit test does not, and then per-address throttling simply does not apply).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddr(info.map(|i| i.0.ip())))
+    }
 }

@@ -1,7 +1,7 @@
 //! The append-only audit log. Rows are only ever inserted; the schema's triggers refuse UPDATE and DELETE.
 
 use chrono::{DateTime, Utc};
-use portico_domain::{AuditEvent, AuditKind, PatientId, UserId};
+use portico_domain::{AuditEvent, AuditKind, AuthDoor, PatientId, UserId};
 use rusqlite::{params, OptionalExtension};
 
 use crate::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
@@ -64,10 +64,11 @@ impl Store {
     pub fn append_audit(&mut self, events: &[AuditEvent]) -> Result<()> {
         let tx = self.conn.savepoint()?;
         for e in events {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO audit(at, kind, outcome, actor_user_id, credential_id, client_id, token_digest, patient_id, resource_types, count, detail)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
+            )?
+            .execute(params![
                     ts(e.at),
                     e.kind.as_str(),
                     e.outcome,
@@ -79,8 +80,7 @@ impl Store {
                     e.resource_types.join(","),
                     e.count,
                     e.detail,
-                ],
-            )?;
+                ])?;
         }
         tx.commit()?;
         Ok(())
@@ -128,5 +128,31 @@ impl Store {
             )
             .optional()?;
         parse_opt_ts(at.flatten())
+    }
+
+    /// Counts one unauthenticated failure in its minute.
+    pub fn record_auth_failure(&mut self, door: AuthDoor, subject: &str, now: DateTime<Utc>) -> Result<()> {
+        let minute = now.format("%Y-%m-%dT%H:%MZ").to_string();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO auth_failures(minute, door, subject, count) VALUES (?, ?, ?, 1)
+                 ON CONFLICT(minute, door, subject) DO UPDATE SET count = count + 1",
+            )?
+            .execute(params![minute, door.as_str(), subject])?;
+        Ok(())
+    }
+
+    /// Failure counts per minute, newest first: (minute, door, subject, count).
+    pub fn auth_failures(&self, limit: usize) -> Result<Vec<(String, String, String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT minute, door, subject, count FROM auth_failures ORDER BY minute DESC, door, subject LIMIT ?",
+        )?;
+        let rows = st.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// How many audit rows there are (for tests and the bench's size figures).
+    pub fn audit_rows(&self) -> Result<i64> {
+        Ok(self.conn.prepare_cached("SELECT count(*) FROM audit")?.query_row([], |r| r.get(0))?)
     }
 }

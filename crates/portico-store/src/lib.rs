@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod credentials;
+mod db;
 mod resources;
 
 use std::path::Path;
@@ -17,12 +18,19 @@ use rusqlite::Connection;
 
 pub use accounts::{NewUser, PatientSummary, UserRecord};
 pub use credentials::{CredentialChange, CredentialRecord, NewCredential, TokenRecord};
+pub use db::{Database, WriteJob};
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// Another process held the database's write lock for longer than the busy timeout: try again later.
+    #[error("the database is busy")]
+    Busy,
+    /// A batch this caller's write was part of could not be committed.
+    #[error("the write could not be committed: {0}")]
+    NotCommitted(String),
     #[error("{0}")]
     Conflict(String),
     #[error("not found")]
@@ -33,10 +41,38 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            {
+                StoreError::Busy
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// The same failure, for each caller of a batch (the underlying error is not `Clone`).
+    fn for_another_caller(&self) -> StoreError {
+        match self {
+            StoreError::Busy => StoreError::Busy,
+            e => StoreError::NotCommitted(e.to_string()),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Each entry runs once, in order, tracked by `PRAGMA user_version`. Never edit a shipped entry; append.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_live_index.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_live_index.sql"),
+    // 0003 and 0004 land with the search index and the defect fixes.
+    include_str!("migrations/0005_auth_failures.sql"),
+];
 
 pub struct Store {
     conn: Connection,
@@ -63,6 +99,10 @@ impl Store {
         Ok(store)
     }
 
+    fn from_conn(conn: Connection) -> Store {
+        Store { conn }
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
@@ -81,10 +121,6 @@ impl Store {
         &mut self,
         f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        if !self.conn.is_autocommit() {
-            // Left open by a panic in an earlier call: what it did is undone, as it never finished.
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
         self.conn.execute_batch("SAVEPOINT atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
         match f(self) {
             Ok(v) => {
@@ -162,10 +198,5 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!((store.practices().unwrap().len(), audit_count(&store)), (1, 1));
-        // A transaction left open (as by a panic) is rolled back by the next unit, which then works.
-        store.conn.execute_batch("SAVEPOINT abandoned; INSERT INTO practices(name) VALUES ('Half');").unwrap();
-        store.atomically(|s| s.create_practice("Three").map(|_| ())).unwrap();
-        let names: Vec<String> = store.practices().unwrap().into_iter().map(|(_, n)| n).collect();
-        assert_eq!(names, vec!["One".to_owned(), "Three".to_owned()]);
     }
 }

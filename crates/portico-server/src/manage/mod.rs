@@ -1,0 +1,56 @@
+//! The management API's logic, one module per concern: `sessions` (sign-in, sign-out, the session's user),
+//! `credentials` (create, list, change, regenerate, delete), `previews` (what a credential reaches, run
+//! through the engine), `history` (audit views and revocation receipts) and `users` (users, roles,
+//! practices, patients). Functions over the store, called by the thin handlers in `api`. Authorization
+//! rules for people live here: owners manage their own credentials; administrators see and revoke staff
+//! keys of their practices and manage users of their practices.
+
+mod credentials;
+mod history;
+mod previews;
+mod sessions;
+mod users;
+
+use std::collections::BTreeMap;
+
+use portico_api as wire;
+use portico_domain::{PracticeId, Role, UserId};
+use portico_store::{Store, UserRecord};
+
+use crate::error::ApiFailure;
+
+pub use credentials::*;
+pub use history::*;
+pub use previews::*;
+pub use sessions::*;
+pub use users::*;
+
+type Result<T> = std::result::Result<T, ApiFailure>;
+
+pub fn to_user(store: &Store, u: &UserRecord) -> Result<wire::User> {
+    let names: BTreeMap<PracticeId, String> = store.practices()?.into_iter().collect();
+    Ok(wire::User {
+        id: u.id.0,
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        practices: u
+            .practices
+            .iter()
+            .map(|p| wire::Practice { id: p.0, name: names.get(p).cloned().unwrap_or_default() })
+            .collect(),
+        patient_id: u.patient.as_ref().map(|p| p.0.clone()),
+    })
+}
+
+fn username_of(store: &Store, id: UserId) -> Result<String> {
+    Ok(store.user(id)?.map(|u| u.username).unwrap_or_else(|| format!("user {}", id.0)))
+}
+
+pub fn require_admin(user: &UserRecord) -> Result<()> {
+    if user.has(Role::Administrator) {
+        Ok(())
+    } else {
+        Err(ApiFailure::forbidden("this needs the administrator role"))
+    }
+}

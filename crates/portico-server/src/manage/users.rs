@@ -1,0 +1,174 @@
+//! Users, roles and practices (administrators), and the patient list (staff).
+
+use chrono::{DateTime, Utc};
+use portico_api as wire;
+use portico_domain::{hash_password, AuditEvent, AuditKind, PatientId, PracticeId, Role, UserId, Username};
+use portico_store::{Store, UserRecord};
+
+use crate::error::ApiFailure;
+
+use super::*;
+
+pub fn patients(store: &Store, user: &UserRecord, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
+    if !user.roles.iter().any(|r| r.is_staff()) {
+        return Err(ApiFailure::forbidden("only staff can list patients"));
+    }
+    Ok(store
+        .patients(&user.practices, query)?
+        .into_iter()
+        .map(|p| wire::PatientSummary {
+            id: p.id.0,
+            name: p.name,
+            birth_date: p.birth_date,
+            gender: p.gender,
+            practices: p.practices.into_iter().map(|x| x.0).collect(),
+        })
+        .collect())
+}
+
+pub fn practices(store: &Store) -> Result<Vec<wire::Practice>> {
+    Ok(store.practices()?.into_iter().map(|(id, name)| wire::Practice { id: id.0, name }).collect())
+}
+
+pub fn users(store: &Store, admin: &UserRecord) -> Result<Vec<wire::User>> {
+    require_admin(admin)?;
+    store.users(Some(&admin.practices))?.iter().map(|u| to_user(store, u)).collect()
+}
+
+fn parse_roles(roles: &[String]) -> Result<Vec<Role>> {
+    roles
+        .iter()
+        .map(|r| {
+            Role::parse(r)
+                .ok_or_else(|| ApiFailure::invalid(format!("unknown role '{}'", r.chars().take(32).collect::<String>())))
+        })
+        .collect()
+}
+
+/// An administrator manages staff of their practices, patients of their practices, and new users who belong
+/// nowhere yet; the same people `users` lists them.
+fn admin_may_manage(store: &Store, admin: &UserRecord, target: UserId) -> Result<UserRecord> {
+    let u = store.user(target)?.ok_or_else(|| ApiFailure::not_found("no such user"))?;
+    let member = u.practices.iter().any(|p| admin.practices.contains(p));
+    let our_patient = match &u.patient {
+        Some(p) => store.patient_practices(p)?.iter().any(|pr| admin.practices.contains(pr)),
+        None => false,
+    };
+    let unplaced = u.practices.is_empty() && u.patient.is_none();
+    let shares = member || our_patient || unplaced;
+    if shares {
+        Ok(u)
+    } else {
+        Err(ApiFailure::not_found("no such user"))
+    }
+}
+
+fn user_changed(store: &mut Store, admin: &UserRecord, target: UserId, detail: String, now: DateTime<Utc>) -> Result<()> {
+    let mut e = AuditEvent::new(AuditKind::UserChanged, now);
+    e.actor = Some(admin.id);
+    e.detail = Some(format!("user {}: {detail}", target.0));
+    store.append_audit(&[e])?;
+    Ok(())
+}
+
+/// Creates a user. `password_hash` was computed beforehand on the hashing pool (see [`hash_new_password`]),
+/// so the writer never spends Argon2's time.
+pub fn create_user(
+    store: &mut Store,
+    admin: &UserRecord,
+    req: &wire::NewUser,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<wire::User> {
+    require_admin(admin)?;
+    let username = Username::parse(req.username.trim())
+        .ok_or_else(|| ApiFailure::invalid("username: 3–64 lowercase letters, digits, '.', '_' or '-'"))?;
+    let display = req.display_name.trim();
+    if display.is_empty() || display.chars().count() > 100 || display.chars().any(char::is_control) {
+        return Err(ApiFailure::invalid("display_name: 1–100 printable characters"));
+    }
+    let roles = parse_roles(&req.roles)?;
+    let practices: Vec<PracticeId> = req.practices.iter().map(|p| PracticeId(*p)).collect();
+    if let Some(p) = practices.iter().find(|p| !admin.practices.contains(p)) {
+        return Err(ApiFailure::forbidden(format!("you are not an administrator of practice {}", p.0)));
+    }
+    let patient = req.patient_id.as_ref().map(|p| PatientId(p.clone()));
+    if let Some(p) = &patient {
+        // A patient user sees that Patient's whole record: it must exist and belong to this admin's practice.
+        let exists = store.read_resource("Patient", p.as_str())?.is_some_and(|r| !r.deleted);
+        let ours = store.patient_practices(p)?.iter().any(|pr| admin.practices.contains(pr));
+        if !exists || !ours {
+            return Err(ApiFailure::invalid("patient_id: no such patient in your practices"));
+        }
+        if !roles.contains(&Role::Patient) {
+            return Err(ApiFailure::invalid("patient_id is only for users with the patient role"));
+        }
+    }
+    let hash = password_hash.to_owned();
+    let id = store.create_user(
+        &portico_store::NewUser {
+            username: username.as_str(),
+            display_name: display,
+            password_hash: &hash,
+            roles: &roles,
+            practices: &practices,
+            patient: patient.as_ref(),
+        },
+        now,
+    )?;
+    user_changed(store, admin, id, "created".into(), now)?;
+    let u = store.user(id)?.ok_or_else(ApiFailure::internal)?;
+    to_user(store, &u)
+}
+
+pub fn set_roles(
+    store: &mut Store,
+    admin: &UserRecord,
+    target: i64,
+    req: &wire::SetRoles,
+    now: DateTime<Utc>,
+) -> Result<wire::User> {
+    require_admin(admin)?;
+    let u = admin_may_manage(store, admin, UserId(target))?;
+    let roles = parse_roles(&req.roles)?;
+    if u.id == admin.id && !roles.contains(&Role::Administrator) {
+        return Err(ApiFailure::invalid("you cannot remove your own administrator role"));
+    }
+    store.set_roles(u.id, &roles)?;
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    user_changed(store, admin, u.id, format!("roles set to [{}]", names.join(", ")), now)?;
+    let u = store.user(u.id)?.ok_or_else(ApiFailure::internal)?;
+    to_user(store, &u)
+}
+
+/// Sets the user's memberships among the administrator's practices; memberships elsewhere are kept.
+pub fn set_practices(
+    store: &mut Store,
+    admin: &UserRecord,
+    target: i64,
+    req: &wire::SetPractices,
+    now: DateTime<Utc>,
+) -> Result<wire::User> {
+    require_admin(admin)?;
+    let u = admin_may_manage(store, admin, UserId(target))?;
+    let wanted: Vec<PracticeId> = req.practices.iter().map(|p| PracticeId(*p)).collect();
+    if let Some(p) = wanted.iter().find(|p| !admin.practices.contains(p)) {
+        return Err(ApiFailure::forbidden(format!("you are not an administrator of practice {}", p.0)));
+    }
+    let mut practices: Vec<PracticeId> = u.practices.iter().copied().filter(|p| !admin.practices.contains(p)).collect();
+    practices.extend(wanted);
+    practices.sort();
+    practices.dedup();
+    store.set_practices(u.id, &practices)?;
+    user_changed(store, admin, u.id, format!("practices set to {:?}", practices.iter().map(|p| p.0).collect::<Vec<_>>()), now)?;
+    let u = store.user(u.id)?.ok_or_else(ApiFailure::internal)?;
+    to_user(store, &u)
+}
+
+/// Hashes a new user's password on the bounded hashing pool, before anything is written.
+pub async fn hash_new_password(state: &crate::state::AppState, password: String) -> Result<String> {
+    state
+        .hash(move || hash_password(&password, &mut rand::rngs::OsRng))
+        .await?
+        .map_err(|e| ApiFailure::invalid(format!("password: {e}")))
+}
