@@ -2,6 +2,7 @@
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod abuse;
 mod access_matrix;
 mod bad_input;
 mod fhir_api;

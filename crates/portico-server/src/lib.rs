@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod engine;
 mod error;
 mod fhir;
+mod maintenance;
 pub mod manage;
 mod oauth;
 mod state;
@@ -68,12 +69,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns. Housekeeping (pruning
+/// expired tokens and sessions) runs beside it.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let housekeeping = tokio::spawn(maintenance::run(state.clone()));
+    let _stop_housekeeping = AbortOnDrop(housekeeping);
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

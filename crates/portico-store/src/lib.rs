@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod credentials;
 mod db;
+mod maintenance;
 mod resources;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use rusqlite::Connection;
 pub use accounts::{NewUser, PatientSummary, UserRecord};
 pub use credentials::{CredentialChange, CredentialRecord, NewCredential, TokenRecord};
 pub use db::{Database, WriteJob};
+pub use maintenance::Pruned;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
 #[derive(Debug, thiserror::Error)]
