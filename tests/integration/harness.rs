@@ -80,11 +80,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `setup` has adjusted its writer connection (e.g. a shorter busy timeout).
+    pub async fn start_with(setup: impl FnOnce(&Store)) -> TestServer {
         init_logging();
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("portico.db");
         std::fs::copy(template(), &db).expect("copy template");
         let store = Store::open(&db).expect("open store");
+        setup(&store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let config = Config::new(&base);
