@@ -47,6 +47,43 @@ async fn credential_names_are_validated_and_unique_per_owner() {
     s.stop().await;
 }
 
+/// Answers that carry a session token or a client secret must not be kept by any cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_carrying_secrets_are_not_cached() {
+    let s = TestServer::start().await;
+    let http = s.http();
+    let session = http
+        .post(format!("{}/api/session", s.base))
+        .json(&serde_json::json!({ "username": "patient", "password": crate::harness::PASSWORD }))
+        .send()
+        .await
+        .expect("sign in");
+    let headers = session.headers().clone();
+    let body: Value = session.json().await.expect("json");
+    let token = body["token"].as_str().expect("session token").to_owned();
+    let created = http
+        .post(format!("{}/api/credentials", s.base))
+        .bearer_auth(&token)
+        .json(&new_credential("patient_app", "Cached?"))
+        .send()
+        .await
+        .expect("create");
+    let created_headers = created.headers().clone();
+    let issued: wire::IssuedSecret = created.json().await.expect("issued");
+    let regenerated = http
+        .post(format!("{}/api/credentials/{}/regenerate", s.base, issued.credential.id))
+        .bearer_auth(&token)
+        .json(&wire::Regenerate { grace_seconds: None })
+        .send()
+        .await
+        .expect("regenerate");
+    for (label, h) in [("session", headers), ("create", created_headers), ("regenerate", regenerated.headers().clone())] {
+        assert_eq!(h.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{label}");
+        assert_eq!(h.get("pragma").and_then(|v| v.to_str().ok()), Some("no-cache"), "{label}");
+    }
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_owner_sees_a_credential_and_delete_is_idempotent() {
     let s = TestServer::start().await;

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::engine::FhirOp;
-use crate::error::{ApiFailure, ApiPath};
+use crate::error::{no_store, ApiFailure, ApiPath};
 use crate::fhir::{bearer, query_pairs, render};
 use crate::manage;
 use crate::state::AppState;
@@ -95,7 +95,8 @@ async fn sign_in(State(state): State<AppState>, body: Body) -> Response {
         state.run(move |store, now| manage::sign_in(store, &req, st.config(), now)).await?
     }
     .await;
-    reply(r)
+    // The answer carries the session token: no cache may keep it.
+    no_store(reply(r))
 }
 
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -133,7 +134,8 @@ async fn create_credential(State(state): State<AppState>, headers: HeaderMap, bo
             .await
     }
     .await;
-    reply_created(r)
+    // The answer carries the client secret: no cache may keep it.
+    no_store(reply_created(r))
 }
 
 async fn get_credential(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
@@ -162,7 +164,7 @@ async fn regenerate(State(state): State<AppState>, headers: HeaderMap, ApiPath(i
             .await
     }
     .await;
-    reply(r)
+    no_store(reply(r))
 }
 
 fn body_is_empty(headers: &HeaderMap) -> bool {
