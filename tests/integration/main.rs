@@ -9,4 +9,5 @@ mod harness;
 mod management;
 mod oauth;
 mod secrets_at_rest;
+mod shared_resources;
 mod tidy;
