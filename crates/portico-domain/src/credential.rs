@@ -92,6 +92,14 @@ fn is_format_char(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
+/// Does a token minted by secret generation `minted` still stand? Each regeneration starts a new
+/// generation. The current secret's tokens stand; the previous secret's only while its grace period runs
+/// (`previous_until`, `None` when there is none); older ones never. So a token lives no longer than the
+/// secret that minted it.
+pub fn minted_by_live_secret(minted: i64, current: i64, previous_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    minted == current || (minted == current - 1 && previous_until.is_some_and(|until| now < until))
+}
+
 /// Optional valid-from / valid-to. Both bounds inclusive of `from`, exclusive of `to`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ValidityWindow {
@@ -147,6 +155,24 @@ mod tests {
             ("Robert'); DROP TABLE credentials;--", Ok("Robert'); DROP TABLE credentials;--")),
         ] {
             assert_eq!(CredentialName::parse(input).as_ref().map(CredentialName::as_str).map_err(|e| *e), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn tokens_live_as_long_as_their_secret() {
+        let t = |m| Utc.with_ymd_and_hms(2026, 1, 1, 10, m, 0).unwrap();
+        let grace = Some(t(30));
+        // (minted, current, previous_until, now) → stands?
+        for (minted, current, until, now, stands) in [
+            (0, 0, None, t(0), true),
+            (3, 3, grace, t(59), true),
+            (2, 3, grace, t(29), true),
+            (2, 3, grace, t(30), false),
+            (2, 3, None, t(0), false),
+            (1, 3, grace, t(0), false),
+            (4, 3, grace, t(0), false),
+        ] {
+            assert_eq!(minted_by_live_secret(minted, current, until, now), stands, "{minted} {current} {until:?} {now}");
         }
     }
 

@@ -88,6 +88,12 @@ pub fn authorize(
     let Some(cred) = cred else {
         return Err(refuse("credential missing".into(), &record.credential_id));
     };
+    // A token stops with the secret that minted it: when a regeneration's grace period ends, or at once
+    // when the secret is regenerated again.
+    let grace_until = cred.previous.as_ref().map(|(_, until)| *until);
+    if !portico_domain::minted_by_live_secret(record.secret_generation, cred.secret_generation, grace_until, now) {
+        return Err(refuse("token minted with a replaced secret".into(), &cred.id));
+    }
     let access = resolve(store, &cred, now).map_err(|e| (e, None))?;
     let access = match access {
         Ok(a) => a,

@@ -33,6 +33,9 @@ pub struct CredentialRecord {
     pub secret_hint: String,
     /// After a regeneration with a grace period: the old secret and until when it still works.
     pub previous: Option<(Digest, DateTime<Utc>)>,
+    /// Which secret is current: 0 at creation, one more with each regeneration (the previous secret is
+    /// generation `secret_generation - 1`).
+    pub secret_generation: i64,
     pub window: ValidityWindow,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -61,10 +64,12 @@ pub struct TokenRecord {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The credential's secret generation that minted this token: the token stops with that secret.
+    pub secret_generation: i64,
 }
 
 const CRED_COLUMNS: &str = "id, kind, owner_id, name, note, client_id, secret_digest, secret_hint, previous_digest,
-    previous_valid_until, valid_from, valid_to, active, created_at, created_by, updated_at, deleted_at";
+    previous_valid_until, valid_from, valid_to, active, created_at, created_by, updated_at, deleted_at, secret_generation";
 
 type RawCredential = (
     String,
@@ -84,6 +89,7 @@ type RawCredential = (
     i64,
     String,
     Option<String>,
+    i64,
 );
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
@@ -105,6 +111,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
         r.get(14)?,
         r.get(15)?,
         r.get(16)?,
+        r.get(17)?,
     ))
 }
 
@@ -113,7 +120,8 @@ impl Store {
         let tx = self.conn.savepoint()?;
         tx.execute(
             &format!(
-                "INSERT INTO credentials({CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL)"
+                "INSERT INTO credentials({CRED_COLUMNS})
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, 0)"
             ),
             params![
                 c.id,
@@ -212,6 +220,7 @@ impl Store {
             created_by,
             updated,
             deleted,
+            secret_generation,
         ) = r;
         let corrupt = |what: &str| StoreError::Corrupt(format!("credential {id}: {what}"));
         let kind = CredentialKind::parse(&kind).ok_or_else(|| corrupt("kind"))?;
@@ -234,6 +243,7 @@ impl Store {
             secret_digest,
             secret_hint: hint,
             previous,
+            secret_generation,
             window: ValidityWindow { from: parse_opt_ts(from)?, to: parse_opt_ts(to)? },
             active: active != 0,
             created_at: parse_ts(&created)?,
@@ -288,9 +298,9 @@ impl Store {
         Ok(())
     }
 
-    /// Installs a new secret. With a grace period the old one keeps working until `grace_until` (and so do
-    /// its tokens); without one, the old secret and every token issued so far die now. Returns the number of
-    /// tokens revoked.
+    /// Installs a new secret, the next secret generation. With a grace period the old one keeps working
+    /// until `grace_until` (and so do the tokens it minted, which stop then); without one, the old secret
+    /// and every token issued so far die now. Returns the number of tokens revoked.
     pub fn replace_secret(
         &mut self,
         id: &str,
@@ -302,7 +312,8 @@ impl Store {
         let tx = self.conn.savepoint()?;
         let n = tx.execute(
             "UPDATE credentials SET previous_digest = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_digest END,
-             previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4
+             previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4,
+             secret_generation = secret_generation + 1
              WHERE id = ?5 AND deleted_at IS NULL",
             params![grace_until.map(ts), &digest.0[..], hint, ts(now), id],
         )?;
@@ -341,8 +352,17 @@ impl Store {
 
     pub fn insert_token(&mut self, t: &TokenRecord) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![&t.digest.0[..], t.credential_id, t.scope, t.patient.as_ref().map(PatientId::as_str), ts(t.issued_at), ts(t.expires_at)],
+            "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at, secret_generation)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                &t.digest.0[..],
+                t.credential_id,
+                t.scope,
+                t.patient.as_ref().map(PatientId::as_str),
+                ts(t.issued_at),
+                ts(t.expires_at),
+                t.secret_generation
+            ],
         )?;
         Ok(())
     }
@@ -351,7 +371,8 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT credential_id, scope, patient_id, issued_at, expires_at, revoked_at FROM access_tokens WHERE digest = ?",
+                "SELECT credential_id, scope, patient_id, issued_at, expires_at, revoked_at, secret_generation
+                 FROM access_tokens WHERE digest = ?",
                 [&digest.0[..]],
                 |r| {
                     Ok((
@@ -361,11 +382,12 @@ impl Store {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(credential_id, scope, patient, issued, expires, revoked)| {
+        row.map(|(credential_id, scope, patient, issued, expires, revoked, secret_generation)| {
             Ok(TokenRecord {
                 digest: *digest,
                 credential_id,
@@ -374,6 +396,7 @@ impl Store {
                 issued_at: parse_ts(&issued)?,
                 expires_at: parse_ts(&expires)?,
                 revoked_at: parse_opt_ts(revoked)?,
+                secret_generation,
             })
         })
         .transpose()

@@ -36,7 +36,12 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Each entry runs once, in order, tracked by `PRAGMA user_version`. Never edit a shipped entry; append.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_live_index.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_live_index.sql"),
+    // 0003 (another branch) goes here when the branches merge.
+    include_str!("migrations/0004_defects.sql"),
+];
 
 pub struct Store {
     conn: Connection,
