@@ -76,7 +76,7 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(())
+        self.fill_name_keys()
     }
 
     /// Runs `f` as one unit: everything it writes commits together, or (when it returns an error) none of
