@@ -51,7 +51,7 @@ fn init_logging() {
 
 /// A seeded database file, built once per test binary and copied for each test (seeding hashes passwords
 /// and imports 2,858 resources; copying is much cheaper).
-fn template() -> &'static PathBuf {
+pub fn template() -> &'static PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("portico-template-{}", std::process::id()));
@@ -87,7 +87,8 @@ impl TestServer {
         let store = Store::open(&db).expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let config = Config::new(&base);
+        // Guarded like the embedded service: only its own Host, no cross-site /api requests.
+        let config = Config::new(&base).trusting_only([]);
         let offset = Arc::new(AtomicI64::new(0));
         let o = offset.clone();
         let clock: portico_server::Clock = Arc::new(move || Utc::now() + Duration::seconds(o.load(Ordering::SeqCst)));

@@ -6,6 +6,7 @@ mod access_matrix;
 mod bad_input;
 mod fhir_api;
 mod harness;
+mod loopback_guard;
 mod management;
 mod oauth;
 mod secrets_at_rest;
