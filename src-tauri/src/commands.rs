@@ -53,21 +53,24 @@ pub struct DemoAccount {
     username: &'static str,
     display_name: &'static str,
     roles: Vec<&'static str>,
-    password: &'static str,
+    password: String,
 }
 
-/// The embedded demo's accounts, one per role, so a newcomer can try each in one click.
+/// The embedded demo's accounts, one per role, so a newcomer can try each in one click. Their password is
+/// this launch's own (not the public demo one), so it is known only once the service is up.
 #[tauri::command]
-pub fn demo_accounts() -> Vec<DemoAccount> {
-    portico_server::demo::ACCOUNTS
+pub async fn demo_accounts(desktop: State<'_, Desktop>) -> Result<Vec<DemoAccount>> {
+    desktop.ready().await?;
+    let Some(password) = desktop.demo_password.get() else { return Ok(Vec::new()) };
+    Ok(portico_server::demo::ACCOUNTS
         .iter()
         .map(|a| DemoAccount {
             username: a.username,
             display_name: a.display_name,
             roles: a.roles.iter().map(|r| r.as_str()).collect(),
-            password: portico_server::demo::DEMO_PASSWORD,
+            password: password.expose().to_owned(),
         })
-        .collect()
+        .collect())
 }
 
 /// Signs back in with the session token from the keychain, if the service still accepts it.

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use portico_client::Client;
-use portico_server::embedded::Embedded;
+use portico_server::demo::DemoPassword;
+use portico_server::embedded::{Demo, Embedded};
 use portico_server::Config;
 use tokio::sync::{watch, Mutex};
 
@@ -26,6 +27,9 @@ pub struct Desktop {
     pub state: watch::Sender<ServiceState>,
     embedded: Arc<Mutex<Option<Embedded>>>,
     pub client: Mutex<Option<Client>>,
+    /// The embedded demo's per-launch password, which the app hands to itself for one-click sign-in; set
+    /// once the service is ready.
+    pub demo_password: Arc<OnceLock<DemoPassword>>,
     pub keychain: Keychain,
     pub ui_ready_reported: AtomicBool,
     /// Bumped on every secret copy, so only the newest secret's 60-second timer clears the clipboard.
@@ -39,6 +43,7 @@ impl Desktop {
             state: watch::channel(ServiceState::Starting).0,
             embedded: Arc::new(Mutex::new(None)),
             client: Mutex::new(None),
+            demo_password: Arc::new(OnceLock::new()),
             keychain: Keychain::open(),
             ui_ready_reported: AtomicBool::new(false),
             clipboard_generation: AtomicU64::new(0),
@@ -49,10 +54,14 @@ impl Desktop {
     pub fn start_service(&self, db: PathBuf) {
         let state = self.state.clone();
         let slot = self.embedded.clone();
+        let demo_password = self.demo_password.clone();
         tauri::async_runtime::spawn(async move {
-            match Embedded::start(&db, true).await {
+            match Embedded::start(&db, Demo::PerLaunchPassword).await {
                 Ok(e) => {
                     let config = e.config.clone();
+                    if let Some(p) = e.demo_password.clone() {
+                        let _ = demo_password.set(p);
+                    }
                     *slot.lock().await = Some(e);
                     state.send_replace(ServiceState::Ready(config));
                 }

@@ -51,7 +51,7 @@ fn init_logging() {
 
 /// A seeded database file, built once per test binary and copied for each test (seeding hashes passwords
 /// and imports 2,858 resources; copying is much cheaper).
-fn template() -> &'static PathBuf {
+pub fn template() -> &'static PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("portico-template-{}", std::process::id()));
@@ -93,7 +93,8 @@ impl TestServer {
         setup(&store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let config = Config::new(&base);
+        // Guarded like the embedded service: only its own Host, no cross-site /api requests.
+        let config = Config::new(&base).trusting_only([]);
         let offset = Arc::new(AtomicI64::new(0));
         let o = offset.clone();
         let clock: portico_server::Clock = Arc::new(move || Utc::now() + Duration::seconds(o.load(Ordering::SeqCst)));
@@ -194,6 +195,20 @@ impl TestServer {
             .expect("revoke")
             .status()
             .as_u16()
+    }
+
+    /// `POST /api/session` as any client would send it: status, `Retry-After` and the JSON body.
+    pub async fn sign_in_raw(&self, username: &str, password: &str) -> (u16, Option<String>, Value) {
+        let r = self
+            .http()
+            .post(format!("{}/api/session", self.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("sign in");
+        let status = r.status().as_u16();
+        let retry = r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, retry, r.json().await.unwrap_or(Value::Null))
     }
 
     /// GET with a bearer token, returning status and JSON body.

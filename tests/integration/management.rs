@@ -47,6 +47,80 @@ async fn credential_names_are_validated_and_unique_per_owner() {
     s.stop().await;
 }
 
+/// Invisible and direction-changing characters (Unicode format characters) could make two apps look alike,
+/// and names that differ only in case are the same name to a reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_names_refuse_format_characters_and_case_variants() {
+    let s = TestServer::start().await;
+    let patient = s.client("patient").await;
+    for name in ["Dup Name", "Straße app", "Élan"] {
+        patient.create_credential(&new_credential("patient_app", name)).await.expect(name);
+    }
+    for (name, status, code) in [
+        ("arabic\u{61c}mark", 400, wire::ErrorCode::InvalidInput),
+        ("word\u{2060}joiner", 400, wire::ErrorCode::InvalidInput),
+        ("soft\u{ad}hyphen", 400, wire::ErrorCode::InvalidInput),
+        ("zero\u{200b}width", 400, wire::ErrorCode::InvalidInput),
+        ("tag\u{e0041}\u{e007f}", 400, wire::ErrorCode::InvalidInput),
+        ("\u{feff}bom", 400, wire::ErrorCode::InvalidInput),
+        ("dup name", 409, wire::ErrorCode::Conflict),
+        ("DUP NAME", 409, wire::ErrorCode::Conflict),
+        ("STRASSE APP", 409, wire::ErrorCode::Conflict),
+        ("éLAN", 409, wire::ErrorCode::Conflict),
+    ] {
+        let got = api_error(patient.create_credential(&new_credential("patient_app", name)).await);
+        assert_eq!((got.0, got.1), (status, code), "{name:?}: {}", got.2);
+    }
+    // Renaming into another credential's name, in another case, is the same conflict.
+    let other = patient.create_credential(&new_credential("patient_app", "Other")).await.expect("other");
+    let rename = wire::CredentialUpdate { name: Some("dup NAME".into()), ..Default::default() };
+    let (status, code, _) = api_error(patient.update_credential(&other.credential.id, &rename).await);
+    assert_eq!((status, code), (409, wire::ErrorCode::Conflict));
+    // A credential may change the case of its own name.
+    let own = patient.credentials().await.expect("list").into_iter().find(|c| c.name == "Dup Name").expect("Dup Name");
+    let recase = wire::CredentialUpdate { name: Some("DUP name".into()), ..Default::default() };
+    assert_eq!(patient.update_credential(&own.id, &recase).await.expect("recase").name, "DUP name");
+    assert_eq!(patient.credentials().await.expect("list").len(), 4, "refused names created nothing");
+    s.stop().await;
+}
+
+/// Answers that carry a session token or a client secret must not be kept by any cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_carrying_secrets_are_not_cached() {
+    let s = TestServer::start().await;
+    let http = s.http();
+    let session = http
+        .post(format!("{}/api/session", s.base))
+        .json(&serde_json::json!({ "username": "patient", "password": crate::harness::PASSWORD }))
+        .send()
+        .await
+        .expect("sign in");
+    let headers = session.headers().clone();
+    let body: Value = session.json().await.expect("json");
+    let token = body["token"].as_str().expect("session token").to_owned();
+    let created = http
+        .post(format!("{}/api/credentials", s.base))
+        .bearer_auth(&token)
+        .json(&new_credential("patient_app", "Cached?"))
+        .send()
+        .await
+        .expect("create");
+    let created_headers = created.headers().clone();
+    let issued: wire::IssuedSecret = created.json().await.expect("issued");
+    let regenerated = http
+        .post(format!("{}/api/credentials/{}/regenerate", s.base, issued.credential.id))
+        .bearer_auth(&token)
+        .json(&wire::Regenerate { grace_seconds: None })
+        .send()
+        .await
+        .expect("regenerate");
+    for (label, h) in [("session", headers), ("create", created_headers), ("regenerate", regenerated.headers().clone())] {
+        assert_eq!(h.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{label}");
+        assert_eq!(h.get("pragma").and_then(|v| v.to_str().ok()), Some("no-cache"), "{label}");
+    }
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_owner_sees_a_credential_and_delete_is_idempotent() {
     let s = TestServer::start().await;

@@ -237,6 +237,47 @@ async fn regenerate_kills_the_old_secret_and_its_tokens_unless_a_grace_period_is
     s.stop().await;
 }
 
+/// A token lives no longer than the secret that minted it: when the grace period ends, every token minted
+/// with the old secret (before or during the grace) stops on the very next request, while tokens of the new
+/// secret live on; a second regeneration ends the first secret's tokens at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_stop_with_the_secret_that_minted_them() {
+    let s = TestServer::start().await;
+    let (patient, first) = s.patient_app("Graced").await;
+    let read = |token: String| {
+        let s = &s;
+        async move { s.get(&format!("Patient/{REYNA}"), &token).await.0 }
+    };
+    let before = s.token(&first).await.access_token;
+    let second = patient.regenerate(&first.credential.id, Some(600)).await.expect("regenerate with grace");
+    let during_old = s.token(&first).await.access_token;
+    let during_new = s.token(&second).await.access_token;
+    for t in [&before, &during_old, &during_new] {
+        assert_eq!(read(t.clone()).await, 200, "every token works during the grace period");
+    }
+    // Regenerating again within the grace: the first secret is gone, and so are its tokens.
+    let third = patient.regenerate(&first.credential.id, Some(300)).await.expect("regenerate again");
+    let of_third = s.token(&third).await.access_token;
+    for (label, t, want) in [
+        ("minted by the first secret before the grace", &before, 401),
+        ("minted by the first secret during the grace", &during_old, 401),
+        ("minted by the second secret, now in its own grace", &during_new, 200),
+        ("minted by the third secret", &of_third, 200),
+    ] {
+        assert_eq!(read(t.clone()).await, want, "{label}");
+    }
+    s.advance(301);
+    for (label, t, want) in [
+        ("minted by the second secret, after its grace", &during_new, 401),
+        ("minted by the third secret, after the grace", &of_third, 200),
+    ] {
+        assert_eq!(read(t.clone()).await, want, "{label}");
+    }
+    let fresh = s.token(&third).await.access_token;
+    assert_eq!(read(fresh).await, 200, "the current secret still mints working tokens");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_expire_and_can_be_revoked_by_their_client() {
     let s = TestServer::start().await;

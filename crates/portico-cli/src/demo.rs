@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use portico_api as wire;
 use portico_client::{Client, ClientAuthMethod, ClientError, FhirClient};
-use portico_server::embedded::Embedded;
+use portico_server::embedded::{Demo, Embedded};
 use portico_server::{demo, Config};
 
 pub fn run() -> Result<()> {
@@ -19,7 +19,8 @@ fn step(n: u32, text: &str) {
 
 async fn walk() -> Result<()> {
     let dir = tempfile_dir()?;
-    let service = Embedded::start(&dir.join("portico-demo.db"), true).await.context("starting the service")?;
+    let service =
+        Embedded::start(&dir.join("portico-demo.db"), Demo::DocumentedPassword).await.context("starting the service")?;
     let config = service.config.clone();
     let (patients, resources) = service.seeded.map_or((0, 0), |s| (s.patients, s.import.created));
     println!("Portico demo: service on {} with {patients} sample patients ({resources} resources)", config.base_url);

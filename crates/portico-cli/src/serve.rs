@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Public base URL, if clients reach the service under another name (default: the bound address).
     #[arg(long)]
     public_url: Option<String>,
+    /// Another `host:port` clients may address the service by (repeatable). On a loopback address the
+    /// service answers only its base URL's host and these, against DNS rebinding; elsewhere, giving any
+    /// turns the same check on.
+    #[arg(long = "public-host", value_name = "HOST:PORT")]
+    public_hosts: Vec<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -45,7 +50,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     let base = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
-    let config = Config::new(base);
+    let mut config = Config::new(base);
+    if bound.ip().is_loopback() || !args.public_hosts.is_empty() {
+        // The bound address itself stays reachable too, when a public URL names the service otherwise.
+        config = config.trusting_only(args.public_hosts.into_iter().chain([bound.to_string()]));
+    }
     print_banner(&config, &args.db.db, args.demo);
     let state = AppState::new(portico_server::Database::new(store).context("starting the database writer")?, config);
     portico_server::serve(listener, state, shutdown_signal()).await.context("serving")?;

@@ -15,7 +15,9 @@ pub mod throttle;
 pub use access::{effective_access, Access, CredentialFacts, OwnerFacts, PatientScope, Refusal};
 pub use account::{hash_password, verify_password, PasswordError, PracticeId, Role, UserId, Username};
 pub use audit::{AuditEvent, AuditKind, AuthDoor};
-pub use credential::{CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition};
+pub use credential::{
+    is_format_char, minted_by_live_secret, name_key, CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition,
+};
 pub use scope::{Interaction, Scope, ScopeContext, ScopeError, ScopeSet};
 pub use secret::{random_id, Digest, Secret, SecretKind};
 pub use throttle::{Throttle, ThrottlePolicy};

@@ -21,8 +21,11 @@ pub fn capability_statement(e: &Endpoints, date: &str) -> Value {
         .iter()
         .map(|t| {
             let params: Vec<Value> = COMMON_PARAMS.iter().chain(t.params.iter()).map(search_param).collect();
-            let interactions: Vec<Value> =
-                ["read", "search-type", "create", "update", "delete"].iter().map(|code| json!({"code": code})).collect();
+            // Types outside the patient compartment are shared by every practice and read-only over the API.
+            let shared = t.name != "Patient" && t.compartment.is_empty();
+            let codes: &[&str] =
+                if shared { &["read", "search-type"] } else { &["read", "search-type", "create", "update", "delete"] };
+            let interactions: Vec<Value> = codes.iter().map(|code| json!({"code": code})).collect();
             let mut resource = json!({
                 "type": t.name,
                 "interaction": interactions,
@@ -128,6 +131,8 @@ mod tests {
             let Some(r) = r else { panic!("{} missing from CapabilityStatement", t.name) };
             let codes: Vec<&str> = r["interaction"].as_array().into_iter().flatten().filter_map(|i| i["code"].as_str()).collect();
             assert!(codes.contains(&"read") && codes.contains(&"search-type"), "{}", t.name);
+            let shared = t.name != "Patient" && t.compartment.is_empty();
+            assert_eq!(codes.contains(&"update"), !shared, "{}: shared types are read-only", t.name);
             let names: Vec<&str> = r["searchParam"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
             for p in COMMON_PARAMS.iter().chain(t.params) {
                 assert!(names.contains(&p.name), "{}.{}", t.name, p.name);

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::engine::FhirOp;
-use crate::error::{ApiFailure, ApiPath};
+use crate::error::{no_store, ApiFailure, ApiPath};
 use crate::fhir::{bearer, query_pairs, render};
 use crate::manage;
 use crate::state::{AppState, ClientAddr, Weight};
@@ -132,7 +132,8 @@ async fn sign_in(State(state): State<AppState>, ClientAddr(addr): ClientAddr, bo
         manage::sign_in(&state, req, addr).await
     }
     .await;
-    reply(r)
+    // The answer carries the session token: no cache may keep it.
+    no_store(reply(r))
 }
 
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -170,7 +171,8 @@ async fn create_credential(State(state): State<AppState>, headers: HeaderMap, bo
             .await
     }
     .await;
-    reply_created(r)
+    // The answer carries the client secret: no cache may keep it.
+    no_store(reply_created(r))
 }
 
 async fn get_credential(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
@@ -199,7 +201,7 @@ async fn regenerate(State(state): State<AppState>, headers: HeaderMap, ApiPath(i
             .await
     }
     .await;
-    reply(r)
+    no_store(reply(r))
 }
 
 fn body_is_empty(headers: &HeaderMap) -> bool {

@@ -6,8 +6,41 @@ use portico_domain::{hash_password, PatientId, PracticeId, Role};
 use portico_fhir::import::{prepare_bundle, PreparedResource};
 use portico_store::{ImportSummary, NewUser, Store, StoreError};
 
-/// Every demo account's password. Printed by the commands that create them; a demo store is not for real data.
+/// Every demo account's password where the demo is public (`portico serve --demo`, `portico demo`, the
+/// test peers). Printed by the commands that create them; a demo store is not for real data. The desktop
+/// app's embedded demo does not use it: see [`DemoPassword::per_launch`].
 pub const DEMO_PASSWORD: &str = "portico-demo";
+
+/// The demo accounts' password for one run of the desktop app. Anyone can read [`DEMO_PASSWORD`], so a web
+/// page that reached the embedded service could sign in with it; this one is random, set afresh at each
+/// launch and known only to the app, which hands it to itself. Redacted in `Debug`, never logged.
+#[derive(Clone)]
+pub struct DemoPassword(String);
+
+impl DemoPassword {
+    /// 192 random bits.
+    pub fn per_launch() -> DemoPassword {
+        use base64::Engine as _;
+        use rand::RngCore as _;
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        DemoPassword(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn documented() -> DemoPassword {
+        DemoPassword(DEMO_PASSWORD.to_owned())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DemoPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoPassword(<redacted>)")
+    }
+}
 
 pub const PRACTICES: [&str; 2] = ["Riverside Family Medicine", "Hillcrest Community Clinic"];
 
@@ -65,6 +98,18 @@ pub fn sample_records() -> Result<Vec<(String, Vec<PreparedResource>)>, SeedErro
 
 fn patient_id(resources: &[PreparedResource]) -> Option<PatientId> {
     resources.iter().find(|r| r.resource_type == "Patient").map(|r| PatientId(r.id.clone()))
+}
+
+/// Gives every demo account `password` (one hash for all: they share it anyway). Accounts that do not exist
+/// are skipped, and no other account is touched.
+pub fn set_demo_password(store: &mut Store, password: &DemoPassword) -> Result<(), SeedError> {
+    let hash = hash_password(password.expose(), &mut rand::rngs::OsRng).map_err(|_| SeedError::Password)?;
+    store.atomically(|store| {
+        for a in ACCOUNTS {
+            store.set_password_hash(a.username, &hash)?;
+        }
+        Ok(())
+    })
 }
 
 /// Seeds an empty store; a store that already has practices is left as it is.

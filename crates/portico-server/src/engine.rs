@@ -88,6 +88,12 @@ pub fn authorize(
     let Some(cred) = cred else {
         return Err(refuse("credential missing".into(), &record.credential_id));
     };
+    // A token stops with the secret that minted it: when a regeneration's grace period ends, or at once
+    // when the secret is regenerated again.
+    let grace_until = cred.previous.as_ref().map(|(_, until)| *until);
+    if !portico_domain::minted_by_live_secret(record.secret_generation, cred.secret_generation, grace_until, now) {
+        return Err(refuse("token minted with a replaced secret".into(), &cred.id));
+    }
     let access = resolve(store, &cred, now).map_err(|e| (e, None))?;
     let access = match access {
         Ok(a) => a,
@@ -257,6 +263,20 @@ fn in_compartment(td: &TypeDef) -> bool {
     td.name == "Patient" || !td.compartment.is_empty()
 }
 
+/// Who may write shared resources: nobody, through the FHIR API. Organization, Practitioner, Location,
+/// Medication and every other type outside the patient compartment belong to no practice: any practice's
+/// records may point at them, while a key (an administrator's too) speaks only for its owner's practices.
+/// So no key may create, update or delete them, lest one practice change what another's records say (or
+/// make them point at nothing); the operator writes them with `portico import`, `generate` and the demo
+/// seed, which do not pass through this API. Checked before anything is read, so the answer is the same
+/// whether the resource exists or not.
+fn writable(td: &TypeDef) -> Result<(), FhirError> {
+    if in_compartment(td) {
+        return Ok(());
+    }
+    Err(FhirError::forbidden(format!("{} resources are shared by every practice and read-only through the FHIR API", td.name)))
+}
+
 /// May `who` see this stored resource at all? Outside its reach the answer is "not found", never "forbidden",
 /// so nobody learns that another patient's resource exists.
 fn visible(store: &Store, who: &Principal, td: &TypeDef, r: &StoredResource) -> Result<bool, FhirError> {
@@ -352,6 +372,7 @@ fn run(
         FhirOp::Create { resource_type, body } => {
             let td = known_type(&resource_type)?;
             who.require(td.name, Interaction::Create)?;
+            writable(td)?;
             let body = check_body(td, body, None)?;
             let id = uuid::Uuid::new_v4().to_string();
             let mut body = body;
@@ -363,6 +384,7 @@ fn run(
         FhirOp::Update { resource_type, id, body, if_match } => {
             let td = known_type(&resource_type)?;
             who.require(td.name, Interaction::Update)?;
+            writable(td)?;
             let body = check_body(td, body, Some(&id))?;
             if let Some(existing) = store.read_resource(td.name, &id)? {
                 if !visible(store, who, td, &existing)? {
@@ -377,6 +399,7 @@ fn run(
         FhirOp::Delete { resource_type, id, if_match } => {
             let td = known_type(&resource_type)?;
             who.require(td.name, Interaction::Delete)?;
+            writable(td)?;
             let existing = store.read_resource(td.name, &id)?.ok_or_else(|| not_found(td.name, &id))?;
             if !visible(store, who, td, &existing)? {
                 return Err(not_found(td.name, &id));

@@ -78,7 +78,8 @@ fn retry_after(r: &mut Response, secs: Option<u64>) {
     }
 }
 
-/// Token responses and errors must never be cached (RFC 6749 §5.1).
+/// Answers that carry a token, a session or a secret must never be cached (RFC 6749 §5.1): token responses
+/// and OAuth errors, sign-in, and the show-once secret of a new or regenerated credential.
 pub fn no_store(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::engine::{self, FhirOk, FhirOp};
 use crate::error::{FhirError, FhirPath, FHIR_JSON};
-use crate::state::{AppState, Weight};
+use crate::state::{AppState, Unavailable, Weight};
 use crate::FHIR_BODY_LIMIT;
 
 pub fn routes() -> Router<AppState> {
@@ -145,7 +145,7 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
     let bearer = bearer(headers);
     let fhir_base = state.config().fhir_base();
     let writes = op.as_ref().is_ok_and(FhirOp::writes);
-    let result = if writes {
+    let result: Result<Result<Response, FhirError>, Unavailable> = if writes {
         state
             .write(move |store, now| {
                 store.atomically(|store| -> Result<Result<FhirOk, FhirError>, portico_store::StoreError> {
@@ -157,14 +157,16 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
                 })
             })
             .await
-            .map(|r| r.map_err(FhirError::from).and_then(|r| r))
+            .map(|r| r.map_err(FhirError::from).and_then(|r| r).map(render))
     } else {
         let weight = if op.as_ref().is_ok_and(FhirOp::is_heavy) { Weight::Heavy } else { Weight::Light };
         let read = state
             .read(weight, move |store, now| {
-                authorized(store, bearer.as_deref(), op, now, |store, who, op| {
+                let (result, events) = authorized(store, bearer.as_deref(), op, now, |store, who, op| {
                     engine::execute_read(store, who, op, &fhir_base, now)
-                })
+                });
+                // Rendered here, off the async runtime: a large bundle is milliseconds of serialization.
+                (result.map(render), events)
             })
             .await;
         match read {
@@ -178,7 +180,7 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
         }
     };
     match result {
-        Ok(Ok(ok)) => render(ok),
+        Ok(Ok(response)) => response,
         Ok(Err(e)) => e.into_response(),
         Err(e) => FhirError::from(e).into_response(),
     }

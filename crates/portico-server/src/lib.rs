@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod engine;
 mod error;
 mod fhir;
+mod guard;
 mod maintenance;
 pub mod manage;
 mod oauth;
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
             };
             axum::response::IntoResponse::into_response(e)
         })
+        // Before any handler: requests for another host, or cross-site requests to /api (see `guard`).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::middleware::from_fn(state::log_request))
         .with_state(state)
 }

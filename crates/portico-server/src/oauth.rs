@@ -142,8 +142,9 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
 }
 
 /// Finds the credential and checks the secret in constant time (the current one, or the previous one
-/// during a regeneration grace period).
-fn authenticate(store: &Store, auth: &ClientAuth, now: DateTime<Utc>) -> Result<Option<CredentialRecord>, OAuthError> {
+/// during a regeneration grace period). Also says which secret generation matched: tokens it mints stop
+/// with that secret.
+fn authenticate(store: &Store, auth: &ClientAuth, now: DateTime<Utc>) -> Result<Option<(CredentialRecord, i64)>, OAuthError> {
     let Some(cred) = store.credential_by_client_id(&auth.client_id)? else {
         return Ok(None);
     };
@@ -153,7 +154,8 @@ fn authenticate(store: &Store, auth: &ClientAuth, now: DateTime<Utc>) -> Result<
     let presented = secret.digest();
     let current = presented.ct_eq(&cred.secret_digest);
     let previous = cred.previous.as_ref().is_some_and(|(d, until)| now < *until && presented.ct_eq(d));
-    Ok((current || previous).then_some(cred))
+    let generation = if current { cred.secret_generation } else { cred.secret_generation - 1 };
+    Ok((current || previous).then_some((cred, generation)))
 }
 
 fn refused(cred: &CredentialRecord, reason: String, now: DateTime<Utc>) -> AuditEvent {
@@ -178,7 +180,7 @@ fn issue(
             format!("grant_type '{}' is not supported; use client_credentials", truncate(grant_type)),
         ));
     }
-    let Some(cred) = authenticate(store, auth, now)? else {
+    let Some((cred, secret_generation)) = authenticate(store, auth, now)? else {
         // Counted per client per minute, not stored as an event each: nobody authenticated. Only ids we
         // issued are recorded; an arbitrary presented string could be a pasted secret.
         let subject = match store.credential_by_client_id(&auth.client_id)? {
@@ -223,6 +225,7 @@ fn issue(
         issued_at: now,
         expires_at: now + Duration::seconds(lifetime),
         revoked_at: None,
+        secret_generation,
     };
     // A token exists only together with the audit entry that records its issue.
     store.atomically(|store| {
@@ -239,7 +242,7 @@ fn issue(
 }
 
 fn revoke_token(store: &mut Store, auth: &ClientAuth, token: &str, now: DateTime<Utc>) -> Result<(), OAuthError> {
-    let Some(cred) = authenticate(store, auth, now)? else {
+    let Some((cred, _)) = authenticate(store, auth, now)? else {
         return Err(OAuthError::new("invalid_client", "client authentication failed"));
     };
     // RFC 7009 §2.2: an unknown or foreign token is answered with 200 all the same.

@@ -21,6 +21,9 @@ pub struct Config {
     pub base_url: String,
     pub token_lifetime_secs: i64,
     pub session_lifetime_secs: i64,
+    /// When set, the only `host[:port]` authorities the service answers to; `/api` then also refuses other
+    /// origins and non-JSON bodies (see `guard`). `None` (the default) answers any host.
+    pub trusted_hosts: Option<Vec<String>>,
 }
 
 impl Config {
@@ -29,7 +32,24 @@ impl Config {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             token_lifetime_secs: 3600,
             session_lifetime_secs: 12 * 3600,
+            trusted_hosts: None,
         }
+    }
+
+    /// Answers only requests addressed to the base URL's own authority (e.g. `127.0.0.1:49152`) or to one of
+    /// `also`: what a service on a loopback port needs against DNS rebinding.
+    pub fn trusting_only(mut self, also: impl IntoIterator<Item = String>) -> Config {
+        let own = self.base_url.split_once("://").map_or(self.base_url.as_str(), |(_, rest)| rest);
+        let own = own.split('/').next().unwrap_or(own).to_ascii_lowercase();
+        let mut hosts = vec![own];
+        for h in also {
+            let h = h.trim().to_ascii_lowercase();
+            if !h.is_empty() && !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+        self.trusted_hosts = Some(hosts);
+        self
     }
 
     pub fn fhir_base(&self) -> String {

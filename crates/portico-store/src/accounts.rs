@@ -97,6 +97,12 @@ impl Store {
         Ok(id)
     }
 
+    /// Replaces a user's password hash; false when there is no such user.
+    pub fn set_password_hash(&mut self, username: &str, password_hash: &str) -> Result<bool> {
+        let n = self.conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", params![password_hash, username])?;
+        Ok(n > 0)
+    }
+
     pub fn user(&self, id: UserId) -> Result<Option<UserRecord>> {
         self.user_where("id = ?", id.0)
     }

@@ -1,7 +1,7 @@
 //! Credentials, their patient lists, and the access tokens issued to them.
 
 use chrono::{DateTime, Utc};
-use portico_domain::{CredentialFacts, CredentialKind, Digest, PatientId, PracticeId, UserId, ValidityWindow};
+use portico_domain::{name_key, CredentialFacts, CredentialKind, Digest, PatientId, PracticeId, UserId, ValidityWindow};
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use crate::{parse_opt_ts, parse_ts, placeholders, ts, unique_violation, Result, Store, StoreError};
@@ -33,6 +33,9 @@ pub struct CredentialRecord {
     pub secret_hint: String,
     /// After a regeneration with a grace period: the old secret and until when it still works.
     pub previous: Option<(Digest, DateTime<Utc>)>,
+    /// Which secret is current: 0 at creation, one more with each regeneration (the previous secret is
+    /// generation `secret_generation - 1`).
+    pub secret_generation: i64,
     pub window: ValidityWindow,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -61,10 +64,12 @@ pub struct TokenRecord {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The credential's secret generation that minted this token: the token stops with that secret.
+    pub secret_generation: i64,
 }
 
 const CRED_COLUMNS: &str = "id, kind, owner_id, name, note, client_id, secret_digest, secret_hint, previous_digest,
-    previous_valid_until, valid_from, valid_to, active, created_at, created_by, updated_at, deleted_at";
+    previous_valid_until, valid_from, valid_to, active, created_at, created_by, updated_at, deleted_at, secret_generation";
 
 type RawCredential = (
     String,
@@ -84,6 +89,7 @@ type RawCredential = (
     i64,
     String,
     Option<String>,
+    i64,
 );
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
@@ -105,6 +111,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
         r.get(14)?,
         r.get(15)?,
         r.get(16)?,
+        r.get(17)?,
     ))
 }
 
@@ -113,7 +120,8 @@ impl Store {
         let tx = self.conn.savepoint()?;
         tx.execute(
             &format!(
-                "INSERT INTO credentials({CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL)"
+                "INSERT INTO credentials({CRED_COLUMNS}, name_key)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, 0, ?)"
             ),
             params![
                 c.id,
@@ -130,6 +138,7 @@ impl Store {
                 ts(now),
                 c.created_by.0,
                 ts(now),
+                name_key(c.name),
             ],
         )
         .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
@@ -212,6 +221,7 @@ impl Store {
             created_by,
             updated,
             deleted,
+            secret_generation,
         ) = r;
         let corrupt = |what: &str| StoreError::Corrupt(format!("credential {id}: {what}"));
         let kind = CredentialKind::parse(&kind).ok_or_else(|| corrupt("kind"))?;
@@ -234,6 +244,7 @@ impl Store {
             secret_digest,
             secret_hint: hint,
             previous,
+            secret_generation,
             window: ValidityWindow { from: parse_opt_ts(from)?, to: parse_opt_ts(to)? },
             active: active != 0,
             created_at: parse_ts(&created)?,
@@ -259,7 +270,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         if let Some(name) = &change.name {
-            tx.execute("UPDATE credentials SET name = ? WHERE id = ?", params![name, id])
+            tx.execute("UPDATE credentials SET name = ?, name_key = ? WHERE id = ?", params![name, name_key(name), id])
                 .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
         }
         if let Some(note) = &change.note {
@@ -288,9 +299,9 @@ impl Store {
         Ok(())
     }
 
-    /// Installs a new secret. With a grace period the old one keeps working until `grace_until` (and so do
-    /// its tokens); without one, the old secret and every token issued so far die now. Returns the number of
-    /// tokens revoked.
+    /// Installs a new secret, the next secret generation. With a grace period the old one keeps working
+    /// until `grace_until` (and so do the tokens it minted, which stop then); without one, the old secret
+    /// and every token issued so far die now. Returns the number of tokens revoked.
     pub fn replace_secret(
         &mut self,
         id: &str,
@@ -302,7 +313,8 @@ impl Store {
         let tx = self.conn.savepoint()?;
         let n = tx.execute(
             "UPDATE credentials SET previous_digest = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_digest END,
-             previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4
+             previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4,
+             secret_generation = secret_generation + 1
              WHERE id = ?5 AND deleted_at IS NULL",
             params![grace_until.map(ts), &digest.0[..], hint, ts(now), id],
         )?;
@@ -341,8 +353,17 @@ impl Store {
 
     pub fn insert_token(&mut self, t: &TokenRecord) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![&t.digest.0[..], t.credential_id, t.scope, t.patient.as_ref().map(PatientId::as_str), ts(t.issued_at), ts(t.expires_at)],
+            "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at, secret_generation)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                &t.digest.0[..],
+                t.credential_id,
+                t.scope,
+                t.patient.as_ref().map(PatientId::as_str),
+                ts(t.issued_at),
+                ts(t.expires_at),
+                t.secret_generation
+            ],
         )?;
         Ok(())
     }
@@ -351,7 +372,8 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT credential_id, scope, patient_id, issued_at, expires_at, revoked_at FROM access_tokens WHERE digest = ?",
+                "SELECT credential_id, scope, patient_id, issued_at, expires_at, revoked_at, secret_generation
+                 FROM access_tokens WHERE digest = ?",
                 [&digest.0[..]],
                 |r| {
                     Ok((
@@ -361,11 +383,12 @@ impl Store {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(credential_id, scope, patient, issued, expires, revoked)| {
+        row.map(|(credential_id, scope, patient, issued, expires, revoked, secret_generation)| {
             Ok(TokenRecord {
                 digest: *digest,
                 credential_id,
@@ -374,9 +397,44 @@ impl Store {
                 issued_at: parse_ts(&issued)?,
                 expires_at: parse_ts(&expires)?,
                 revoked_at: parse_opt_ts(revoked)?,
+                secret_generation,
             })
         })
         .transpose()
+    }
+
+    /// Gives credentials stored before names were compared case-folded their folded key (run on open, after
+    /// the migrations; a no-op once every row has one). Two live names of one owner that fold alike were
+    /// allowed back then; the later one's key is made unique with its id (U+001F cannot occur in a name),
+    /// so both stay, and the next rename of it is checked like any other.
+    pub(crate) fn fill_name_keys(&mut self) -> Result<()> {
+        let rows: Vec<(String, i64, String, bool)> = {
+            let mut st = self.conn.prepare(
+                "SELECT id, owner_id, name, deleted_at IS NULL FROM credentials WHERE name_key IS NULL ORDER BY created_at, id",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.savepoint()?;
+        for (id, owner, name, live) in rows {
+            let key = name_key(&name);
+            let taken = live
+                && tx
+                    .query_row(
+                        "SELECT 1 FROM credentials WHERE owner_id = ? AND name_key = ? AND deleted_at IS NULL",
+                        params![owner, key],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+            let key = if taken { format!("{key}\u{1f}{id}") } else { key };
+            tx.execute("UPDATE credentials SET name_key = ? WHERE id = ?", params![key, id])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Revokes one token if it belongs to `credential_id`; true when something changed.
@@ -386,5 +444,137 @@ impl Store {
             params![ts(now), &digest.0[..], credential_id],
         )?;
         Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewUser;
+    use portico_domain::Role;
+
+    fn store_with_owner() -> (Store, UserId) {
+        let mut store = Store::open_in_memory().unwrap();
+        let owner = store
+            .create_user(
+                &NewUser {
+                    username: "owner",
+                    display_name: "Owner",
+                    password_hash: "x",
+                    roles: &[Role::Patient],
+                    practices: &[],
+                    patient: None,
+                },
+                Utc::now(),
+            )
+            .unwrap();
+        (store, owner)
+    }
+
+    fn add(store: &mut Store, owner: UserId, id: &str, name: &str) -> Result<()> {
+        store.insert_credential(
+            &NewCredential {
+                id,
+                kind: CredentialKind::PatientApp,
+                owner,
+                name,
+                note: None,
+                client_id: &format!("client-{id}"),
+                secret_digest: Digest([0; 32]),
+                secret_hint: "hint",
+                window: ValidityWindow::default(),
+                active: true,
+                created_by: owner,
+                patients: &[],
+            },
+            Utc::now(),
+        )
+    }
+
+    fn keys(store: &Store) -> Vec<(String, Option<String>)> {
+        let mut st = store.conn.prepare("SELECT id, name_key FROM credentials ORDER BY id").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<std::result::Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn names_are_unique_per_owner_case_folded() {
+        let (mut store, owner) = store_with_owner();
+        add(&mut store, owner, "a", "Dup Name").unwrap();
+        for (id, name) in [("b", "dup name"), ("c", "DUP NAME"), ("d", "Dup Name")] {
+            assert!(matches!(add(&mut store, owner, id, name), Err(StoreError::Conflict(_))), "{name}");
+        }
+        add(&mut store, owner, "e", "Straße").unwrap();
+        assert!(matches!(add(&mut store, owner, "f", "STRASSE"), Err(StoreError::Conflict(_))));
+        let rename = |name: &str| CredentialChange { name: Some(name.into()), ..Default::default() };
+        assert!(matches!(store.update_credential("e", &rename("dup NAME"), Utc::now()), Err(StoreError::Conflict(_))));
+        store.update_credential("a", &rename("DUP name"), Utc::now()).unwrap();
+        // A deleted credential's name is free again.
+        store.delete_credential("a", Utc::now()).unwrap();
+        add(&mut store, owner, "g", "dup name").unwrap();
+    }
+
+    /// Rows from before the key existed get one on open; two names that fold alike (allowed then) both stay.
+    #[test]
+    fn old_rows_get_their_keys() {
+        let (mut store, owner) = store_with_owner();
+        add(&mut store, owner, "a", "Dup Name").unwrap();
+        add(&mut store, owner, "b", "Other").unwrap();
+        store.conn.execute_batch("UPDATE credentials SET name_key = NULL").unwrap();
+        store.conn.execute("UPDATE credentials SET name = 'dup name' WHERE id = 'b'", []).unwrap();
+        store.fill_name_keys().unwrap();
+        assert_eq!(
+            keys(&store),
+            vec![("a".to_owned(), Some("dup name".to_owned())), ("b".to_owned(), Some("dup name\u{1f}b".to_owned()))]
+        );
+        assert!(matches!(add(&mut store, owner, "c", "DUP NAME"), Err(StoreError::Conflict(_))));
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use rusqlite::Connection;
+
+    use crate::{Store, MIGRATIONS};
+
+    /// A database from before secret generations and name keys: a credential in a grace period keeps its
+    /// tokens only as the previous secret's, and two names that fold alike both survive the upgrade.
+    #[test]
+    fn a_version_2_database_upgrades() {
+        let dir = std::env::temp_dir().join(format!("portico-upgrade-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v2.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 2;
+                 INSERT INTO users(id, username, display_name, password_hash, created_at) VALUES (1, 'u', 'U', 'x', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO credentials(id, kind, owner_id, name, client_id, secret_digest, secret_hint, previous_digest,
+                   previous_valid_until, active, created_at, created_by, updated_at)
+                 VALUES ('graced', 'patient_app', 1, 'Dup Name', 'c1', x'00', 'h', x'01', '2030-01-01T00:00:00.000Z', 1,
+                   '2026-01-01T00:00:00.000Z', 1, '2026-01-01T00:00:00.000Z'),
+                        ('plain', 'patient_app', 1, 'dup name', 'c2', x'00', 'h', NULL, NULL, 1,
+                   '2026-01-02T00:00:00.000Z', 1, '2026-01-02T00:00:00.000Z');
+                 INSERT INTO access_tokens(digest, credential_id, scope, issued_at, expires_at)
+                 VALUES (x'aa', 'graced', 'patient/*.rs', '2026-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let generations: Vec<(String, i64, String)> = {
+            let mut st = store.conn.prepare("SELECT id, secret_generation, name_key FROM credentials ORDER BY id").unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(
+            generations,
+            vec![("graced".to_owned(), 1, "dup name".to_owned()), ("plain".to_owned(), 0, "dup name\u{1f}plain".to_owned())]
+        );
+        let token: i64 = store.conn.query_row("SELECT secret_generation FROM access_tokens", [], |r| r.get(0)).unwrap();
+        assert_eq!(token, 0, "an old token counts as the previous secret's");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

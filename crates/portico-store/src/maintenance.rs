@@ -93,6 +93,7 @@ mod tests {
                     issued_at: expires - Duration::hours(1),
                     expires_at: expires,
                     revoked_at: None,
+                    secret_generation: 0,
                 })
                 .unwrap();
         }
