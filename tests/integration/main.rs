@@ -5,6 +5,7 @@
 mod access_matrix;
 mod bad_input;
 mod fhir_api;
+mod fuzz_token;
 mod harness;
 mod management;
 mod oauth;
