@@ -6,6 +6,7 @@ mod abuse;
 mod access_matrix;
 mod bad_input;
 mod fhir_api;
+mod fuzz_token;
 mod harness;
 mod loopback_guard;
 mod management;
