@@ -277,6 +277,12 @@ fn check(sent: &Sent) -> Result<(), TestCaseError> {
     let code = error["error"].as_str().unwrap_or_default();
     prop_assert!(ERROR_CODES.contains(&code), "{status}: {error}");
     prop_assert!(error.get("error_description").is_none_or(Value::is_string), "{error}");
+    // RFC 6749 §5.2: the description's characters are %x20-21 / %x23-5B / %x5D-7E.
+    let description = error["error_description"].as_str().unwrap_or_default();
+    prop_assert!(
+        description.chars().all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')),
+        "error_description outside RFC 6749's character set: {error}"
+    );
     if *basic_attempted && code == "invalid_client" {
         prop_assert_eq!(*status, 401, "{}", error);
         let challenge = headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -87,9 +87,15 @@ pub fn no_store(mut r: Response) -> Response {
     r
 }
 
+/// RFC 6749 §5.2 allows only `%x20-21 / %x23-5B / %x5D-7E` in `error_description`; a description that
+/// repeats client input (a grant type, a scope) could carry anything else, so those become `?`.
+fn rfc6749_text(s: &str) -> String {
+    s.chars().map(|c| if matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e') { c } else { '?' }).collect()
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.error, "error_description": self.description });
+        let body = serde_json::json!({ "error": self.error, "error_description": rfc6749_text(&self.description) });
         let mut r = (self.status, Json(body)).into_response();
         if self.basic_challenge && self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"portico\""));
