@@ -56,42 +56,49 @@ impl Store {
     }
 
     pub fn practice_by_name(&self, name: &str) -> Result<Option<PracticeId>> {
-        Ok(self.conn.query_row("SELECT id FROM practices WHERE name = ?", [name], |r| r.get(0)).optional()?.map(PracticeId))
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM practices WHERE name = ?")?
+            .query_row([name], |r| r.get(0))
+            .optional()?
+            .map(PracticeId))
     }
 
     pub fn practices(&self) -> Result<Vec<(PracticeId, String)>> {
-        let mut st = self.conn.prepare("SELECT id, name FROM practices ORDER BY id")?;
+        let mut st = self.conn.prepare_cached("SELECT id, name FROM practices ORDER BY id")?;
         let rows = st.query_map([], |r| Ok((PracticeId(r.get(0)?), r.get(1)?)))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn assign_patient(&mut self, patient: &PatientId, practice: PracticeId) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)",
-            params![patient.as_str(), practice.0],
-        )?;
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)")?
+            .execute(params![patient.as_str(), practice.0])?;
         Ok(())
     }
 
     pub fn patient_practices(&self, patient: &PatientId) -> Result<Vec<PracticeId>> {
-        let mut st = self.conn.prepare("SELECT practice_id FROM patient_practices WHERE patient_id = ? ORDER BY practice_id")?;
+        let mut st =
+            self.conn.prepare_cached("SELECT practice_id FROM patient_practices WHERE patient_id = ? ORDER BY practice_id")?;
         let rows = st.query_map([patient.as_str()], |r| r.get(0).map(PracticeId))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn create_user(&mut self, user: &NewUser<'_>, now: DateTime<Utc>) -> Result<UserId> {
         let tx = self.conn.savepoint()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO users(username, display_name, password_hash, patient_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            params![user.username, user.display_name, user.password_hash, user.patient.map(PatientId::as_str), ts(now)],
-        )
+        )?
+        .execute(params![user.username, user.display_name, user.password_hash, user.patient.map(PatientId::as_str), ts(now)])
         .map_err(|e| unique_violation(e, "that username is taken"))?;
         let id = UserId(tx.last_insert_rowid());
         for role in user.roles {
-            tx.execute("INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?, ?)", params![id.0, role.as_str()])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?, ?)")?
+                .execute(params![id.0, role.as_str()])?;
         }
         for p in user.practices {
-            tx.execute("INSERT OR IGNORE INTO memberships(user_id, practice_id) VALUES (?, ?)", params![id.0, p.0])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO memberships(user_id, practice_id) VALUES (?, ?)")?
+                .execute(params![id.0, p.0])?;
         }
         tx.commit()?;
         Ok(id)
@@ -99,7 +106,10 @@ impl Store {
 
     /// Replaces a user's password hash; false when there is no such user.
     pub fn set_password_hash(&mut self, username: &str, password_hash: &str) -> Result<bool> {
-        let n = self.conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", params![password_hash, username])?;
+        let n = self
+            .conn
+            .prepare_cached("UPDATE users SET password_hash = ? WHERE username = ?")?
+            .execute(params![password_hash, username])?;
         Ok(n > 0)
     }
 
@@ -115,7 +125,8 @@ impl Store {
         let sql = format!("SELECT id, username, display_name, password_hash, patient_id, created_at FROM users WHERE {cond}");
         let row = self
             .conn
-            .query_row(&sql, [arg], |r| {
+            .prepare_cached(&sql)?
+            .query_row([arg], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, String>(5)?))
             })
             .optional()?;
@@ -138,7 +149,7 @@ impl Store {
     pub fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>> {
         let ids: Vec<i64> = match practices {
             None => {
-                let mut st = self.conn.prepare("SELECT id FROM users ORDER BY id")?;
+                let mut st = self.conn.prepare_cached("SELECT id FROM users ORDER BY id")?;
                 let rows = st.query_map([], |r| r.get(0))?;
                 rows.collect::<std::result::Result<_, _>>()?
             }
@@ -148,7 +159,7 @@ impl Store {
                      OR patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id IN ({0})) ORDER BY id",
                     placeholders(ps.len())
                 );
-                let mut st = self.conn.prepare(&sql)?;
+                let mut st = self.conn.prepare_cached(&sql)?;
                 let args = ps.iter().chain(ps.iter()).map(|p| p.0);
                 let rows = st.query_map(params_from_iter(args), |r| r.get(0))?;
                 rows.collect::<std::result::Result<_, _>>()?
@@ -158,7 +169,7 @@ impl Store {
     }
 
     fn roles_of(&self, id: UserId) -> Result<Vec<Role>> {
-        let mut st = self.conn.prepare("SELECT role FROM user_roles WHERE user_id = ?")?;
+        let mut st = self.conn.prepare_cached("SELECT role FROM user_roles WHERE user_id = ?")?;
         let rows = st.query_map([id.0], |r| r.get::<_, String>(0))?;
         let mut roles = Vec::new();
         for r in rows {
@@ -170,18 +181,19 @@ impl Store {
     }
 
     fn practices_of(&self, id: UserId) -> Result<Vec<PracticeId>> {
-        let mut st = self.conn.prepare("SELECT practice_id FROM memberships WHERE user_id = ? ORDER BY practice_id")?;
+        let mut st = self.conn.prepare_cached("SELECT practice_id FROM memberships WHERE user_id = ? ORDER BY practice_id")?;
         let rows = st.query_map([id.0], |r| r.get(0).map(PracticeId))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn set_roles(&mut self, id: UserId, roles: &[Role]) -> Result<()> {
         let tx = self.conn.savepoint()?;
-        if tx.execute("DELETE FROM user_roles WHERE user_id = ?", [id.0])? == 0 && !user_exists(&tx, id)? {
+        if tx.prepare_cached("DELETE FROM user_roles WHERE user_id = ?")?.execute([id.0])? == 0 && !user_exists(&tx, id)? {
             return Err(StoreError::NotFound);
         }
         for role in roles {
-            tx.execute("INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?, ?)", params![id.0, role.as_str()])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?, ?)")?
+                .execute(params![id.0, role.as_str()])?;
         }
         tx.commit()?;
         Ok(())
@@ -192,16 +204,16 @@ impl Store {
         if !user_exists(&tx, id)? {
             return Err(StoreError::NotFound);
         }
-        tx.execute("DELETE FROM memberships WHERE user_id = ?", [id.0])?;
+        tx.prepare_cached("DELETE FROM memberships WHERE user_id = ?")?.execute([id.0])?;
         for p in practices {
-            tx.execute("INSERT INTO memberships(user_id, practice_id) VALUES (?, ?)", params![id.0, p.0]).map_err(
-                |e| match e {
+            tx.prepare_cached("INSERT INTO memberships(user_id, practice_id) VALUES (?, ?)")?
+                .execute(params![id.0, p.0])
+                .map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                         StoreError::Conflict(format!("no practice {}", p.0))
                     }
                     e => StoreError::Sqlite(e),
-                },
-            )?;
+                })?;
         }
         tx.commit()?;
         Ok(())
@@ -214,7 +226,7 @@ impl Store {
              WHERE r.type = 'Patient' AND r.deleted = 0 AND pp.practice_id IN ({}) ORDER BY r.id",
             placeholders(practices.len())
         );
-        let mut st = self.conn.prepare(&sql)?;
+        let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map(params_from_iter(practices.iter().map(|p| p.0)), |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
@@ -242,10 +254,9 @@ impl Store {
     }
 
     pub fn create_session(&mut self, digest: &Digest, user: UserId, now: DateTime<Utc>, expires: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO sessions(digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            params![&digest.0[..], user.0, ts(now), ts(expires)],
-        )?;
+        self.conn
+            .prepare_cached("INSERT INTO sessions(digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")?
+            .execute(params![&digest.0[..], user.0, ts(now), ts(expires)])?;
         Ok(())
     }
 
@@ -253,26 +264,22 @@ impl Store {
     pub fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT user_id FROM sessions WHERE digest = ? AND revoked_at IS NULL AND expires_at > ?",
-                params![&digest.0[..], ts(now)],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT user_id FROM sessions WHERE digest = ? AND revoked_at IS NULL AND expires_at > ?")?
+            .query_row(params![&digest.0[..], ts(now)], |r| r.get(0))
             .optional()?
             .map(UserId))
     }
 
     pub fn revoke_session(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE sessions SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL",
-            params![ts(now), &digest.0[..]],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE sessions SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL")?
+            .execute(params![ts(now), &digest.0[..]])?;
         Ok(())
     }
 }
 
 fn user_exists(tx: &rusqlite::Connection, id: UserId) -> Result<bool> {
-    Ok(tx.query_row("SELECT 1 FROM users WHERE id = ?", [id.0], |_| Ok(())).optional()?.is_some())
+    Ok(tx.prepare_cached("SELECT 1 FROM users WHERE id = ?")?.query_row([id.0], |_| Ok(())).optional()?.is_some())
 }
 
 /// "Given Family" from the first HumanName, falling back to its text.

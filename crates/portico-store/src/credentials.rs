@@ -143,10 +143,8 @@ impl Store {
         )
         .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
         for p in c.patients {
-            tx.execute(
-                "INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)",
-                params![c.id, p.as_str()],
-            )?;
+            tx.prepare_cached("INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)")?
+                .execute(params![c.id, p.as_str()])?;
         }
         tx.commit()?;
         Ok(())
@@ -162,7 +160,7 @@ impl Store {
 
     fn credential_where(&self, cond: &str, arg: &str) -> Result<Option<CredentialRecord>> {
         let sql = format!("SELECT {CRED_COLUMNS} FROM credentials WHERE {cond}");
-        let row = self.conn.query_row(&sql, [arg], raw).optional()?;
+        let row = self.conn.prepare_cached(&sql)?.query_row([arg], raw).optional()?;
         row.map(|r| self.hydrate(r)).transpose()
     }
 
@@ -197,7 +195,7 @@ impl Store {
     }
 
     fn credentials_query(&self, sql: &str, args: Vec<rusqlite::types::Value>) -> Result<Vec<CredentialRecord>> {
-        let mut st = self.conn.prepare(sql)?;
+        let mut st = self.conn.prepare_cached(sql)?;
         let rows: Vec<RawCredential> = st.query_map(params_from_iter(args), raw)?.collect::<std::result::Result<_, _>>()?;
         rows.into_iter().map(|r| self.hydrate(r)).collect()
     }
@@ -233,7 +231,7 @@ impl Store {
             _ => None,
         };
         let mut st =
-            self.conn.prepare("SELECT patient_id FROM credential_patients WHERE credential_id = ? ORDER BY patient_id")?;
+            self.conn.prepare_cached("SELECT patient_id FROM credential_patients WHERE credential_id = ? ORDER BY patient_id")?;
         let patients = st.query_map([&id], |r| r.get(0).map(PatientId))?.collect::<std::result::Result<_, _>>()?;
         Ok(CredentialRecord {
             kind,
@@ -264,37 +262,39 @@ impl Store {
 
     pub fn update_credential(&mut self, id: &str, change: &CredentialChange, now: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.savepoint()?;
-        let exists =
-            tx.query_row("SELECT 1 FROM credentials WHERE id = ? AND deleted_at IS NULL", [id], |_| Ok(())).optional()?;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM credentials WHERE id = ? AND deleted_at IS NULL")?
+            .query_row([id], |_| Ok(()))
+            .optional()?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
         if let Some(name) = &change.name {
-            tx.execute("UPDATE credentials SET name = ?, name_key = ? WHERE id = ?", params![name, name_key(name), id])
+            tx.prepare_cached("UPDATE credentials SET name = ?, name_key = ? WHERE id = ?")?
+                .execute(params![name, name_key(name), id])
                 .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
         }
         if let Some(note) = &change.note {
-            tx.execute("UPDATE credentials SET note = ? WHERE id = ?", params![note, id])?;
+            tx.prepare_cached("UPDATE credentials SET note = ? WHERE id = ?")?.execute(params![note, id])?;
         }
         if let Some(w) = &change.window {
-            tx.execute(
-                "UPDATE credentials SET valid_from = ?, valid_to = ? WHERE id = ?",
-                params![w.from.map(ts), w.to.map(ts), id],
-            )?;
+            tx.prepare_cached("UPDATE credentials SET valid_from = ?, valid_to = ? WHERE id = ?")?.execute(params![
+                w.from.map(ts),
+                w.to.map(ts),
+                id
+            ])?;
         }
         if let Some(active) = change.active {
-            tx.execute("UPDATE credentials SET active = ? WHERE id = ?", params![active, id])?;
+            tx.prepare_cached("UPDATE credentials SET active = ? WHERE id = ?")?.execute(params![active, id])?;
         }
         if let Some(patients) = &change.patients {
-            tx.execute("DELETE FROM credential_patients WHERE credential_id = ?", [id])?;
+            tx.prepare_cached("DELETE FROM credential_patients WHERE credential_id = ?")?.execute([id])?;
             for p in patients {
-                tx.execute(
-                    "INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)",
-                    params![id, p.as_str()],
-                )?;
+                tx.prepare_cached("INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)")?
+                    .execute(params![id, p.as_str()])?;
             }
         }
-        tx.execute("UPDATE credentials SET updated_at = ? WHERE id = ?", params![ts(now), id])?;
+        tx.prepare_cached("UPDATE credentials SET updated_at = ? WHERE id = ?")?.execute(params![ts(now), id])?;
         tx.commit()?;
         Ok(())
     }
@@ -311,22 +311,22 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize> {
         let tx = self.conn.savepoint()?;
-        let n = tx.execute(
-            "UPDATE credentials SET previous_digest = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_digest END,
+        let n = tx
+            .prepare_cached(
+                "UPDATE credentials SET previous_digest = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_digest END,
              previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4,
              secret_generation = secret_generation + 1
              WHERE id = ?5 AND deleted_at IS NULL",
-            params![grace_until.map(ts), &digest.0[..], hint, ts(now), id],
-        )?;
+            )?
+            .execute(params![grace_until.map(ts), &digest.0[..], hint, ts(now), id])?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
         let revoked = match grace_until {
             Some(_) => 0,
-            None => tx.execute(
-                "UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL",
-                params![ts(now), id],
-            )?,
+            None => tx
+                .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")?
+                .execute(params![ts(now), id])?,
         };
         tx.commit()?;
         Ok(revoked)
@@ -336,26 +336,26 @@ impl Store {
     /// when the credential was already gone, so deleting twice is harmless.
     pub fn delete_credential(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>> {
         let tx = self.conn.savepoint()?;
-        let n = tx.execute(
-            "UPDATE credentials SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-            params![ts(now), ts(now), id],
-        )?;
+        let n = tx
+            .prepare_cached("UPDATE credentials SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL")?
+            .execute(params![ts(now), ts(now), id])?;
         if n == 0 {
             return Ok(None);
         }
-        let revoked = tx.execute(
-            "UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL",
-            params![ts(now), id],
-        )?;
+        let revoked = tx
+            .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")?
+            .execute(params![ts(now), id])?;
         tx.commit()?;
         Ok(Some(revoked))
     }
 
     pub fn insert_token(&mut self, t: &TokenRecord) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at, secret_generation)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at, secret_generation)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params![
+            )?
+            .execute(params![
                 &t.digest.0[..],
                 t.credential_id,
                 t.scope,
@@ -363,30 +363,28 @@ impl Store {
                 ts(t.issued_at),
                 ts(t.expires_at),
                 t.secret_generation
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
     pub fn token(&self, digest: &Digest) -> Result<Option<TokenRecord>> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT credential_id, scope, patient_id, issued_at, expires_at, revoked_at, secret_generation
                  FROM access_tokens WHERE digest = ?",
-                [&digest.0[..]],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, i64>(6)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([&digest.0[..]], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
             .optional()?;
         row.map(|(credential_id, scope, patient, issued, expires, revoked, secret_generation)| {
             Ok(TokenRecord {
@@ -409,7 +407,7 @@ impl Store {
     /// so both stay, and the next rename of it is checked like any other.
     pub(crate) fn fill_name_keys(&mut self) -> Result<()> {
         let rows: Vec<(String, i64, String, bool)> = {
-            let mut st = self.conn.prepare(
+            let mut st = self.conn.prepare_cached(
                 "SELECT id, owner_id, name, deleted_at IS NULL FROM credentials WHERE name_key IS NULL ORDER BY created_at, id",
             )?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
@@ -431,7 +429,7 @@ impl Store {
                     .optional()?
                     .is_some();
             let key = if taken { format!("{key}\u{1f}{id}") } else { key };
-            tx.execute("UPDATE credentials SET name_key = ? WHERE id = ?", params![key, id])?;
+            tx.prepare_cached("UPDATE credentials SET name_key = ? WHERE id = ?")?.execute(params![key, id])?;
         }
         tx.commit()?;
         Ok(())
@@ -439,10 +437,12 @@ impl Store {
 
     /// Revokes one token if it belongs to `credential_id`; true when something changed.
     pub fn revoke_token(&mut self, digest: &Digest, credential_id: &str, now: DateTime<Utc>) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE access_tokens SET revoked_at = ? WHERE digest = ? AND credential_id = ? AND revoked_at IS NULL",
-            params![ts(now), &digest.0[..], credential_id],
-        )?;
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE access_tokens SET revoked_at = ? WHERE digest = ? AND credential_id = ? AND revoked_at IS NULL",
+            )?
+            .execute(params![ts(now), &digest.0[..], credential_id])?;
         Ok(n > 0)
     }
 }
