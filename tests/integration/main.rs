@@ -4,6 +4,7 @@
 
 mod abuse;
 mod access_matrix;
+mod audit_retention;
 mod bad_input;
 mod fhir_api;
 mod fuzz_token;

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// turns the same check on.
     #[arg(long = "public-host", value_name = "HOST:PORT")]
     public_hosts: Vec<String>,
+    /// Days each successful read stays in the audit log as its own entry; after that, reads are kept as
+    /// per-app, per-patient daily counts that the history still shows. Other events are kept forever.
+    #[arg(long = "audit-retention-days", value_name = "N", default_value_t = Config::DEFAULT_AUDIT_READ_RETENTION_DAYS)]
+    audit_retention_days: u32,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -51,6 +55,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let bound = listener.local_addr()?;
     let base = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
     let mut config = Config::new(base);
+    config.audit_read_retention_days = args.audit_retention_days;
     if bound.ip().is_loopback() || !args.public_hosts.is_empty() {
         // The bound address itself stays reachable too, when a public URL names the service otherwise.
         config = config.trusting_only(args.public_hosts.into_iter().chain([bound.to_string()]));

@@ -24,15 +24,22 @@ pub struct Config {
     /// When set, the only `host[:port]` authorities the service answers to; `/api` then also refuses other
     /// origins and non-JSON bodies (see `guard`). `None` (the default) answers any host.
     pub trusted_hosts: Option<Vec<String>>,
+    /// Successful reads (and previews) are kept one audit row each for this many days, then rolled into
+    /// per-day counts that the history views still show (see `maintenance`). Everything else is kept forever.
+    pub audit_read_retention_days: u32,
 }
 
 impl Config {
+    /// How long reads keep one audit row each unless configured otherwise (`portico serve --audit-retention-days`).
+    pub const DEFAULT_AUDIT_READ_RETENTION_DAYS: u32 = 90;
+
     pub fn new(base_url: impl Into<String>) -> Config {
         Config {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             token_lifetime_secs: 3600,
             session_lifetime_secs: 12 * 3600,
             trusted_hosts: None,
+            audit_read_retention_days: Config::DEFAULT_AUDIT_READ_RETENTION_DAYS,
         }
     }
 

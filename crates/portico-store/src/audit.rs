@@ -1,9 +1,11 @@
-//! The append-only audit log. Rows are only ever inserted; the schema's triggers refuse UPDATE and DELETE.
+//! The append-only audit log. Rows are only ever inserted; the schema's triggers refuse UPDATE and DELETE
+//! (the one exception, old reads rolled into daily counts, is `retention`).
 
 use chrono::{DateTime, Utc};
 use portico_domain::{AuditEvent, AuditKind, AuthDoor, PatientId, UserId};
 use rusqlite::{params, OptionalExtension};
 
+use crate::retention::DailyOf;
 use crate::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 
 const COLUMNS: &str =
@@ -60,6 +62,15 @@ impl AuditRaw {
     }
 }
 
+/// Kept rows and daily counts, each newest first, as one list newest first by seq (a daily count carries
+/// the seq of the newest row it summed, so the log's order is kept), at most `limit`.
+fn newest_first(mut kept: Vec<(i64, AuditEvent)>, daily: Vec<(i64, AuditEvent)>, limit: usize) -> Vec<(i64, AuditEvent)> {
+    kept.extend(daily);
+    kept.sort_by_key(|e| std::cmp::Reverse(e.0));
+    kept.truncate(limit);
+    kept
+}
+
 impl Store {
     pub fn append_audit(&mut self, events: &[AuditEvent]) -> Result<()> {
         let tx = self.conn.savepoint()?;
@@ -89,21 +100,24 @@ impl Store {
     /// What happened with one credential, newest first, with sequence numbers: everything but its owner's
     /// previews (those are in the log, but not the app's doing). Filtered here, so `limit` counts what is
     /// returned and a run of previews cannot push the app's own events out of the page.
+    /// Reads older than the retention period appear as one event per day (see `roll_up_audit`).
     pub fn app_events_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
-        self.audit_query(
+        let kept = self.audit_query(
             &format!("SELECT {COLUMNS} FROM audit WHERE credential_id = ? AND kind != 'preview' ORDER BY seq DESC LIMIT ?"),
             credential_id,
             limit,
-        )
+        )?;
+        Ok(newest_first(kept, self.daily_events(DailyOf::CredentialApp(credential_id), limit)?, limit))
     }
 
-    /// Events about one patient's record, newest first.
+    /// Events about one patient's record, newest first; old reads as one event per day.
     pub fn audit_for_patient(&self, patient: &PatientId, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
-        self.audit_query(
+        let kept = self.audit_query(
             &format!("SELECT {COLUMNS} FROM audit WHERE patient_id = ? ORDER BY seq DESC LIMIT ?"),
             patient.as_str(),
             limit,
-        )
+        )?;
+        Ok(newest_first(kept, self.daily_events(DailyOf::Patient(patient), limit)?, limit))
     }
 
     fn audit_query(&self, sql: &str, key: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
@@ -117,15 +131,19 @@ impl Store {
         Ok(out)
     }
 
-    /// When the app last used the credential: its newest successful token or FHIR event.
+    /// When the app last used the credential: its newest successful token or FHIR event, rolled-up days
+    /// included.
     pub fn last_used(&self, credential_id: &str) -> Result<Option<DateTime<Utc>>> {
         let at: Option<Option<String>> = self
             .conn
-            .query_row(
-                "SELECT max(at) FROM audit WHERE credential_id = ? AND outcome = 'ok' AND kind IN ('token_issued', 'fhir_access')",
-                [credential_id],
-                |r| r.get(0),
-            )
+            .prepare_cached(
+                "SELECT max(at) FROM (
+                     SELECT max(at) AS at FROM audit
+                     WHERE credential_id = ?1 AND outcome = 'ok' AND kind IN ('token_issued', 'fhir_access')
+                     UNION ALL
+                     SELECT max(last_at) FROM audit_daily WHERE credential_id = ?1 AND kind = 'fhir_access')",
+            )?
+            .query_row([credential_id], |r| r.get(0))
             .optional()?;
         parse_opt_ts(at.flatten())
     }

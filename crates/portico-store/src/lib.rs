@@ -10,6 +10,7 @@ mod credentials;
 mod db;
 mod maintenance;
 mod resources;
+mod retention;
 
 use std::path::Path;
 
@@ -75,6 +76,7 @@ const MIGRATIONS: &[&str] = &[
     // 0003 (the search index) goes here when that branch merges.
     include_str!("migrations/0004_defects.sql"),
     include_str!("migrations/0005_auth_failures.sql"),
+    include_str!("migrations/0006_audit_rollup.sql"),
 ];
 
 pub struct Store {

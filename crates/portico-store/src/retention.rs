@@ -1,0 +1,499 @@
+//! Audit retention: successful reads older than the retention period are rolled into per-day counts.
+//!
+//! Every FHIR read appends a row per patient touched, so the read rows are nearly all of the audit log's
+//! growth. After the retention period they are summed into `audit_daily` (one row per UTC day, kind,
+//! credential, client, patient and actor, with merged "Type:n" counts) and deleted; the history views read
+//! both, so "what did this app see of me, and when" still answers for old days, to the day. Nothing else
+//! leaves `audit`: tokens, credential changes, refusals (a refused preview included) and sign-ins stay
+//! forever. This module holds the only DELETE on `audit`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use portico_domain::{AuditEvent, AuditKind, PatientId, UserId};
+use rusqlite::{params, OptionalExtension};
+
+use crate::{parse_ts, ts, Result, Store, StoreError};
+
+/// One audit row on its way into a daily count.
+struct Read {
+    seq: i64,
+    at: DateTime<Utc>,
+    key: DayKey,
+    resource_types: String,
+    count: i64,
+}
+
+/// The columns a daily count is kept per; "none" is '' (or 0 for the actor), as in the table.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct DayKey {
+    day: String,
+    kind: String,
+    credential_id: String,
+    client_id: String,
+    patient_id: String,
+    actor: i64,
+}
+
+#[derive(Default)]
+struct DayCounts {
+    types: BTreeMap<String, i64>,
+    events: i64,
+    resources: i64,
+    last: Option<(DateTime<Utc>, i64)>,
+}
+
+impl DayCounts {
+    fn add(&mut self, r: &Read) {
+        merge_types(&mut self.types, &r.resource_types);
+        self.events += 1;
+        self.resources += r.count;
+        self.last = self.last.max(Some((r.at, r.seq)));
+    }
+}
+
+/// Adds "Type:n,Type:m" counts into `into`. An entry without a count (not written by today's engine, but
+/// possible in old rows) counts once, so its type is never lost.
+fn merge_types(into: &mut BTreeMap<String, i64>, types: &str) {
+    for entry in types.split(',').filter(|s| !s.is_empty()) {
+        let (name, n) = match entry.rsplit_once(':') {
+            Some((name, n)) => match n.parse::<i64>() {
+                Ok(n) => (name, n),
+                Err(_) => (entry, 1),
+            },
+            None => (entry, 1),
+        };
+        *into.entry(name.to_owned()).or_default() += n;
+    }
+}
+
+fn render_types(types: &BTreeMap<String, i64>) -> String {
+    types.iter().map(|(t, n)| format!("{t}:{n}")).collect::<Vec<_>>().join(",")
+}
+
+/// The start (UTC midnight) of the day `t` falls on.
+fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_time(NaiveTime::MIN).and_utc()
+}
+
+impl Store {
+    /// Rolls up to `batch` successful reads (`fhir_access`, and `preview` with outcome "ok") dated before
+    /// the UTC midnight that starts `older_than`'s day into `audit_daily`, adding to the counts already
+    /// there, and deletes exactly those rows; returns how many it rolled (less than `batch`: none are left).
+    /// Whole days only, so a day's reads are either all detailed or all summed.
+    ///
+    /// One savepoint, nested in the caller's transaction (the writer's batch): the `audit_no_delete`
+    /// trigger is dropped, the rows deleted and the trigger recreated from its own stored SQL, so the
+    /// trigger is never absent from anything committed, and no other statement runs while it is (the
+    /// writer runs one job at a time). Any failure rolls all of it back, trigger included.
+    pub fn roll_up_audit(&mut self, older_than: DateTime<Utc>, batch: usize) -> Result<usize> {
+        let cutoff = ts(day_start(older_than));
+        let sp = self.conn.savepoint()?;
+        // Oldest first, through the partial index that holds only not-yet-rolled reads.
+        let reads: Vec<Read> = {
+            let mut st = sp.prepare_cached(
+                "SELECT seq, at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types, count
+                 FROM audit WHERE kind IN ('fhir_access', 'preview') AND outcome = 'ok' AND at < ?
+                 ORDER BY at LIMIT ?",
+            )?;
+            let rows = st.query_map(params![cutoff, batch as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    DayKey {
+                        day: String::new(),
+                        kind: r.get(2)?,
+                        actor: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                        credential_id: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        client_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                        patient_id: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    },
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                ))
+            })?;
+            let mut reads = Vec::new();
+            for row in rows {
+                let (seq, at, mut key, resource_types, count) = row?;
+                let at = parse_ts(&at)?;
+                key.day = at.format("%Y-%m-%d").to_string();
+                reads.push(Read { seq, at, key, resource_types, count });
+            }
+            reads
+        };
+        if reads.is_empty() {
+            return Ok(0);
+        }
+
+        let mut days: BTreeMap<DayKey, DayCounts> = BTreeMap::new();
+        for r in &reads {
+            days.entry(r.key.clone()).or_default().add(r);
+        }
+        for (key, mut counts) in days {
+            // The "Type:n" lists are merged here rather than in SQL; the row is read first to add to it.
+            let existing: Option<String> = sp
+                .prepare_cached(
+                    "SELECT resource_types FROM audit_daily
+                     WHERE day = ? AND kind = ? AND credential_id = ? AND client_id = ? AND patient_id = ? AND actor_user_id = ?",
+                )?
+                .query_row(params![key.day, key.kind, key.credential_id, key.client_id, key.patient_id, key.actor], |r| r.get(0))
+                .optional()?;
+            if let Some(existing) = existing {
+                merge_types(&mut counts.types, &existing);
+            }
+            let (last_at, last_seq) = counts.last.ok_or_else(|| StoreError::Corrupt("an empty daily count".into()))?;
+            sp.prepare_cached(
+                "INSERT INTO audit_daily(day, kind, credential_id, client_id, patient_id, actor_user_id,
+                                         resource_types, events, resources, last_at, last_seq)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(day, kind, credential_id, client_id, patient_id, actor_user_id) DO UPDATE SET
+                     resource_types = excluded.resource_types,
+                     events = events + excluded.events,
+                     resources = resources + excluded.resources,
+                     last_at = max(last_at, excluded.last_at),
+                     last_seq = max(last_seq, excluded.last_seq)",
+            )?
+            .execute(params![
+                key.day,
+                key.kind,
+                key.credential_id,
+                key.client_id,
+                key.patient_id,
+                key.actor,
+                render_types(&counts.types),
+                counts.events,
+                counts.resources,
+                ts(last_at),
+                last_seq,
+            ])?;
+        }
+
+        let trigger: String = sp
+            .query_row("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_no_delete'", [], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt("the audit log's audit_no_delete trigger is missing".into()))?;
+        sp.execute_batch("DROP TRIGGER audit_no_delete")?;
+        let mut deleted = 0;
+        {
+            let mut st = sp.prepare("DELETE FROM audit WHERE seq = ?")?;
+            for r in &reads {
+                deleted += st.execute([r.seq])?;
+            }
+        }
+        sp.execute_batch(&trigger)?;
+        if deleted != reads.len() {
+            // Dropping the savepoint undoes the counts and the deletes alike.
+            return Err(StoreError::Corrupt(format!("rolled up {} audit rows but deleted {deleted}", reads.len())));
+        }
+        sp.commit()?;
+        Ok(reads.len())
+    }
+
+    /// The daily counts of one credential or patient as history events, newest first, at most `limit`.
+    /// Each carries the seq of the newest row it summed, so it sorts among the kept rows as they did.
+    pub(crate) fn daily_events(&self, of: DailyOf<'_>, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
+        let (filter, key) = match of {
+            DailyOf::CredentialApp(id) => ("credential_id = ? AND kind != 'preview'", id),
+            DailyOf::Patient(p) => ("patient_id = ?", p.as_str()),
+        };
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
+                    resources, events, day
+             FROM audit_daily WHERE {filter} ORDER BY last_seq DESC LIMIT ?"
+        ))?;
+        let rows = st.query_map(params![key, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                [r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?],
+                r.get::<_, String>(7)?,
+                r.get::<_, i64>(8)?,
+                r.get::<_, i64>(9)?,
+                r.get::<_, String>(10)?,
+            ))
+        })?;
+        let none_if_empty = |s: String| Some(s).filter(|s| !s.is_empty());
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, kind, actor, [credential_id, client_id, patient_id], types, resources, events, day) = row?;
+            let kind = AuditKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("audit kind {kind}")))?;
+            let requests = if events == 1 { "request" } else { "requests" };
+            out.push((
+                seq,
+                AuditEvent {
+                    at: parse_ts(&at)?,
+                    kind,
+                    outcome: "ok".into(),
+                    actor: Some(actor).filter(|a| *a != 0).map(UserId),
+                    credential_id: none_if_empty(credential_id),
+                    client_id: none_if_empty(client_id),
+                    token_digest: None,
+                    patient: none_if_empty(patient_id).map(PatientId),
+                    resource_types: types.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                    count: Some(resources),
+                    detail: Some(format!("{events} {requests} on {day} (daily summary)")),
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Whose daily counts a history view wants.
+pub(crate) enum DailyOf<'a> {
+    /// A credential's, without its owner's previews (the app's own doing only).
+    CredentialApp(&'a str),
+    Patient(&'a PatientId),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    /// Noon on 2024-03-10, the reference "now" of these tests.
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 10, 12, 0, 0).unwrap()
+    }
+
+    /// An audit event `hours` before `now()`.
+    fn event(hours: i64, kind: AuditKind, outcome: &str, patient: Option<&str>, types: &[&str]) -> AuditEvent {
+        let mut e = AuditEvent::new(kind, now() - Duration::hours(hours));
+        e.outcome = outcome.into();
+        e.credential_id = Some("c1".into());
+        e.client_id = Some("pci_app_1".into());
+        e.token_digest = Some("ab".repeat(32));
+        e.patient = patient.map(|p| PatientId(p.into()));
+        e.resource_types = types.iter().map(|t| (*t).to_owned()).collect();
+        e.count = Some(types.iter().map(|t| t.rsplit_once(':').and_then(|(_, n)| n.parse::<i64>().ok()).unwrap_or(0)).sum());
+        e
+    }
+
+    /// The fixture: reads, previews and kept kinds on either side of the cutoff (midnight starting 2024-03-08).
+    fn fixture() -> Store {
+        let mut store = Store::open_in_memory().unwrap();
+        use AuditKind::*;
+        let events = [
+            // 2024-03-06: two reads of p1, one of p2, one with no patient, and kinds that are kept.
+            event(100, FhirAccess, "ok", Some("p1"), &["Observation:3", "Condition:1"]),
+            event(99, FhirAccess, "ok", Some("p1"), &["Observation:2"]),
+            event(98, FhirAccess, "ok", Some("p2"), &["Patient:1"]),
+            event(97, FhirAccess, "ok", None, &[]),
+            event(96, TokenIssued, "ok", None, &[]),
+            event(95, FhirRefused, "403 scope", Some("p1"), &[]),
+            event(94, Preview, "ok", Some("p1"), &["Observation:5"]),
+            event(93, Preview, "403 nothing reachable", Some("p1"), &[]),
+            // 2024-03-07 (its last hour): one read of p1.
+            event(61, FhirAccess, "ok", Some("p1"), &["Observation:1"]),
+            // 2024-03-08 from 01:00, after the cutoff though 59 hours old: detailed, kept.
+            event(59, FhirAccess, "ok", Some("p1"), &["Observation:7"]),
+            event(1, FhirAccess, "ok", Some("p1"), &["Observation:1"]),
+        ];
+        store.append_audit(&events).unwrap();
+        store
+    }
+
+    /// (day, kind, patient, resource_types, events, resources) of every daily count.
+    fn daily(store: &Store) -> Vec<(String, String, String, String, i64, i64)> {
+        let mut st = store
+            .conn
+            .prepare(
+                "SELECT day, kind, patient_id, resource_types, events, resources FROM audit_daily ORDER BY day, kind, patient_id",
+            )
+            .unwrap();
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    }
+
+    /// (kind, outcome, hours before now) of every audit row left, oldest first.
+    fn left(store: &Store) -> Vec<(String, String, i64)> {
+        let mut st = store.conn.prepare("SELECT kind, outcome, at FROM audit ORDER BY seq").unwrap();
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).unwrap();
+        rows.map(|r| {
+            let (k, o, at) = r.unwrap();
+            (k, o, (now() - parse_ts(&at).unwrap()).num_hours())
+        })
+        .collect()
+    }
+
+    fn row(
+        day: &str,
+        kind: &str,
+        patient: &str,
+        types: &str,
+        events: i64,
+        resources: i64,
+    ) -> (String, String, String, String, i64, i64) {
+        (day.into(), kind.into(), patient.into(), types.into(), events, resources)
+    }
+
+    fn expected_daily() -> Vec<(String, String, String, String, i64, i64)> {
+        vec![
+            row("2024-03-06", "fhir_access", "", "", 1, 0),
+            row("2024-03-06", "fhir_access", "p1", "Condition:1,Observation:5", 2, 6),
+            row("2024-03-06", "fhir_access", "p2", "Patient:1", 1, 1),
+            row("2024-03-06", "preview", "p1", "Observation:5", 1, 5),
+            row("2024-03-07", "fhir_access", "p1", "Observation:1", 1, 1),
+        ]
+    }
+
+    fn expected_left() -> Vec<(String, String, i64)> {
+        vec![
+            ("token_issued".into(), "ok".into(), 96),
+            ("fhir_refused".into(), "403 scope".into(), 95),
+            ("preview".into(), "403 nothing reachable".into(), 93),
+            ("fhir_access".into(), "ok".into(), 59),
+            ("fhir_access".into(), "ok".into(), 1),
+        ]
+    }
+
+    fn plain_delete(store: &Store) -> rusqlite::Result<usize> {
+        store.conn.execute("DELETE FROM audit", [])
+    }
+
+    #[test]
+    fn old_reads_become_daily_counts_and_everything_else_stays() {
+        let mut store = fixture();
+        // Two days' retention from noon: the cutoff is the midnight starting 2024-03-08 (whole days only), so
+        // the read at 23:00 on the 7th is rolled and the one at 01:00 on the 8th, though 59 hours old, is not.
+        assert_eq!(store.roll_up_audit(now() - Duration::days(2), 100).unwrap(), 6);
+        assert_eq!(daily(&store), expected_daily());
+        assert_eq!(left(&store), expected_left());
+        // The append-only trigger is back: a plain DELETE (or UPDATE) still fails, and nothing was deleted.
+        let refused = plain_delete(&store).unwrap_err().to_string();
+        assert!(refused.contains("append-only"), "{refused}");
+        assert!(store.conn.execute("UPDATE audit SET outcome = 'x'", []).is_err());
+        assert!(store.conn.execute("DELETE FROM audit_daily", []).is_err(), "the daily counts are append-only too");
+        assert_eq!(left(&store).len(), 5);
+    }
+
+    #[test]
+    fn rolling_again_changes_nothing() {
+        let mut store = fixture();
+        store.roll_up_audit(now() - Duration::days(2), 100).unwrap();
+        assert_eq!(store.roll_up_audit(now() - Duration::days(2), 100).unwrap(), 0);
+        assert_eq!((daily(&store), left(&store)), (expected_daily(), expected_left()));
+        assert!(plain_delete(&store).is_err());
+    }
+
+    #[test]
+    fn batches_respect_their_limit_and_add_up_to_one_pass() {
+        // (batch size, rows rolled by each pass until one finds nothing)
+        let cases: [(usize, &[usize]); 3] = [(1, &[1, 1, 1, 1, 1, 1, 0]), (4, &[4, 2, 0]), (6, &[6, 0])];
+        for (batch, expected) in cases {
+            let mut store = fixture();
+            let passes: Vec<usize> =
+                (0..expected.len()).map(|_| store.roll_up_audit(now() - Duration::days(2), batch).unwrap()).collect();
+            assert_eq!(passes, expected, "batch {batch}");
+            // Later batches add to the counts earlier ones started: the same result as one pass.
+            assert_eq!((daily(&store), left(&store)), (expected_daily(), expected_left()), "batch {batch}");
+            assert!(plain_delete(&store).is_err());
+        }
+    }
+
+    #[test]
+    fn a_failed_roll_up_leaves_the_trigger_and_the_rows() {
+        let mut store = fixture();
+        // A roll-up whose enclosing transaction is rolled back (as the writer does when its batch fails)
+        // leaves no trace: rows, counts and trigger as before.
+        let r: std::result::Result<(), StoreError> = store.atomically(|s| {
+            s.roll_up_audit(now() - Duration::days(2), 100)?;
+            Err(StoreError::Conflict("the batch failed".into()))
+        });
+        assert!(r.is_err());
+        assert!(daily(&store).is_empty());
+        assert_eq!(left(&store).len(), 11);
+        assert!(plain_delete(&store).is_err());
+    }
+
+    #[test]
+    fn history_shows_rolled_days_in_the_logs_order_and_last_used_sees_them() {
+        let mut store = fixture();
+        store.roll_up_audit(now() - Duration::days(2), 100).unwrap();
+        let shape = |events: Vec<(i64, AuditEvent)>| -> Vec<(i64, String, Option<i64>, Option<String>)> {
+            events.into_iter().map(|(seq, e)| (seq, e.kind.as_str().to_owned(), e.count, e.detail)).collect()
+        };
+        let summary = |n: &str, day: &str| Some(format!("{n} on {day} (daily summary)"));
+        // The app's history: kept rows and daily counts, newest first by seq (a count takes its newest row's
+        // seq), previews left out as before.
+        assert_eq!(
+            shape(store.app_events_for_credential("c1", 100).unwrap()),
+            vec![
+                (11, "fhir_access".into(), Some(1), None),
+                (10, "fhir_access".into(), Some(7), None),
+                (9, "fhir_access".into(), Some(1), summary("1 request", "2024-03-07")),
+                (6, "fhir_refused".into(), Some(0), None),
+                (5, "token_issued".into(), Some(0), None),
+                (4, "fhir_access".into(), Some(0), summary("1 request", "2024-03-06")),
+                (3, "fhir_access".into(), Some(1), summary("1 request", "2024-03-06")),
+                (2, "fhir_access".into(), Some(6), summary("2 requests", "2024-03-06")),
+            ]
+        );
+        // A patient's view includes previews of their record, as before.
+        let p1 = store.audit_for_patient(&PatientId("p1".into()), 100).unwrap();
+        let p1: Vec<(i64, Option<String>)> = p1.into_iter().map(|(s, e)| (s, e.detail)).collect();
+        assert_eq!(
+            p1,
+            vec![
+                (11, None),
+                (10, None),
+                (9, summary("1 request", "2024-03-07")),
+                (8, None),
+                (7, summary("1 request", "2024-03-06")),
+                (6, None),
+                (2, summary("2 requests", "2024-03-06")),
+            ]
+        );
+        // The limit counts both kinds of entry.
+        assert_eq!(store.app_events_for_credential("c1", 3).unwrap().len(), 3);
+        // The merged "Type:n" list is what the event carries.
+        let e = store.audit_for_patient(&PatientId("p1".into()), 100).unwrap();
+        assert_eq!(e[6].1.resource_types, vec!["Condition:1".to_owned(), "Observation:5".to_owned()]);
+        assert_eq!(e[6].1.at, now() - Duration::hours(99), "a daily count is dated by its newest read");
+    }
+
+    #[test]
+    fn last_used_still_sees_a_rolled_up_day() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.append_audit(&[event(100, AuditKind::FhirAccess, "ok", Some("p1"), &["Patient:1"])]).unwrap();
+        let before = store.last_used("c1").unwrap();
+        assert_eq!(before, Some(now() - Duration::hours(100)));
+        assert_eq!(store.roll_up_audit(now(), 10).unwrap(), 1);
+        assert_eq!(store.audit_rows().unwrap(), 0);
+        assert_eq!(store.last_used("c1").unwrap(), before);
+    }
+
+    #[test]
+    fn old_reads_are_found_through_the_partial_index() {
+        let store = Store::open_in_memory().unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT seq FROM audit
+                 WHERE kind IN ('fhir_access', 'preview') AND outcome = 'ok' AND at < ? ORDER BY at LIMIT ?",
+            )
+            .unwrap()
+            .query_map(params!["2024-01-01", 10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(plan.iter().any(|p| p.contains("audit_reads_by_time")), "{plan:?}");
+    }
+
+    #[test]
+    fn type_counts_merge_by_name() {
+        let check = |lists: &[&str], expected: &str| {
+            let mut m = BTreeMap::new();
+            for l in lists {
+                merge_types(&mut m, l);
+            }
+            assert_eq!(render_types(&m), expected, "{lists:?}");
+        };
+        check(&["Observation:3,Condition:1", "Observation:2"], "Condition:1,Observation:5");
+        check(&["", ""], "");
+        check(&["Observation", "Observation:2"], "Observation:3");
+        check(&["Weird:x"], "Weird:x:1");
+    }
+}
