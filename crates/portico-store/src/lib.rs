@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod credentials;
 mod resources;
+mod search;
 
 use std::path::Path;
 
@@ -36,7 +37,14 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Each entry runs once, in order, tracked by `PRAGMA user_version`. Never edit a shipped entry; append.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_live_index.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_live_index.sql"),
+    include_str!("migrations/0003_search_index.sql"),
+];
+/// The migration (1-based) that creates the search index; resources stored before it are indexed in the
+/// same transaction, so a database is never left half indexed.
+const SEARCH_INDEX_MIGRATION: usize = 3;
 
 pub struct Store {
     conn: Connection,
@@ -68,6 +76,9 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.savepoint()?;
             tx.execute_batch(sql)?;
+            if i + 1 == SEARCH_INDEX_MIGRATION {
+                search::backfill_index(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
