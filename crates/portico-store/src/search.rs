@@ -30,31 +30,30 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<StoredResource>)> {
-        let mut q = Sql::default();
-        q.push("FROM resources r WHERE r.type = ? AND r.deleted = 0", [text(resource_type)]);
-        let narrow_by_patient = match filter {
-            PatientFilter::Shared => {
-                q.push(" AND r.patient_id IS NULL", []);
-                false
-            }
-            PatientFilter::Scope(PatientScope::Only(ids)) => {
-                q.push(&format!(" AND r.patient_id IN ({})", placeholders(ids.len())), ids.iter().map(|i| i.0.clone().into()));
-                true
-            }
-            PatientFilter::Scope(PatientScope::Practices(ps)) => {
-                q.push(
-                    &format!(
-                        " AND r.patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id IN ({}))",
-                        placeholders(ps.len())
-                    ),
-                    ps.iter().map(|p| p.0.into()),
-                );
-                false
-            }
-        };
         // A list of patients is already a narrow start (their compartments, by index); otherwise the most
         // selective-looking criterion drives, so a practice-wide search never walks every resource of the type.
+        let narrow_by_patient = matches!(filter, PatientFilter::Scope(PatientScope::Only(_)));
         let driver = if narrow_by_patient { None } else { driving_criterion(criteria) };
+        // Without statistics SQLite takes any indexed equality for a narrow start. When a criterion drives, a
+        // unary `+` keeps the type and compartment tests from being used as one, so they only check the rows
+        // the driver finds (an `_id` list still goes through the (type, id) key).
+        let by_value = driver.is_some_and(|i| criteria[i].name() != "_id");
+        let no_index = if by_value { "+" } else { "" };
+        let mut q = Sql::default();
+        q.push(&format!("FROM resources r WHERE {no_index}r.type = ? AND r.deleted = 0"), [text(resource_type)]);
+        match filter {
+            PatientFilter::Shared => q.push(" AND r.patient_id IS NULL", []),
+            PatientFilter::Scope(PatientScope::Only(ids)) => {
+                q.push(&format!(" AND r.patient_id IN ({})", placeholders(ids.len())), ids.iter().map(|i| i.0.clone().into()))
+            }
+            PatientFilter::Scope(PatientScope::Practices(ps)) => q.push(
+                &format!(
+                    " AND {no_index}r.patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id IN ({}))",
+                    placeholders(ps.len())
+                ),
+                ps.iter().map(|p| p.0.into()),
+            ),
+        }
         for (i, c) in criteria.iter().enumerate() {
             q.text.push_str(" AND ");
             condition(&mut q, resource_type, c, driver == Some(i))?;
