@@ -65,22 +65,22 @@ impl Store {
         if limit == 0 || offset >= total {
             return Ok((total, Vec::new()));
         }
-        let mut order = Sql::default();
-        for key in sort {
-            let dir = if key.descending() { "DESC" } else { "ASC" };
-            if key.by_id() {
-                order.push(&format!("r.id {dir}, "), []);
-            } else {
-                // Ascending by the earliest start, descending by the latest end, missing values last either way.
-                let edge = if key.descending() { "max(\"end\")" } else { "min(start)" };
-                order.push(
-                    &format!("(SELECT {edge} FROM search_date WHERE rid = r.rid AND param = ?) {dir} NULLS LAST, "),
-                    [text(key.param())],
-                );
-            }
-        }
-        let sql = format!("SELECT {} {} ORDER BY {}r.id LIMIT ? OFFSET ?", r_columns(), q.text, order.text);
-        let args = q.args.iter().chain(&order.args).cloned().chain([to_i64(limit).into(), to_i64(offset).into()]);
+        // The page is chosen by rid alone, so only its own rows' JSON is read (a sorter fed whole rows would
+        // read every match's); the outer query orders those few rows again by the same keys.
+        let (inner_order, order_args) = order_by("r", sort);
+        let (outer_order, _) = order_by("x", sort);
+        let sql = format!(
+            "SELECT {} FROM resources x WHERE x.rid IN (SELECT r.rid {} ORDER BY {inner_order} LIMIT ? OFFSET ?) ORDER BY {outer_order}",
+            columns("x"),
+            q.text
+        );
+        let args = q
+            .args
+            .iter()
+            .chain(&order_args)
+            .cloned()
+            .chain([to_i64(limit).into(), to_i64(offset).into()])
+            .chain(order_args.iter().cloned());
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(params_from_iter(args), row_to_resource)?;
         Ok((total, rows.collect::<std::result::Result<_, _>>()?))
@@ -95,7 +95,7 @@ impl Store {
                  SELECT x.target_type, x.target_id FROM resources c JOIN search_reference x ON x.rid = c.rid
                  WHERE c.patient_id = ? AND c.deleted = 0 AND x.param = ?)
              ORDER BY r.type, r.id",
-            r_columns()
+            columns("r")
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map(params![patient.as_str(), portico_fhir::index::SHARED_REFERENCES], row_to_resource)?;
@@ -103,8 +103,29 @@ impl Store {
     }
 }
 
-fn r_columns() -> String {
-    COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
+fn columns(alias: &str) -> String {
+    COLUMNS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// ORDER BY terms for the sort keys on table alias `t`, ending with the id (ties, and no sort at all), and
+/// their arguments. A date key sorts by the earliest start ascending, by the latest end descending, and
+/// puts resources without a value last either way, as `SearchQuery::sort` does.
+fn order_by(t: &str, sort: &[SortKey]) -> (String, Vec<SqlValue>) {
+    let mut order = Sql::default();
+    for key in sort {
+        let dir = if key.descending() { "DESC" } else { "ASC" };
+        if key.by_id() {
+            order.push(&format!("{t}.id {dir}, "), []);
+        } else {
+            let edge = if key.descending() { "max(\"end\")" } else { "min(start)" };
+            order.push(
+                &format!("(SELECT {edge} FROM search_date WHERE rid = {t}.rid AND param = ?) {dir} NULLS LAST, "),
+                [text(key.param())],
+            );
+        }
+    }
+    order.text.push_str(&format!("{t}.id"));
+    (order.text, order.args)
 }
 
 fn text(s: &str) -> SqlValue {
