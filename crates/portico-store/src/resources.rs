@@ -48,14 +48,19 @@ pub struct WriteOutcome {
 pub(crate) const COLUMNS: &str = "type, id, version, last_updated, deleted, patient_id, json";
 
 pub(crate) fn row_to_resource(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+    resource_at(r, 0)
+}
+
+/// The [`COLUMNS`] starting at column `base`.
+pub(crate) fn resource_at(r: &rusqlite::Row<'_>, base: usize) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
-        resource_type: r.get(0)?,
-        id: r.get(1)?,
-        version: r.get(2)?,
-        last_updated: r.get(3)?,
-        deleted: r.get::<_, i64>(4)? != 0,
-        patient: r.get::<_, Option<String>>(5)?.map(PatientId),
-        json: r.get(6)?,
+        resource_type: r.get(base)?,
+        id: r.get(base + 1)?,
+        version: r.get(base + 2)?,
+        last_updated: r.get(base + 3)?,
+        deleted: r.get::<_, i64>(base + 4)? != 0,
+        patient: r.get::<_, Option<String>>(base + 5)?.map(PatientId),
+        json: r.get(base + 6)?,
     })
 }
 

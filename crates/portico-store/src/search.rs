@@ -14,7 +14,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 use serde_json::Value;
 
-use crate::resources::{row_to_resource, PatientFilter, StoredResource, COLUMNS};
+use crate::resources::{resource_at, row_to_resource, PatientFilter, StoredResource, COLUMNS};
 use crate::{placeholders, Result, Store, StoreError};
 
 impl Store {
@@ -58,32 +58,30 @@ impl Store {
             q.text.push_str(" AND ");
             condition(&mut q, resource_type, c, driver == Some(i))?;
         }
-        let conn = &self.conn;
-        let total: i64 =
-            conn.prepare_cached(&format!("SELECT count(*) {}", q.text))?.query_row(params_from_iter(&q.args), |r| r.get(0))?;
-        let total = usize::try_from(total).unwrap_or(0);
-        if limit == 0 || offset >= total {
-            return Ok((total, Vec::new()));
-        }
-        // The page is chosen by rid alone, so only its own rows' JSON is read (a sorter fed whole rows would
-        // read every match's); the outer query orders those few rows again by the same keys.
-        let (inner_order, order_args) = order_by("r", sort);
-        let (outer_order, _) = order_by("x", sort);
+        // One pass finds the matches (rid, id and sort keys only), counts them and picks the page, so only the
+        // page's own rows are read whole. The LEFT JOIN keeps one row (with the total) when the page is empty.
+        let (keys, key_args, order) = sort_keys(sort);
         let sql = format!(
-            "SELECT {} FROM resources x WHERE x.rid IN (SELECT r.rid {} ORDER BY {inner_order} LIMIT ? OFFSET ?) ORDER BY {outer_order}",
+            "WITH m AS MATERIALIZED (SELECT r.rid AS rid, r.id AS id{keys} {}),
+                  page AS (SELECT * FROM m ORDER BY {order} LIMIT ? OFFSET ?)
+             SELECT (SELECT count(*) FROM m), p.rid, {} FROM (SELECT 1) LEFT JOIN page p LEFT JOIN resources x ON x.rid = p.rid
+             ORDER BY {}",
+            q.text,
             columns("x"),
-            q.text
+            order.replace("m.", "p.")
         );
-        let args = q
-            .args
-            .iter()
-            .chain(&order_args)
-            .cloned()
-            .chain([to_i64(limit).into(), to_i64(offset).into()])
-            .chain(order_args.iter().cloned());
-        let mut st = conn.prepare_cached(&sql)?;
-        let rows = st.query_map(params_from_iter(args), row_to_resource)?;
-        Ok((total, rows.collect::<std::result::Result<_, _>>()?))
+        let args = key_args.into_iter().chain(q.args).chain([to_i64(limit).into(), to_i64(offset).into()]);
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut rows = st.query(params_from_iter(args))?;
+        let mut total = 0;
+        let mut page = Vec::new();
+        while let Some(row) = rows.next()? {
+            total = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+            if row.get::<_, Option<i64>>(1)?.is_some() {
+                page.push(resource_at(row, 2)?);
+            }
+        }
+        Ok((total, page))
     }
 
     /// The live shared resources (Organization, Practitioner, Location, …) that the live resources of one
@@ -107,25 +105,27 @@ fn columns(alias: &str) -> String {
     COLUMNS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
-/// ORDER BY terms for the sort keys on table alias `t`, ending with the id (ties, and no sort at all), and
-/// their arguments. A date key sorts by the earliest start ascending, by the latest end descending, and
-/// puts resources without a value last either way, as `SearchQuery::sort` does.
-fn order_by(t: &str, sort: &[SortKey]) -> (String, Vec<SqlValue>) {
-    let mut order = Sql::default();
-    for key in sort {
+/// For the sort keys: the extra columns of the match list (`, <expr> AS k0, …`), their arguments, and the
+/// ORDER BY over the list (`m.k0 … , m.id`). A date key is the earliest start ascending, the latest end
+/// descending, with resources without a value last either way; the id breaks ties, as `SearchQuery::sort`.
+fn sort_keys(sort: &[SortKey]) -> (String, Vec<SqlValue>, String) {
+    let mut columns = Sql::default();
+    let mut order = String::new();
+    for (i, key) in sort.iter().enumerate() {
         let dir = if key.descending() { "DESC" } else { "ASC" };
         if key.by_id() {
-            order.push(&format!("{t}.id {dir}, "), []);
+            order.push_str(&format!("m.id {dir}, "));
         } else {
             let edge = if key.descending() { "max(\"end\")" } else { "min(start)" };
-            order.push(
-                &format!("(SELECT {edge} FROM search_date WHERE rid = {t}.rid AND param = ?) {dir} NULLS LAST, "),
+            columns.push(
+                &format!(", (SELECT {edge} FROM search_date WHERE rid = r.rid AND param = ?) AS k{i}"),
                 [text(key.param())],
             );
+            order.push_str(&format!("m.k{i} {dir} NULLS LAST, "));
         }
     }
-    order.text.push_str(&format!("{t}.id"));
-    (order.text, order.args)
+    order.push_str("m.id");
+    (columns.text, columns.args, order)
 }
 
 fn text(s: &str) -> SqlValue {
