@@ -1,10 +1,10 @@
 //! The search index (migration 0003) and FHIR search as SQL.
 //!
 //! Every live resource's search parameter values ([`portico_fhir::index_entries`]) are kept in four tables,
-//! rewritten in the same transaction as the resource. A search becomes one count and one paged query over
-//! `resources`: one selective criterion may drive through its `_lookup` index (`r.rid IN (…)`), the others
-//! are probed per candidate with `EXISTS` on the (rid, param) clustering, and date sort keys are read the
-//! same way. Each condition below restates one rule of `portico_fhir::search` (token systems, date prefixes,
+//! rewritten in the same transaction as the resource. A search becomes one SQL statement over `resources`
+//! that counts the matches and picks the page: one selective criterion may drive through its `_lookup` index
+//! (`r.rid IN (…)`), the others are probed per candidate with `EXISTS` on the (rid, param) clustering, and
+//! date sort keys are read the same way. Each condition below restates one rule of `portico_fhir::search` (token systems, date prefixes,
 //! folded prefixes) in SQL; `tests/search_index.rs` holds the two to the same answers on the sample records.
 
 use portico_domain::PatientScope;
