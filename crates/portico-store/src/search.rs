@@ -4,8 +4,9 @@
 //! rewritten in the same transaction as the resource. A search becomes one SQL statement over `resources`
 //! that counts the matches and picks the page: one selective criterion may drive through its `_lookup` index
 //! (`r.rid IN (…)`), the others are probed per candidate with `EXISTS` on the (rid, param) clustering, and
-//! date sort keys are read the same way. Each condition below restates one rule of `portico_fhir::search` (token systems, date prefixes,
-//! folded prefixes) in SQL; `tests/search_index.rs` holds the two to the same answers on the sample records.
+//! date sort keys are read the same way. Each condition below restates one rule of `portico_fhir::search`
+//! (token systems, date prefixes, folded prefixes) in SQL; `tests/search_index.rs` holds the two to the
+//! same answers on the sample records.
 
 use portico_domain::PatientScope;
 use portico_fhir::search::{Criterion, DatePrefix, SearchValue, SortKey, StringMode, TokenSystem};
