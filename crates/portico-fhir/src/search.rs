@@ -47,7 +47,7 @@ pub struct SearchQuery {
 }
 
 /// One search parameter occurrence; its values are ORed, occurrences are ANDed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Criterion {
     def: &'static ParamDef,
     /// The parameter name as given (with modifier), kept for `query_string`.
@@ -145,7 +145,7 @@ impl Criterion {
 }
 
 /// One `_sort` key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortKey {
     param: &'static str,
     descending: bool,

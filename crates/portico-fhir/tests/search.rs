@@ -361,6 +361,9 @@ fn paging_is_stable_over_a_real_record() {
         q.sort(&mut all);
         q.sort(&mut reversed);
         assert_eq!(ids(&all), ids(&reversed), "{query}");
+        // the next links describe the same search
+        let again = SearchQuery::parse("Observation", &pairs(&decode(&q.query_string(0)))).unwrap();
+        assert_eq!((again.criteria(), again.sort_keys()), (q.criteria(), q.sort_keys()), "{query}");
         // walking the pages through the next links visits every resource exactly once
         let mut seen = Vec::new();
         let mut offset = 0;
