@@ -244,7 +244,7 @@ async fn writes_are_versioned_with_etags_and_deletes_answer_410() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn everything_returns_the_whole_compartment_and_nothing_else() {
+async fn everything_returns_the_whole_compartment_and_what_it_refers_to() {
     let s = TestServer::start().await;
     let (patient, issued) = s.patient_app("Everything").await;
     let t = s.token(&issued).await.access_token;
@@ -252,14 +252,33 @@ async fn everything_returns_the_whole_compartment_and_nothing_else() {
     assert_eq!(status, 200);
     let entries = b["entry"].as_array().expect("entries");
     assert_eq!(b["total"].as_u64(), Some(entries.len() as u64));
+    let key = |r: &Value| (r["resourceType"].as_str().unwrap_or("").to_owned(), r["id"].as_str().unwrap_or("").to_owned());
+    let is_shared = |r: &Value| r["resourceType"].as_str().and_then(portico_fhir::type_def).is_some_and(|t| t.is_shared());
+    let (shared, own): (Vec<&Value>, Vec<&Value>) = entries.iter().map(|e| &e["resource"]).partition(|r| is_shared(r));
+    // The compartment: exactly what the preview counts, all of it Reyna's.
     let preview = patient.preview(&issued.credential.id).await.expect("preview");
-    assert_eq!(entries.len(), preview.total, "everything == preview total");
-    for e in entries {
-        let r = &e["resource"];
+    assert_eq!(own.len(), preview.total, "compartment == preview total");
+    for r in &own {
         let refs = portico_fhir::references(r);
-        let own = r["id"] == REYNA || refs.iter().any(|x| x.ends_with(&format!("Patient/{REYNA}")));
-        assert!(own, "{} {} is not Reyna's", r["resourceType"], r["id"]);
+        let mine = r["id"] == REYNA || refs.iter().any(|x| x.ends_with(&format!("Patient/{REYNA}")));
+        assert!(mine, "{} {} is not Reyna's", r["resourceType"], r["id"]);
     }
+    // The shared resources: exactly those her records refer to, each once, none of another patient's.
+    let referenced: BTreeSet<(String, String)> = own
+        .iter()
+        .flat_map(|r| portico_fhir::references(r))
+        .filter_map(|r| portico_fhir::parse_reference(&r))
+        .filter(|(ty, _)| portico_fhir::type_def(ty).is_some_and(|t| t.is_shared()))
+        .collect();
+    let got: Vec<(String, String)> = shared.iter().map(|r| key(r)).collect();
+    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), referenced, "shared resources == those referenced");
+    assert_eq!(got.len(), referenced.len(), "no shared resource twice");
+    for ty in ["Organization", "Practitioner"] {
+        assert!(got.iter().any(|(t, _)| t == ty), "no {ty} in $everything: {got:?}");
+    }
+    let (_, orgs) = s.get("Organization?_summary=count", &t).await;
+    let all_orgs = orgs["total"].as_u64().expect("total") as usize;
+    assert!(got.iter().filter(|(t, _)| t == "Organization").count() < all_orgs, "other patients' organizations left out");
     s.stop().await;
 }
 

@@ -32,6 +32,37 @@ pub fn searchset(base: &str, total: usize, resources: Vec<Value>, self_url: &str
     bundle
 }
 
+/// The same searchset as [`searchset`], written as JSON text from resources that are already JSON text
+/// (`(type, id, json)`, e.g. as stored), so a large Bundle (`$everything`) is built without parsing and
+/// re-serializing every resource. The caller vouches that each `json` is one valid JSON object.
+pub fn searchset_json<'a>(
+    base: &str,
+    total: usize,
+    resources: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    self_url: &str,
+    next_url: Option<&str>,
+) -> String {
+    let base = base.trim_end_matches('/');
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if let Some(next) = next_url {
+        links.push(json!({"relation": "next", "url": next}));
+    }
+    let mut out = format!(r#"{{"resourceType":"Bundle","type":"searchset","total":{total},"link":{}"#, Value::Array(links));
+    let mut any = false;
+    for (ty, id, resource) in resources {
+        out.push_str(if any { "," } else { r#","entry":["# });
+        any = true;
+        let full_url = Value::String(format!("{base}/{ty}/{id}"));
+        out.push_str(&format!(r#"{{"fullUrl":{full_url},"resource":{resource},"search":{{"mode":"match"}}}}"#));
+    }
+    // `entry` is left out when empty, as in `searchset`.
+    if any {
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +89,30 @@ mod tests {
         let empty = searchset("http://h/fhir", 0, vec![], "http://h/fhir/Patient", None);
         assert!(empty.get("entry").is_none());
         assert_eq!(empty["link"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn searchset_json_is_the_same_bundle() {
+        let resources = [
+            json!({"resourceType": "Patient", "id": "a", "name": [{"family": "Ó'Brien \"Q\""}]}),
+            json!({"resourceType": "Organization", "id": "o"}),
+        ];
+        let texts: Vec<(String, String, String)> = resources
+            .iter()
+            .map(|r| (r["resourceType"].to_string().replace('"', ""), r["id"].to_string().replace('"', ""), r.to_string()))
+            .collect();
+        for n in [0, 1, 2] {
+            for next in [None, Some("http://h/fhir/x?a=\"b\"&c")] {
+                let parsed = searchset("http://h/fhir/", 7, resources[..n].to_vec(), "http://h/fhir/self", next);
+                let text = searchset_json(
+                    "http://h/fhir/",
+                    7,
+                    texts[..n].iter().map(|(t, i, j)| (t.as_str(), i.as_str(), j.as_str())),
+                    "http://h/fhir/self",
+                    next,
+                );
+                assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(parsed), "{n} resources, next {next:?}");
+            }
+        }
     }
 }

@@ -3,8 +3,9 @@
 //! This crate owns what the FHIR specification says about resources as JSON: which resource
 //! types and search parameters the server supports ([`types`]), which Patient a resource belongs
 //! to ([`compartment`]), how FHIR dates compare ([`date`]), what a search means and how results
-//! are sorted and paged ([`search`]), searchset Bundles ([`bundle`]), turning uploaded transaction
-//! Bundles into storable resources with rewritten references ([`import`]), the
+//! are sorted and paged ([`search`]), which search index entries a resource has ([`index`]),
+//! searchset Bundles ([`bundle`]), turning uploaded transaction Bundles into storable resources
+//! with rewritten references ([`import`]), the
 //! CapabilityStatement and SMART configuration ([`capability`]) and OperationOutcomes
 //! ([`outcome`]).
 //!
@@ -18,6 +19,7 @@ pub mod compartment;
 pub mod date;
 mod element;
 pub mod import;
+pub mod index;
 pub mod outcome;
 pub mod search;
 pub mod types;
@@ -27,6 +29,7 @@ pub use capability::{capability_statement, smart_configuration, Endpoints};
 pub use compartment::{parse_reference, patient_of, references};
 pub use date::DateRange;
 pub use import::{clone_record, is_valid_id, prepare_bundle, ImportError, PreparedResource};
+pub use index::{index_entries, IndexEntries};
 pub use outcome::{operation_outcome, IssueCode};
 pub use search::{SearchError, SearchQuery};
 pub use types::{supported_types, type_def, ParamDef, ParamKind, TypeDef};

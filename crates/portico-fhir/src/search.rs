@@ -1,13 +1,16 @@
 //! FHIR R4 search: parsing query parameters, matching resources, sorting and paging.
 //!
-//! Matching happens in memory on resource JSON. The store may narrow candidates first with the
-//! pushdown hints (`ids`, `patient_ids`), but `matches` is the authority on what a search means,
-//! so the two can never disagree about semantics.
+//! A parsed [`SearchQuery`] describes its criteria and sort keys in public, storage-neutral terms
+//! ([`Criterion`], [`SearchValue`], [`SortKey`]) so a store can translate them into indexed queries over
+//! the entries [`crate::index::index_entries`] extracts. `matches` and `sort` evaluate the same query in
+//! memory on resource JSON; they read elements through the same extractors as the index, and stay the
+//! reference the stores are tested against.
 
 use crate::compartment::parse_reference;
 use crate::date::DateRange;
 use crate::element::values_at;
 use crate::import::is_valid_id;
+use crate::index::{reference_of, string_leaves, token_values};
 use crate::types::{type_def, ParamDef, ParamKind, TypeDef, COMMON_PARAMS};
 use serde_json::Value;
 use std::cmp::Reverse;
@@ -25,6 +28,11 @@ const DEFAULT_COUNT: usize = 50;
 const MAX_COUNT: usize = 1000;
 /// Far beyond any real result set, and small enough that offset + count never overflows anywhere.
 const MAX_OFFSET: usize = 1_000_000_000;
+/// At most this many comma-separated (ORed) values in one parameter. Real clients send a handful; the
+/// cap keeps one request from turning into tens of thousands of index lookups and SQL variables.
+pub const MAX_VALUES_PER_PARAMETER: usize = 100;
+/// At most this many search parameters (criteria, ANDed) in one query, for the same reason.
+pub const MAX_CRITERIA: usize = 30;
 
 /// A parsed search on one resource type.
 #[derive(Debug, Clone)]
@@ -39,32 +47,50 @@ pub struct SearchQuery {
 }
 
 /// One search parameter occurrence; its values are ORed, occurrences are ANDed.
-#[derive(Debug, Clone)]
-struct Criterion {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criterion {
     def: &'static ParamDef,
     /// The parameter name as given (with modifier), kept for `query_string`.
     raw_name: String,
     raw_value: String,
     string_mode: StringMode,
-    values: Vec<Matcher>,
+    values: Vec<SearchValue>,
 }
 
+/// How a string parameter compares: folded prefix (the default), `:exact` on the raw text, or
+/// `:contains` on the folded text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StringMode {
+pub enum StringMode {
     Prefix,
     Exact,
     Contains,
 }
 
+/// The system part of a token search value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum System {
+pub enum TokenSystem {
+    /// `code`: any system, or none.
     Any,
+    /// `|code`: the element has no system.
     Absent,
+    /// `system|code` or `system|`.
     Is(String),
 }
 
+impl TokenSystem {
+    /// Does an element with this system (None = none given) satisfy the search's system part?
+    pub fn accepts(&self, element_system: Option<&str>) -> bool {
+        match self {
+            TokenSystem::Any => true,
+            TokenSystem::Absent => element_system.is_none(),
+            TokenSystem::Is(s) => element_system == Some(s.as_str()),
+        }
+    }
+}
+
+/// A date search prefix (R4 §3.1.1.4.8.3); `sa`, `eb` and `ap` are not supported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prefix {
+pub enum DatePrefix {
     Eq,
     Ne,
     Lt,
@@ -73,16 +99,19 @@ enum Prefix {
     Ge,
 }
 
-#[derive(Debug, Clone)]
-enum Matcher {
+/// One of the ORed values of a criterion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchValue {
+    /// `code` is None only for `system|` (any code in that system).
     Token {
-        system: System,
+        system: TokenSystem,
         code: Option<String>,
     },
     Date {
-        prefix: Prefix,
+        prefix: DatePrefix,
         range: DateRange,
     },
+    /// `ty` is None for a bare id (any target type).
     Reference {
         ty: Option<String>,
         id: String,
@@ -94,11 +123,49 @@ enum Matcher {
     },
 }
 
-#[derive(Debug, Clone)]
-struct SortKey {
+impl Criterion {
+    /// The parameter's name without modifier, e.g. `code`, `_id`, `_lastUpdated`.
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    pub fn kind(&self) -> ParamKind {
+        self.def.kind
+    }
+
+    /// Only meaningful for string parameters.
+    pub fn string_mode(&self) -> StringMode {
+        self.string_mode
+    }
+
+    /// The ORed values; never empty, at most [`MAX_VALUES_PER_PARAMETER`].
+    pub fn values(&self) -> &[SearchValue] {
+        &self.values
+    }
+}
+
+/// One `_sort` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    param: &'static str,
     descending: bool,
     paths: &'static [&'static str],
-    by_id: bool,
+}
+
+impl SortKey {
+    /// `_id`, `_lastUpdated` or a date parameter of the type. A date key sorts by the earliest start of the
+    /// parameter's values ascending, by the latest end descending; resources without a value come last.
+    pub fn param(&self) -> &'static str {
+        self.param
+    }
+
+    pub fn descending(&self) -> bool {
+        self.descending
+    }
+
+    pub fn by_id(&self) -> bool {
+        self.param == "_id"
+    }
 }
 
 impl SearchQuery {
@@ -137,6 +204,9 @@ impl SearchQuery {
             let Some(def) = def else {
                 return err(format!("unknown search parameter '{name}' for {resource_type}"));
             };
+            if query.criteria.len() == MAX_CRITERIA {
+                return err(format!("too many search parameters: at most {MAX_CRITERIA} may be combined in one search"));
+            }
             query.criteria.push(Criterion::parse(def, name, modifier, value)?);
         }
         Ok(query)
@@ -188,43 +258,14 @@ impl SearchQuery {
             && self.criteria.iter().all(|c| c.matches(resource))
     }
 
-    /// values of _id if given (pushdown hint); repeated `_id` parameters are intersected.
-    pub fn ids(&self) -> Option<Vec<String>> {
-        let mut result: Option<Vec<String>> = None;
-        for c in self.criteria.iter().filter(|c| c.def.name == "_id") {
-            let ids: Vec<String> = c
-                .values
-                .iter()
-                .filter_map(|m| match m {
-                    Matcher::Token { code: Some(code), .. } => Some(code.clone()),
-                    _ => None,
-                })
-                .collect();
-            result = Some(intersect(result, ids));
-        }
-        result
+    /// The criteria, ANDed, in the order given; at most [`MAX_CRITERIA`].
+    pub fn criteria(&self) -> &[Criterion] {
+        &self.criteria
     }
 
-    /// ids from `patient`/`subject` params pointing at Patients (pushdown hint; bare id, Patient/id or absolute URL all give the bare id)
-    ///
-    /// A parameter only gives a hint when every one of its values can name a Patient: `subject=Group/1`
-    /// could match resources outside any patient compartment, so narrowing by patient would be wrong.
-    pub fn patient_ids(&self) -> Option<Vec<String>> {
-        let mut result: Option<Vec<String>> = None;
-        for c in self.criteria.iter().filter(|c| matches!(c.def.name, "patient" | "subject")) {
-            let ids: Option<Vec<String>> = c
-                .values
-                .iter()
-                .map(|m| match m {
-                    Matcher::Reference { ty, id } if ty.as_deref().is_none_or(|t| t == "Patient") => Some(id.clone()),
-                    _ => None,
-                })
-                .collect();
-            if let Some(ids) = ids {
-                result = Some(intersect(result, ids));
-            }
-        }
-        result
+    /// The `_sort` keys in order; ties (and an empty list) are broken by ascending id.
+    pub fn sort_keys(&self) -> &[SortKey] {
+        &self.sort
     }
 
     /// _count, default 50, 0..=1000 allowed (0 = total only)
@@ -243,12 +284,6 @@ impl SearchQuery {
     }
 
     /// sorts by the _sort keys (date params of this type, `_lastUpdated`, `_id`, `-` prefix = descending), ties and default broken by resource id, so paging is stable
-    /// True when nothing but paging was asked for: every resource in reach matches, in id order. Callers
-    /// may then count and page in storage instead of matching each resource.
-    pub fn is_unfiltered(&self) -> bool {
-        self.criteria.is_empty() && self.sort.is_empty()
-    }
-
     pub fn sort(&self, resources: &mut [Value]) {
         resources.sort_by_cached_key(|r| self.sort_key(r));
     }
@@ -259,7 +294,7 @@ impl SearchQuery {
             .sort
             .iter()
             .map(|k| {
-                let value = if k.by_id {
+                let value = if k.by_id() {
                     Some(SortValue::Text(id()))
                 } else {
                     let ranges = k.paths.iter().flat_map(|p| values_at(resource, p)).filter_map(DateRange::of_value);
@@ -315,11 +350,11 @@ fn parse_sort(type_def: &'static TypeDef, value: &str) -> Result<Vec<SortKey>, S
                 None => (false, key),
             };
             if name == "_id" {
-                return Ok(SortKey { descending, paths: &[], by_id: true });
+                return Ok(SortKey { param: "_id", descending, paths: &[] });
             }
             let def = COMMON_PARAMS.iter().find(|p| p.name == name).or_else(|| type_def.param(name));
             match def {
-                Some(def) if def.kind == ParamKind::Date => Ok(SortKey { descending, paths: def.paths, by_id: false }),
+                Some(def) if def.kind == ParamKind::Date => Ok(SortKey { param: def.name, descending, paths: def.paths }),
                 _ => err(format!(
                     "cannot sort {} by '{key}' (only _id, _lastUpdated and the date parameters of the type)",
                     type_def.name
@@ -327,19 +362,6 @@ fn parse_sort(type_def: &'static TypeDef, value: &str) -> Result<Vec<SortKey>, S
             }
         })
         .collect()
-}
-
-fn intersect(acc: Option<Vec<String>>, ids: Vec<String>) -> Vec<String> {
-    let mut unique: Vec<String> = Vec::new();
-    for id in ids {
-        if !unique.contains(&id) {
-            unique.push(id);
-        }
-    }
-    match acc {
-        None => unique,
-        Some(prev) => prev.into_iter().filter(|id| unique.contains(id)).collect(),
-    }
 }
 
 impl Criterion {
@@ -362,20 +384,32 @@ impl Criterion {
         if value.is_empty() {
             return err(format!("empty value for search parameter '{raw_name}'"));
         }
-        let mut values = Vec::new();
-        for part in split_escaped(value, ',') {
+        let parts = split_escaped(value, ',');
+        if parts.len() > MAX_VALUES_PER_PARAMETER {
+            return err(format!(
+                "search parameter '{}' has {} values; at most {MAX_VALUES_PER_PARAMETER} may be given in one parameter",
+                truncate(raw_name),
+                parts.len()
+            ));
+        }
+        let mut values: Vec<SearchValue> = Vec::with_capacity(parts.len());
+        for part in parts {
             if part.is_empty() {
                 return err(format!("empty value in the list for search parameter '{raw_name}'"));
             }
-            values.push(match def.kind {
+            let value = match def.kind {
                 ParamKind::Token => parse_token(name, &part)?,
                 ParamKind::Date => parse_date(name, &unescape(&part))?,
                 ParamKind::Reference => parse_ref(name, &unescape(&part), ref_type.as_deref())?,
                 ParamKind::String => {
                     let raw = unescape(&part);
-                    Matcher::Str { folded: fold(&raw), raw }
+                    SearchValue::Str { folded: fold(&raw), raw }
                 }
-            });
+            };
+            // A repeated value adds nothing to an OR, and stores need not look it up twice.
+            if !values.contains(&value) {
+                values.push(value);
+            }
         }
         Ok(Criterion { def, raw_name: raw_name.to_owned(), raw_value: value.to_owned(), string_mode, values })
     }
@@ -385,22 +419,20 @@ impl Criterion {
         self.values.iter().any(|m| elements.iter().any(|e| self.matches_element(m, e)))
     }
 
-    fn matches_element(&self, matcher: &Matcher, element: &Value) -> bool {
-        match matcher {
-            Matcher::Token { system, code } => token_matches(system, code.as_deref(), element),
-            Matcher::Date { prefix, range } => {
+    fn matches_element(&self, value: &SearchValue, element: &Value) -> bool {
+        match value {
+            SearchValue::Token { system, code } => {
+                let mut found = Vec::new();
+                token_values(element, &mut found);
+                found.iter().any(|(s, c)| system.accepts(*s) && code.as_deref().is_none_or(|want| want == *c))
+            }
+            SearchValue::Date { prefix, range } => {
                 DateRange::of_value(element).is_some_and(|target| date_matches(*prefix, range, &target))
             }
-            Matcher::Reference { ty, id } => {
-                let reference = match element {
-                    Value::Object(o) => o.get("reference").and_then(Value::as_str),
-                    // canonical elements hold the reference directly
-                    Value::String(s) => Some(s.as_str()),
-                    _ => None,
-                };
-                reference.and_then(parse_reference).is_some_and(|(t, i)| &i == id && ty.as_ref().is_none_or(|want| want == &t))
+            SearchValue::Reference { ty, id } => {
+                reference_of(element).is_some_and(|(t, i)| &i == id && ty.as_ref().is_none_or(|want| want == &t))
             }
-            Matcher::Str { raw, folded } => {
+            SearchValue::Str { raw, folded } => {
                 let mut texts = Vec::new();
                 string_leaves(element, &mut texts);
                 texts.iter().any(|t| match self.string_mode {
@@ -413,57 +445,62 @@ impl Criterion {
     }
 }
 
+/// Parameter names echoed in errors are cut short: they come from the request.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
 fn is_type_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphabetic())
 }
 
-fn parse_token(name: &str, part: &str) -> Result<Matcher, SearchError> {
+fn parse_token(name: &str, part: &str) -> Result<SearchValue, SearchError> {
     let pieces = split_escaped(part, '|');
     let (system, code) = match pieces.as_slice() {
-        [code] => (System::Any, Some(unescape(code))),
+        [code] => (TokenSystem::Any, Some(unescape(code))),
         [sys, code] => {
-            let system = if sys.is_empty() { System::Absent } else { System::Is(unescape(sys)) };
+            let system = if sys.is_empty() { TokenSystem::Absent } else { TokenSystem::Is(unescape(sys)) };
             let code = (!code.is_empty()).then(|| unescape(code));
-            if system == System::Absent && code.is_none() {
+            if system == TokenSystem::Absent && code.is_none() {
                 return err(format!("'{part}' is not a valid token for '{name}'"));
             }
             (system, code)
         }
         _ => return err(format!("'{part}' is not a valid token for '{name}' (use code, system|code, |code or system|)")),
     };
-    if name == "_id" && (system != System::Any || !code.as_deref().is_some_and(is_valid_id)) {
+    if name == "_id" && (system != TokenSystem::Any || !code.as_deref().is_some_and(is_valid_id)) {
         return err(format!("'{part}' is not a valid resource id"));
     }
-    Ok(Matcher::Token { system, code })
+    Ok(SearchValue::Token { system, code })
 }
 
-fn parse_date(name: &str, part: &str) -> Result<Matcher, SearchError> {
+fn parse_date(name: &str, part: &str) -> Result<SearchValue, SearchError> {
     let (prefix, rest) = match part.get(..2) {
-        Some("eq") => (Prefix::Eq, &part[2..]),
-        Some("ne") => (Prefix::Ne, &part[2..]),
-        Some("lt") => (Prefix::Lt, &part[2..]),
-        Some("le") => (Prefix::Le, &part[2..]),
-        Some("gt") => (Prefix::Gt, &part[2..]),
-        Some("ge") => (Prefix::Ge, &part[2..]),
+        Some("eq") => (DatePrefix::Eq, &part[2..]),
+        Some("ne") => (DatePrefix::Ne, &part[2..]),
+        Some("lt") => (DatePrefix::Lt, &part[2..]),
+        Some("le") => (DatePrefix::Le, &part[2..]),
+        Some("gt") => (DatePrefix::Gt, &part[2..]),
+        Some("ge") => (DatePrefix::Ge, &part[2..]),
         Some(p) if p.chars().all(|c| c.is_ascii_alphabetic()) => {
             return err(format!("date prefix '{p}' is not supported on '{name}' (use eq, ne, lt, le, gt or ge)"))
         }
-        _ => (Prefix::Eq, part),
+        _ => (DatePrefix::Eq, part),
     };
     // A '+' zone offset that went through form decoding arrives as a space.
     let rest = rest.replace(' ', "+");
     match DateRange::parse(&rest) {
-        Some(range) => Ok(Matcher::Date { prefix, range }),
+        Some(range) => Ok(SearchValue::Date { prefix, range }),
         None => err(format!("'{part}' is not a valid date for '{name}'")),
     }
 }
 
-fn parse_ref(name: &str, part: &str, ty: Option<&str>) -> Result<Matcher, SearchError> {
+fn parse_ref(name: &str, part: &str, ty: Option<&str>) -> Result<SearchValue, SearchError> {
     if is_valid_id(part) {
-        return Ok(Matcher::Reference { ty: ty.map(str::to_owned), id: part.to_owned() });
+        return Ok(SearchValue::Reference { ty: ty.map(str::to_owned), id: part.to_owned() });
     }
     match parse_reference(part) {
-        Some((t, id)) if ty.is_none_or(|want| want == t) => Ok(Matcher::Reference { ty: Some(t), id }),
+        Some((t, id)) if ty.is_none_or(|want| want == t) => Ok(SearchValue::Reference { ty: Some(t), id }),
         Some((t, _)) => err(format!("'{name}' only refers to {}, not {t}", ty.unwrap_or_default())),
         None => err(format!("'{part}' is not a valid reference for '{name}'")),
     }
@@ -474,60 +511,15 @@ fn parse_ref(name: &str, part: &str, ty: Option<&str>) -> Result<Matcher, Search
 /// `ge`/`le` deliberately use overlap: a target that reaches into the search range matches
 /// (as HAPI does). The R4 wording ("above the search range, or contained in it") would drop a
 /// May period from `ge2019-05-31`, which no client expects; overlap returns a superset of it.
-fn date_matches(prefix: Prefix, search: &DateRange, target: &DateRange) -> bool {
+fn date_matches(prefix: DatePrefix, search: &DateRange, target: &DateRange) -> bool {
     let contained = target.within(search);
     match prefix {
-        Prefix::Eq => contained,
-        Prefix::Ne => !contained,
-        Prefix::Gt => target.end > search.end,
-        Prefix::Lt => target.start < search.start,
-        Prefix::Ge => target.end > search.start,
-        Prefix::Le => target.start < search.end,
-    }
-}
-
-fn token_matches(system: &System, code: Option<&str>, element: &Value) -> bool {
-    // Plain `code` elements (status, gender, …) and booleans have no system of their own.
-    let systemless = matches!(system, System::Any | System::Absent);
-    match element {
-        Value::String(s) => systemless && code == Some(s.as_str()),
-        Value::Bool(b) => systemless && code == Some(if *b { "true" } else { "false" }),
-        Value::Object(o) => {
-            if let Some(Value::Array(codings)) = o.get("coding") {
-                // CodeableConcept: any of its codings
-                return codings.iter().any(|c| token_matches(system, code, c));
-            }
-            // Coding (system/code), Identifier and ContactPoint (system/value)
-            let Some(elem_code) = o.get("code").or_else(|| o.get("value")).and_then(Value::as_str) else {
-                return false;
-            };
-            let elem_system = o.get("system").and_then(Value::as_str);
-            let system_ok = match system {
-                System::Any => true,
-                System::Absent => elem_system.is_none(),
-                System::Is(s) => elem_system == Some(s.as_str()),
-            };
-            system_ok && code.is_none_or(|c| c == elem_code)
-        }
-        _ => false,
-    }
-}
-
-/// The strings a string parameter is compared with. For HumanName and Address that is every
-/// textual part (family, given, prefix, suffix, text; line, city, state, …) but not codes such
-/// as `use`.
-fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Array(items) => items.iter().for_each(|i| string_leaves(i, out)),
-        Value::Object(o) => {
-            for (k, child) in o {
-                if !matches!(k.as_str(), "use" | "type" | "period" | "system" | "extension" | "id" | "rank") {
-                    string_leaves(child, out);
-                }
-            }
-        }
-        _ => {}
+        DatePrefix::Eq => contained,
+        DatePrefix::Ne => !contained,
+        DatePrefix::Gt => target.end > search.end,
+        DatePrefix::Lt => target.start < search.start,
+        DatePrefix::Ge => target.end > search.start,
+        DatePrefix::Le => target.start < search.end,
     }
 }
 

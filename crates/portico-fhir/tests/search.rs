@@ -235,31 +235,6 @@ fn uscore_matching() {
     check("DocumentReference", "patient=85", docs.len());
 }
 
-// ---- hints ---------------------------------------------------------------------------------
-
-#[test]
-fn pushdown_hints() {
-    let check = |ty: &str, query: &str, ids: Option<&[&str]>, patients: Option<&[&str]>| {
-        let q = parse(ty, query);
-        let own = |v: Option<&[&str]>| v.map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(q.ids(), own(ids), "ids of {ty}?{query}");
-        assert_eq!(q.patient_ids(), own(patients), "patient_ids of {ty}?{query}");
-    };
-    check("Observation", "", None, None);
-    check("Observation", "_id=a,b", Some(&["a", "b"]), None);
-    check("Observation", "_id=a,b&_id=b,c", Some(&["b"]), None);
-    check("Observation", "patient=85", None, Some(&["85"]));
-    check("Observation", "patient=Patient/85,http://h/fhir/Patient/86", None, Some(&["85", "86"]));
-    check("Observation", "subject=85", None, Some(&["85"]));
-    check("Observation", "subject:Patient=85", None, Some(&["85"]));
-    check("Observation", "subject=Group/1", None, None);
-    check("Observation", "subject=Group/1,Patient/2", None, None);
-    check("Observation", "patient=85&subject=Patient/85", None, Some(&["85"]));
-    check("Observation", "patient=85&subject=Patient/86", None, Some(&[]));
-    check("Observation", "performer=Patient/85", None, None);
-    check("Patient", "_id=85&gender=male", Some(&["85"]), None);
-}
-
 // ---- errors --------------------------------------------------------------------------------
 
 #[test]
@@ -305,6 +280,20 @@ fn parse_errors_table() {
     check("Observation", "_sort=birthdate", "cannot sort");
     check("Observation", "_sort=-date,", "cannot sort");
     check("Patient", "birthdate=1994-02-30", "not a valid date");
+    // caps: ORed values per parameter, criteria per query
+    let ids = |n: usize| (0..n).map(|i| format!("id{i}")).collect::<Vec<_>>().join(",");
+    check("Observation", &format!("_id={}", ids(101)), "'_id' has 101 values; at most 100");
+    check("Observation", &format!("_id={}", ids(64_000)), "'_id' has 64000 values; at most 100");
+    check("Observation", &format!("code={}", ids(101)), "'code' has 101 values");
+    check("Observation", &vec!["status=final"; 31].join("&"), "at most 30 may be combined");
+}
+
+#[test]
+fn caps_allow_up_to_the_limit() {
+    let ids = (0..99).map(|i| format!("id{i}")).collect::<Vec<_>>().join(",");
+    let q = parse("Observation", &format!("_id={ids},id0"));
+    assert_eq!(q.criteria()[0].values().len(), 99, "a repeated value is looked up once");
+    assert_eq!(parse("Observation", &vec!["status=final"; 30].join("&")).criteria().len(), 30);
 }
 
 #[test]
@@ -372,6 +361,9 @@ fn paging_is_stable_over_a_real_record() {
         q.sort(&mut all);
         q.sort(&mut reversed);
         assert_eq!(ids(&all), ids(&reversed), "{query}");
+        // the next links describe the same search
+        let again = SearchQuery::parse("Observation", &pairs(&decode(&q.query_string(0)))).unwrap();
+        assert_eq!((again.criteria(), again.sort_keys()), (q.criteria(), q.sort_keys()), "{query}");
         // walking the pages through the next links visits every resource exactly once
         let mut seen = Vec::new();
         let mut offset = 0;

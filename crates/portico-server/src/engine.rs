@@ -140,13 +140,16 @@ pub enum FhirOp {
 pub struct FhirOk {
     pub status: StatusCode,
     pub body: Option<Value>,
+    /// A body already serialized, sent instead of `body`: the `$everything` Bundle, assembled from the
+    /// stored JSON without parsing every resource.
+    pub body_text: Option<String>,
     pub version: Option<(i64, String)>,
     pub location: Option<String>,
 }
 
 impl FhirOk {
     fn json(body: Value) -> FhirOk {
-        FhirOk { status: StatusCode::OK, body: Some(body), version: None, location: None }
+        FhirOk { status: StatusCode::OK, body: Some(body), body_text: None, version: None, location: None }
     }
 }
 
@@ -336,19 +339,25 @@ fn run_read(
             if !visible(store, who, td, &patient)? || patient.deleted {
                 return Err(not_found("Patient", &id));
             }
-            let mut resources = Vec::new();
-            for r in store.compartment(&PatientId(id.clone()))? {
-                // $everything returns only the types this token may search.
-                if who.permits(&r.resource_type, Interaction::Search)
-                    || (r.resource_type == "Patient" && who.permits("Patient", Interaction::Read))
-                {
-                    resources.push(parse_json(&r)?);
-                    served.push(r);
-                }
-            }
-            let total = resources.len();
+            let patient_id = PatientId(id.clone());
+            // $everything returns only the compartment types this token may search, and the shared resources
+            // those records refer to (Organization, Practitioner, …) of the types it may read.
+            let mut resources: Vec<StoredResource> = store
+                .compartment(&patient_id)?
+                .into_iter()
+                .filter(|r| {
+                    who.permits(&r.resource_type, Interaction::Search)
+                        || (r.resource_type == "Patient" && who.permits("Patient", Interaction::Read))
+                })
+                .collect();
+            resources.extend(
+                store.shared_referenced_by(&patient_id)?.into_iter().filter(|r| who.permits(&r.resource_type, Interaction::Read)),
+            );
             let self_url = format!("{fhir_base}/Patient/{id}/$everything");
-            Ok(FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, resources, &self_url, None)))
+            let entries = resources.iter().map(|r| (r.resource_type.as_str(), r.id.as_str(), r.json.as_str()));
+            let body = portico_fhir::bundle::searchset_json(fhir_base, resources.len(), entries, &self_url, None);
+            served.extend(resources);
+            Ok(FhirOk { status: StatusCode::OK, body: None, body_text: Some(body), version: None, location: None })
         }
         FhirOp::Create { .. } | FhirOp::Update { .. } | FhirOp::Delete { .. } => {
             tracing::error!("a write reached the read path");
@@ -405,7 +414,7 @@ fn run(
                 return Err(not_found(td.name, &id));
             }
             store.delete_resource(td.name, &id, if_match, now).map_err(version_conflict)?;
-            Ok(FhirOk { status: StatusCode::NO_CONTENT, body: None, version: None, location: None })
+            Ok(FhirOk { status: StatusCode::NO_CONTENT, body: None, body_text: None, version: None, location: None })
         }
     }
 }
@@ -429,6 +438,7 @@ fn written(r: StoredResource, created: bool, fhir_base: &str, served: &mut Vec<S
     Ok(FhirOk {
         status: if created { StatusCode::CREATED } else { StatusCode::OK },
         body: Some(body),
+        body_text: None,
         version,
         location: Some(location),
     })
@@ -498,37 +508,11 @@ fn search(
     served: &mut Vec<StoredResource>,
 ) -> Result<FhirOk, FhirError> {
     let filter = if in_compartment(td) { PatientFilter::Scope(&who.access.patients) } else { PatientFilter::Shared };
-    if query.is_unfiltered() {
-        return unfiltered_search(store, td, query, filter, fhir_base, served);
-    }
-    let ids = query.ids();
-    let patients = if in_compartment(td) { query.patient_ids() } else { None };
-    // For Patient, `_id` is the patient id; the compartment filter applies to the row's own id.
-    let rows = store.candidates(td.name, filter, ids.as_deref(), patients.as_deref())?;
-    let mut matched: Vec<(Value, StoredResource)> = Vec::new();
-    for r in rows {
-        let v = parse_json(&r)?;
-        if query.matches(&v) {
-            matched.push((v, r));
-        }
-    }
-    let total = matched.len();
-    if query.summary_count() || query.count() == 0 {
-        return Ok(searchset_page(fhir_base, td, query, total, Vec::new()));
-    }
-    let mut values: Vec<Value> = Vec::with_capacity(matched.len());
-    let mut rows_by_key: BTreeMap<String, StoredResource> = BTreeMap::new();
-    for (v, r) in matched {
-        rows_by_key.insert(r.id.clone(), r);
-        values.push(v);
-    }
-    query.sort(&mut values);
-    let page: Vec<Value> = values.into_iter().skip(query.offset()).take(query.count()).collect();
-    for v in &page {
-        if let Some(r) = v["id"].as_str().and_then(|id| rows_by_key.remove(id)) {
-            served.push(r);
-        }
-    }
+    // Matching, counting, sorting and paging all happen in the store's index; only the page is read.
+    let page_size = if query.summary_count() { 0 } else { query.count() };
+    let (total, rows) = store.search(td.name, filter, query.criteria(), query.sort_keys(), query.offset(), page_size)?;
+    let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
+    served.extend(rows);
     Ok(searchset_page(fhir_base, td, query, total, page))
 }
 
@@ -539,23 +523,6 @@ fn searchset_page(fhir_base: &str, td: &TypeDef, query: &SearchQuery, total: usi
     let next_offset = query.offset().saturating_add(query.count());
     let next = (paged && next_offset < total).then(|| link(next_offset));
     FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &link(query.offset()), next.as_deref()))
-}
-
-/// A search with no criteria and no sort: SQLite counts and pages in id order, the same order the general
-/// path produces, so only the page itself is read.
-fn unfiltered_search(
-    store: &Store,
-    td: &TypeDef,
-    query: &SearchQuery,
-    filter: PatientFilter<'_>,
-    fhir_base: &str,
-    served: &mut Vec<StoredResource>,
-) -> Result<FhirOk, FhirError> {
-    let page_size = if query.summary_count() { 0 } else { query.count() };
-    let (total, rows) = store.candidates_page(td.name, filter, query.offset(), page_size)?;
-    let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
-    served.extend(rows);
-    Ok(searchset_page(fhir_base, td, query, total, page))
 }
 
 fn truncate(s: &str) -> String {

@@ -205,9 +205,10 @@ fn authorized<S: std::ops::Deref<Target = portico_store::Store>>(
 }
 
 pub fn render(ok: FhirOk) -> Response {
-    let mut r = match &ok.body {
-        Some(b) => fhir_json(ok.status, b),
-        None => ok.status.into_response(),
+    let mut r = match (ok.body_text, &ok.body) {
+        (Some(text), _) => (ok.status, [(header::CONTENT_TYPE, FHIR_JSON)], text).into_response(),
+        (None, Some(b)) => fhir_json(ok.status, b),
+        (None, None) => ok.status.into_response(),
     };
     let h = r.headers_mut();
     if let Some((version, last_updated)) = &ok.version {

@@ -11,6 +11,7 @@ mod db;
 mod maintenance;
 mod resources;
 mod retention;
+mod search;
 
 use std::path::Path;
 
@@ -73,11 +74,14 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_live_index.sql"),
-    // 0003 (the search index) goes here when that branch merges.
+    include_str!("migrations/0003_search_index.sql"),
     include_str!("migrations/0004_defects.sql"),
     include_str!("migrations/0005_auth_failures.sql"),
     include_str!("migrations/0006_audit_rollup.sql"),
 ];
+/// The migration (1-based) that creates the search index; resources stored before it are indexed in the
+/// same transaction, so a database is never left half indexed.
+const SEARCH_INDEX_MIGRATION: usize = 3;
 
 pub struct Store {
     conn: Connection,
@@ -113,6 +117,9 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.savepoint()?;
             tx.execute_batch(sql)?;
+            if i + 1 == SEARCH_INDEX_MIGRATION {
+                search::backfill_index(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }

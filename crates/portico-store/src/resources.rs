@@ -1,14 +1,16 @@
-//! FHIR resources: import, read, the candidate rows of a search, and versioned writes.
+//! FHIR resources: import, read, versioned writes (each keeping the search index in step), and the
+//! compartment of `$everything`. Searches themselves are in `search.rs`.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use portico_domain::{PatientId, PatientScope, PracticeId};
 use portico_fhir::import::PreparedResource;
-use rusqlite::{params, params_from_iter, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
-use crate::{placeholders, ts, Result, Store, StoreError};
+use crate::search::{clear_index, write_index};
+use crate::{ts, Result, Store, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct StoredResource {
@@ -43,17 +45,22 @@ pub struct WriteOutcome {
     pub created: bool,
 }
 
-const COLUMNS: &str = "type, id, version, last_updated, deleted, patient_id, json";
+pub(crate) const COLUMNS: &str = "type, id, version, last_updated, deleted, patient_id, json";
 
-fn row_to_resource(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+pub(crate) fn row_to_resource(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResource> {
+    resource_at(r, 0)
+}
+
+/// The [`COLUMNS`] starting at column `base`.
+pub(crate) fn resource_at(r: &rusqlite::Row<'_>, base: usize) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
-        resource_type: r.get(0)?,
-        id: r.get(1)?,
-        version: r.get(2)?,
-        last_updated: r.get(3)?,
-        deleted: r.get::<_, i64>(4)? != 0,
-        patient: r.get::<_, Option<String>>(5)?.map(PatientId),
-        json: r.get(6)?,
+        resource_type: r.get(base)?,
+        id: r.get(base + 1)?,
+        version: r.get(base + 2)?,
+        last_updated: r.get(base + 3)?,
+        deleted: r.get::<_, i64>(base + 4)? != 0,
+        patient: r.get::<_, Option<String>>(base + 5)?.map(PatientId),
+        json: r.get(base + 6)?,
     })
 }
 
@@ -112,50 +119,13 @@ impl Store {
 
     pub fn read_resource(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE type = ? AND id = ?");
-        Ok(self.conn.query_row(&sql, params![resource_type, id], row_to_resource).optional()?)
-    }
-
-    /// Live resources of one type inside `filter`, optionally narrowed to some ids or patients. The caller
-    /// applies the remaining search criteria; this only bounds what it may ever see.
-    pub fn candidates(
-        &self,
-        resource_type: &str,
-        filter: PatientFilter<'_>,
-        ids: Option<&[String]>,
-        patients: Option<&[String]>,
-    ) -> Result<Vec<StoredResource>> {
-        let (clause, args) = where_clause(resource_type, filter, ids, patients);
-        let mut st = self.conn.prepare(&format!("SELECT {COLUMNS} FROM resources WHERE {clause}"))?;
-        let rows = st.query_map(params_from_iter(args), row_to_resource)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
-    }
-
-    /// How many live resources of one type `filter` reaches, and one page of them in id order: an unfiltered
-    /// search answered by SQLite alone, without reading every resource.
-    pub fn candidates_page(
-        &self,
-        resource_type: &str,
-        filter: PatientFilter<'_>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(usize, Vec<StoredResource>)> {
-        let (clause, args) = where_clause(resource_type, filter, None, None);
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM resources WHERE {clause}"),
-            params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
-        let mut st =
-            self.conn.prepare(&format!("SELECT {COLUMNS} FROM resources WHERE {clause} ORDER BY id LIMIT ? OFFSET ?"))?;
-        let page_args = args.into_iter().chain([(limit as i64).into(), (offset as i64).into()]);
-        let rows = st.query_map(params_from_iter(page_args), row_to_resource)?;
-        Ok((usize::try_from(total).unwrap_or(0), rows.collect::<std::result::Result<_, _>>()?))
+        Ok(self.conn.prepare_cached(&sql)?.query_row(params![resource_type, id], row_to_resource).optional()?)
     }
 
     /// Every live resource in one patient's compartment (for `$everything`).
     pub fn compartment(&self, patient: &PatientId) -> Result<Vec<StoredResource>> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE patient_id = ? AND deleted = 0 ORDER BY type, id");
-        let mut st = self.conn.prepare(&sql)?;
+        let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map([patient.as_str()], row_to_resource)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
@@ -189,17 +159,11 @@ impl Store {
         let last_updated = ts(now);
         stamp(&mut resource, version, &last_updated);
         let json = serde_json::to_string(&resource).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
-             ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-             deleted = 0, patient_id = excluded.patient_id, json = excluded.json",
-            params![resource_type, id, version, last_updated, patient.map(PatientId::as_str), json],
-        )?;
+        let rid = store_row(&tx, resource_type, id, version, &last_updated, patient.map(PatientId::as_str), &json)?;
+        write_index(&tx, rid, resource_type, &resource)?;
         if let Some(practice) = register_in {
-            tx.execute(
-                "INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)",
-                params![id, practice.0],
-            )?;
+            tx.prepare_cached("INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)")?
+                .execute(params![id, practice.0])?;
         }
         tx.commit()?;
         let resource = StoredResource {
@@ -224,67 +188,37 @@ impl Store {
             Some(_) => {}
         }
         check_if_match(current, if_match)?;
-        tx.execute(
-            "UPDATE resources SET deleted = 1, version = version + 1, last_updated = ? WHERE type = ? AND id = ?",
-            params![ts(now), resource_type, id],
-        )?;
+        let rid: i64 = tx
+            .prepare_cached(
+                "UPDATE resources SET deleted = 1, version = version + 1, last_updated = ? WHERE type = ? AND id = ? RETURNING rid",
+            )?
+            .query_row(params![ts(now), resource_type, id], |r| r.get(0))?;
+        // A deleted resource matches no search.
+        clear_index(&tx, rid)?;
         tx.commit()?;
         Ok(())
     }
 
     /// How many live resources the store holds, by type (for summaries and tests).
     pub fn resource_counts(&self) -> Result<Vec<(String, i64)>> {
-        let mut st = self.conn.prepare("SELECT type, count(*) FROM resources WHERE deleted = 0 GROUP BY type ORDER BY type")?;
+        let mut st =
+            self.conn.prepare_cached("SELECT type, count(*) FROM resources WHERE deleted = 0 GROUP BY type ORDER BY type")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn practice_patient_ids(&self, practice: PracticeId) -> Result<Vec<PatientId>> {
-        let mut st = self.conn.prepare("SELECT patient_id FROM patient_practices WHERE practice_id = ? ORDER BY patient_id")?;
+        let mut st =
+            self.conn.prepare_cached("SELECT patient_id FROM patient_practices WHERE practice_id = ? ORDER BY patient_id")?;
         let rows = st.query_map([practice.0], |r| r.get(0).map(PatientId))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }
 
-/// The WHERE clause (and its arguments) that bounds a query to live resources of one type within `filter`.
-fn where_clause(
-    resource_type: &str,
-    filter: PatientFilter<'_>,
-    ids: Option<&[String]>,
-    patients: Option<&[String]>,
-) -> (String, Vec<rusqlite::types::Value>) {
-    let mut sql = String::from("type = ? AND deleted = 0");
-    let mut args: Vec<rusqlite::types::Value> = vec![resource_type.to_owned().into()];
-    match filter {
-        PatientFilter::Shared => sql.push_str(" AND patient_id IS NULL"),
-        PatientFilter::Scope(PatientScope::Only(ids)) => {
-            sql.push_str(&format!(" AND patient_id IN ({})", placeholders(ids.len())));
-            args.extend(ids.iter().map(|i| i.0.clone().into()));
-        }
-        PatientFilter::Scope(PatientScope::Practices(ps)) => {
-            sql.push_str(&format!(
-                " AND patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id IN ({}))",
-                placeholders(ps.len())
-            ));
-            args.extend(ps.iter().map(|p| p.0.into()));
-        }
-    }
-    if let Some(ids) = ids {
-        sql.push_str(&format!(" AND id IN ({})", placeholders(ids.len())));
-        args.extend(ids.iter().map(|i| i.clone().into()));
-    }
-    if let Some(ps) = patients {
-        sql.push_str(&format!(" AND patient_id IN ({})", placeholders(ps.len())));
-        args.extend(ps.iter().map(|i| i.clone().into()));
-    }
-    (sql, args)
-}
-
 fn current_version(tx: &rusqlite::Connection, resource_type: &str, id: &str) -> Result<Option<(i64, bool)>> {
     Ok(tx
-        .query_row("SELECT version, deleted FROM resources WHERE type = ? AND id = ?", params![resource_type, id], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
-        })
+        .prepare_cached("SELECT version, deleted FROM resources WHERE type = ? AND id = ?")?
+        .query_row(params![resource_type, id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))
         .optional()?)
 }
 
@@ -304,11 +238,8 @@ enum Upsert {
 
 fn upsert_imported(tx: &rusqlite::Connection, r: &PreparedResource, now: DateTime<Utc>) -> Result<Upsert> {
     let existing: Option<(i64, String, bool)> = tx
-        .query_row(
-            "SELECT version, json, deleted FROM resources WHERE type = ? AND id = ?",
-            params![r.resource_type, r.id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? != 0)),
-        )
+        .prepare_cached("SELECT version, json, deleted FROM resources WHERE type = ? AND id = ?")?
+        .query_row(params![r.resource_type, r.id], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? != 0)))
         .optional()?;
     let patient = portico_fhir::compartment::patient_of(&r.resource);
     let mut resource = r.resource.clone();
@@ -328,11 +259,27 @@ fn upsert_imported(tx: &rusqlite::Connection, r: &PreparedResource, now: DateTim
     let last_updated = given_updated.unwrap_or_else(|| ts(now));
     stamp(&mut resource, version, &last_updated);
     let json = serde_json::to_string(&resource).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.execute(
-        "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
-         ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-         deleted = 0, patient_id = excluded.patient_id, json = excluded.json",
-        params![r.resource_type, r.id, version, last_updated, patient, json],
-    )?;
+    let rid = store_row(tx, &r.resource_type, &r.id, version, &last_updated, patient.as_deref(), &json)?;
+    write_index(tx, rid, &r.resource_type, &resource)?;
     Ok(outcome)
+}
+
+/// Inserts or replaces the current version of a resource (live again if it was deleted); its rid.
+fn store_row(
+    tx: &rusqlite::Connection,
+    resource_type: &str,
+    id: &str,
+    version: i64,
+    last_updated: &str,
+    patient: Option<&str>,
+    json: &str,
+) -> Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
+             ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+             deleted = 0, patient_id = excluded.patient_id, json = excluded.json
+             RETURNING rid",
+        )?
+        .query_row(params![resource_type, id, version, last_updated, patient, json], |r| r.get(0))?)
 }
