@@ -321,10 +321,11 @@ fn run_read(
             if r.deleted {
                 return Err(FhirError::new(StatusCode::GONE, IssueCode::Deleted, format!("{}/{} was deleted", td.name, id)));
             }
-            let body = parse_json(&r)?;
+            // Served as stored (meta included): a read never parses and re-serializes the resource.
             let version = Some((r.version, r.last_updated.clone()));
+            let body_text = Some(r.json.clone());
             served.push(r);
-            Ok(FhirOk { version, ..FhirOk::json(body) })
+            Ok(FhirOk { status: StatusCode::OK, body: None, body_text, version, location: None })
         }
         FhirOp::Search { resource_type, params } => {
             let td = known_type(&resource_type)?;

@@ -79,8 +79,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let housekeeping = tokio::spawn(maintenance::run(state.clone()));
-    let _stop_housekeeping = AbortOnDrop(housekeeping);
+    let _housekeeping = AbortOnDrop(tokio::spawn(maintenance::run(state.clone())));
+    let _memory = AbortOnDrop(tokio::spawn(maintenance::release_when_quiet(state.clone())));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

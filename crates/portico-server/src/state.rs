@@ -93,7 +93,7 @@ struct Inner {
     per_addr: Mutex<Throttle>,
 }
 
-const MAX_READS: usize = 32;
+const MAX_READS: usize = 16;
 const MAX_HEAVY: usize = 4;
 const MAX_HASHING: usize = 2;
 
@@ -184,6 +184,16 @@ impl AppState {
         let clock = self.inner.clock.clone();
         self.inner.db.submit(Box::new(Job { f: Some(f), clock, out: None, tx: Some(tx) }))?;
         rx.await.map_err(|_| Unavailable::Broken)?
+    }
+
+    /// Gives the idle readers' memory back (see `Database::release_idle_readers`).
+    pub fn release_idle_readers(&self) -> usize {
+        self.inner.db.release_idle_readers()
+    }
+
+    /// Whether no read is in flight right now.
+    pub fn reads_idle(&self) -> bool {
+        self.inner.reads.available_permits() == MAX_READS
     }
 
     /// Runs a CPU-heavy computation (password hashing) on a small bounded pool, holding nothing else.

@@ -60,6 +60,15 @@ impl Database {
     }
 
     /// Runs `f` on a reader connection. Blocking: call it off the async runtime.
+    /// Closes the idle reader connections (and their page caches); new ones are opened as reads arrive.
+    /// The housekeeping calls it when the service is quiet, so memory taken under load is given back.
+    pub fn release_idle_readers(&self) -> usize {
+        let mut idle = self.inner.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = idle.len();
+        idle.clear();
+        n
+    }
+
     pub fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T> {
         let reader = self.inner.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         let reader = match reader {
@@ -121,6 +130,8 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // A modest page cache per reader: the pool can grow under load, and memory must stay bounded.
         conn.pragma_update(None, "cache_size", -4096)?;
+        // Searches come in many shapes (one statement per combination of criteria); keep them prepared.
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(Store::from_conn(conn))
     }
 
