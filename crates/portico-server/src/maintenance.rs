@@ -70,6 +70,24 @@ pub(crate) async fn roll_up_reads(state: &AppState) -> usize {
     rolled
 }
 
+/// Closes idle reader connections once reads have been quiet for two checks in a row, so the page caches
+/// grown under load are given back rather than kept for the life of the process.
+pub async fn release_when_quiet(state: AppState) {
+    let mut quiet_checks = 0;
+    loop {
+        tokio::time::sleep(QUIET_CHECK).await;
+        quiet_checks = if state.reads_idle() { quiet_checks + 1 } else { 0 };
+        if quiet_checks == 2 {
+            let closed = state.release_idle_readers();
+            if closed > 0 {
+                tracing::debug!(closed, "idle reader connections closed");
+            }
+        }
+    }
+}
+
+const QUIET_CHECK: Duration = Duration::from_secs(5);
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -123,21 +141,3 @@ mod tests {
         assert_eq!(summaries, vec![Some(2_600), Some(2_400)], "one summary per day, each with its resources");
     }
 }
-
-/// Closes idle reader connections once reads have been quiet for two checks in a row, so the page caches
-/// grown under load are given back rather than kept for the life of the process.
-pub async fn release_when_quiet(state: AppState) {
-    let mut quiet_checks = 0;
-    loop {
-        tokio::time::sleep(QUIET_CHECK).await;
-        quiet_checks = if state.reads_idle() { quiet_checks + 1 } else { 0 };
-        if quiet_checks == 2 {
-            let closed = state.release_idle_readers();
-            if closed > 0 {
-                tracing::debug!(closed, "idle reader connections closed");
-            }
-        }
-    }
-}
-
-const QUIET_CHECK: Duration = Duration::from_secs(5);
