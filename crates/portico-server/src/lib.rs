@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 mod fhir;
 mod guard;
+mod lanes;
 mod maintenance;
 pub mod manage;
 mod oauth;

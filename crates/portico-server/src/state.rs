@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::lanes::Lane;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -84,10 +85,11 @@ struct Inner {
     /// Reads in flight at once. Each holds a pooled connection and a blocking thread; past this they queue
     /// for a few microseconds instead of growing memory without bound.
     reads: Semaphore,
-    /// Searches and `$everything` in flight at once: however many arrive, point reads keep permits left.
-    heavy: Semaphore,
-    /// Argon2 verifications in flight at once (each takes ~20 ms of one core and 19 MiB).
-    hashing: Semaphore,
+    /// Searches, `$everything` and previews: their own low-priority threads, so however many arrive, point
+    /// reads keep their permits and short requests get the CPU first.
+    heavy: Lane,
+    /// Argon2 verifications (each ~20 ms of one core and 19 MiB), on low-priority threads of their own.
+    hashing: Lane,
     /// Failed authentication per account or client id, and per network address.
     per_key: Mutex<Throttle>,
     per_addr: Mutex<Throttle>,
@@ -138,8 +140,8 @@ impl AppState {
                 config,
                 clock,
                 reads: Semaphore::new(MAX_READS),
-                heavy: Semaphore::new(MAX_HEAVY),
-                hashing: Semaphore::new(MAX_HASHING),
+                heavy: Lane::new("portico-search", MAX_HEAVY),
+                hashing: Lane::new("portico-hash", MAX_HASHING),
                 per_key: Mutex::new(Throttle::new(ThrottlePolicy::PER_KEY)),
                 per_addr: Mutex::new(Throttle::new(ThrottlePolicy::PER_ADDRESS)),
             }),
@@ -160,18 +162,18 @@ impl AppState {
         weight: Weight,
         f: impl FnOnce(&Store, DateTime<Utc>) -> T + Send + 'static,
     ) -> Result<T, Unavailable> {
-        let _heavy = match weight {
-            Weight::Heavy => Some(self.inner.heavy.acquire().await.map_err(|_| Unavailable::Broken)?),
-            Weight::Light => None,
-        };
-        let _permit = self.inner.reads.acquire().await.map_err(|_| Unavailable::Broken)?;
         let state = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let job = move || {
             let now = state.now();
             state.inner.db.read(|store| f(store, now)).map_err(Unavailable::from)
-        })
-        .await
-        .map_err(|_| Unavailable::Broken)?
+        };
+        match weight {
+            Weight::Heavy => self.inner.heavy.run(job).await?,
+            Weight::Light => {
+                let _permit = self.inner.reads.acquire().await.map_err(|_| Unavailable::Broken)?;
+                tokio::task::spawn_blocking(job).await.map_err(|_| Unavailable::Broken)?
+            }
+        }
     }
 
     /// Runs `f` on the writer thread, in its own savepoint, and answers once the write is committed. `f`
@@ -198,8 +200,7 @@ impl AppState {
 
     /// Runs a CPU-heavy computation (password hashing) on a small bounded pool, holding nothing else.
     pub async fn hash<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Unavailable> {
-        let _permit = self.inner.hashing.acquire().await.map_err(|_| Unavailable::Broken)?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| Unavailable::Broken)
+        self.inner.hashing.run(f).await
     }
 }
 
