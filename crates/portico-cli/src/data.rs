@@ -64,6 +64,7 @@ pub fn import(db: &Path, paths: &[PathBuf]) -> Result<()> {
     }
     pb.finish_and_clear();
     let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    store.tune_for_bulk_load()?;
     let s = store.import(&all, chrono::Utc::now()).context("writing the resources")?;
     println!(
         "Imported {} bundle{} ({} resources): {} created, {} updated, {} unchanged",
@@ -138,6 +139,7 @@ pub fn generate(db: &Path, patients: usize) -> Result<()> {
         bail!("--patients must be at least 1");
     }
     let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    store.tune_for_bulk_load()?;
     let mut practices: Vec<PracticeId> = store.practices()?.into_iter().map(|(id, _)| id).collect();
     if practices.is_empty() {
         practices = demo::PRACTICES.iter().map(|n| store.create_practice(n)).collect::<Result<_, _>>()?;
