@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
-use crate::{Result, Store, StoreError};
+use crate::{sqlite, Result, Store, StoreError};
 
 /// At most this many jobs share one commit, so one batch never holds the lock for long.
 const MAX_BATCH: usize = 512;
@@ -116,11 +116,11 @@ fn write_loop(mut store: Store, rx: Receiver<Box<dyn WriteJob>>) {
 impl Store {
     /// A connection that only reads, for the pool.
     fn open_reader(path: &Path) -> Result<Store> {
-        let conn = rusqlite::Connection::open(path)?;
-        conn.pragma_update(None, "query_only", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = rusqlite::Connection::open(path).map_err(sqlite)?;
+        conn.pragma_update(None, "query_only", "ON").map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
         // A modest page cache per reader: the pool can grow under load, and memory must stay bounded.
-        conn.pragma_update(None, "cache_size", -4096)?;
+        conn.pragma_update(None, "cache_size", -4096).map_err(sqlite)?;
         Ok(Store::from_conn(conn))
     }
 
@@ -133,7 +133,7 @@ impl Store {
 
     /// How long a write waits for a lock another process holds before giving up with `Busy`.
     pub fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<()> {
-        self.conn.busy_timeout(timeout)?;
+        self.conn.busy_timeout(timeout).map_err(sqlite)?;
         Ok(())
     }
 
@@ -142,12 +142,12 @@ impl Store {
     }
 
     fn begin_immediate(&mut self) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite)?;
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        self.conn.execute_batch("COMMIT").map_err(sqlite)?;
         Ok(())
     }
 

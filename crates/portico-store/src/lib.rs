@@ -25,10 +25,13 @@ pub use db::{Database, WriteJob};
 pub use maintenance::Pruned;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
+/// What can go wrong in a store, whatever the backend. Nothing here names a driver's type: a backend maps its
+/// own failures onto these (see [`StoreError::database`]), so callers never depend on which database runs.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database failed in a way the caller cannot act on (I/O, a bug in a query, a full disk...).
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Another process held the database's write lock for longer than the busy timeout: try again later.
     #[error("the database is busy")]
     Busy,
@@ -45,26 +48,31 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> StoreError {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
-            {
-                StoreError::Busy
-            }
-            _ => StoreError::Sqlite(e),
-        }
-    }
-}
-
 impl StoreError {
+    /// A backend's own failure, kept as the source for logs.
+    pub fn database(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Database(Box::new(e))
+    }
+
     /// The same failure, for each caller of a batch (the underlying error is not `Clone`).
     fn for_another_caller(&self) -> StoreError {
         match self {
             StoreError::Busy => StoreError::Busy,
             e => StoreError::NotCommitted(e.to_string()),
         }
+    }
+}
+
+/// rusqlite's error as a [`StoreError`]: a lock held past the busy timeout is `Busy`. A function, not a
+/// `From` impl, so no rusqlite type shows in this crate's public surface (`.map_err(sqlite)?` at each call).
+pub(crate) fn sqlite(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Busy
+        }
+        _ => StoreError::database(e),
     }
 }
 
@@ -90,19 +98,19 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database file, sets the PRAGMAs every connection needs and migrates.
     pub fn open(path: &Path) -> Result<Store> {
-        Store::init(Connection::open(path)?)
+        Store::init(Connection::open(path).map_err(sqlite)?)
     }
 
     pub fn open_in_memory() -> Result<Store> {
-        Store::init(Connection::open_in_memory()?)
+        Store::init(Connection::open_in_memory().map_err(sqlite)?)
     }
 
     fn init(conn: Connection) -> Result<Store> {
         // WAL keeps readers unblocked and makes a crash lose at most an uncommitted transaction.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
@@ -113,15 +121,16 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+        let version: usize =
+            self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(sqlite)?.try_into().unwrap_or(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.savepoint()?;
-            tx.execute_batch(sql)?;
+            let tx = self.conn.savepoint().map_err(sqlite)?;
+            tx.execute_batch(sql).map_err(sqlite)?;
             if i + 1 == SEARCH_INDEX_MIGRATION {
                 search::backfill_index(&tx)?;
             }
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sqlite)?;
+            tx.commit().map_err(sqlite)?;
         }
         self.fill_name_keys()
     }
@@ -133,10 +142,10 @@ impl Store {
         &mut self,
         f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        self.conn.execute_batch("SAVEPOINT atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+        self.conn.execute_batch("SAVEPOINT atomically").map_err(|e| E::from(sqlite(e)))?;
         match f(self) {
             Ok(v) => {
-                self.conn.execute_batch("RELEASE atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+                self.conn.execute_batch("RELEASE atomically").map_err(|e| E::from(sqlite(e)))?;
                 Ok(v)
             }
             Err(e) => {
@@ -148,7 +157,7 @@ impl Store {
 
     /// Folds the WAL into the main file; used before copying or inspecting the database file.
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(sqlite)?;
         Ok(())
     }
 }
@@ -171,7 +180,7 @@ fn unique_violation(e: rusqlite::Error, message: &str) -> StoreError {
         rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
             StoreError::Conflict(message.to_owned())
         }
-        _ => StoreError::Sqlite(e),
+        _ => sqlite(e),
     }
 }
 
