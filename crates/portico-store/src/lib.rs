@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+mod backend;
 mod credentials;
 mod db;
 mod maintenance;
@@ -20,8 +21,9 @@ use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
 pub use accounts::{NewUser, PatientSummary, UserRecord};
+pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, NewCredential, TokenRecord};
-pub use db::{Database, WriteJob};
+pub use db::Database;
 pub use maintenance::Pruned;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
@@ -137,22 +139,37 @@ impl Store {
 
     /// Runs `f` as one unit: everything it writes commits together, or (when it returns an error) none of
     /// it does. Every multi-statement method uses a savepoint, so they nest inside. This is how an action
-    /// and its audit entry are stored together.
+    /// and its audit entry are stored together. (Through the traits: `<dyn WriteStore>::atomically`.)
     pub fn atomically<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        self.conn.execute_batch("SAVEPOINT atomically").map_err(|e| E::from(sqlite(e)))?;
+        self.savepoint()?;
         match f(self) {
             Ok(v) => {
-                self.conn.execute_batch("RELEASE atomically").map_err(|e| E::from(sqlite(e)))?;
+                self.release()?;
                 Ok(v)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK TO atomically; RELEASE atomically");
+                let _ = self.rollback_to();
                 Err(e)
             }
         }
+    }
+
+    /// Opens a nested unit of work; [`Store::release`] keeps it, [`Store::rollback_to`] undoes it.
+    pub fn savepoint(&mut self) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT atomically").map_err(sqlite)
+    }
+
+    /// Ends the innermost unit opened by [`Store::savepoint`], keeping what it wrote.
+    pub fn release(&mut self) -> Result<()> {
+        self.conn.execute_batch("RELEASE atomically").map_err(sqlite)
+    }
+
+    /// Ends the innermost unit opened by [`Store::savepoint`], undoing what it wrote.
+    pub fn rollback_to(&mut self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK TO atomically; RELEASE atomically").map_err(sqlite)
     }
 
     /// Folds the WAL into the main file; used before copying or inspecting the database file.
