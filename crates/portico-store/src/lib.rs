@@ -1,5 +1,8 @@
 //! Portico's storage: the SQLite schema, its append-only migrations and every SQL statement.
 //!
+//! The server sees only the boundary in `src/backend.rs`: [`ReadStore`], [`WriteStore`], [`Backend`] and
+//! [`WriteJob`], which a second database can implement; [`Store`] and [`Database`] are the SQLite side.
+//!
 //! Synchronous rusqlite, nothing async and nothing about HTTP. It persists what portico-domain defines and
 //! answers questions with facts; the rules that turn facts into decisions (effective access, scopes) stay in
 //! the domain crate. Secrets and tokens arrive here only as digests.
