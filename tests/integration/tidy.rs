@@ -56,3 +56,81 @@ fn each_external_system_has_one_home_crate() {
     }
     assert!(checked >= 9, "found only {checked} crates");
 }
+
+/// The names a file takes from portico-store: `use portico_store::{A, B}` lists and `portico_store::A` paths,
+/// plus any `Store::` call, `&Store` or `&mut Store`. Comments are skipped.
+fn store_names(source: &str) -> Vec<String> {
+    let code: String = source.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let mut names = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find("portico_store::") {
+        rest = &rest[i + "portico_store::".len()..];
+        let list = match rest.strip_prefix('{') {
+            Some(inner) => &inner[..inner.find('}').unwrap_or(inner.len())],
+            None => rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or(""),
+        };
+        names.extend(list.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
+    }
+    let words: Vec<&str> = code.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '&' || c == ':')).collect();
+    for (i, w) in words.iter().enumerate() {
+        let by_ref = *w == "&Store" || (*w == "&mut" && words.get(i + 1) == Some(&"Store"));
+        if by_ref || w.starts_with("Store::") {
+            names.push("Store".to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn store_names_finds_the_sqlite_store_however_it_is_named() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "use portico_store::{CredentialRecord, PatientFilter, Store, StoredResource};",
+            &["CredentialRecord", "PatientFilter", "Store", "StoredResource"],
+        ),
+        ("use portico_store::Store;", &["Store"]),
+        ("fn f(store: &mut portico_store::Store) {}", &["Store"]),
+        ("fn f(store: &Store) {}", &["Store"]),
+        ("fn f(store: &mut Store) {}", &["Store"]),
+        ("let s = Store::open(&path)?;", &["Store"]),
+        ("use portico_store::{ReadStore, WriteStore};", &["ReadStore", "WriteStore"]),
+        ("fn f(store: &dyn ReadStore, e: StoreError) {}", &[]),
+        ("// a comment about portico_store::Store", &[]),
+        ("    Store(#[from] StoreError),", &[]),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(store_names(source), *expected, "{source}");
+    }
+}
+
+/// The server works through the backend-neutral traits (`ReadStore`, `WriteStore`, `Backend`), so a second
+/// backend slots in without touching it. Only the code that opens a database names the SQLite types; tests
+/// (after `#[cfg(test)]`) may open one too.
+#[test]
+fn the_server_names_no_concrete_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("root").join("crates/portico-server/src");
+    let opens_the_database: &[(&str, &str)] = &[("embedded.rs", "Store"), ("embedded.rs", "Database"), ("lib.rs", "Database")];
+    let mut files = vec![src.clone()];
+    let mut checked = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).expect("dir").map(|e| e.expect("entry").path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or("");
+        let relative = path.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/");
+        for name in store_names(shipped) {
+            let concrete = name == "Store" || name == "Database";
+            assert!(
+                !concrete || opens_the_database.contains(&(relative.as_str(), name.as_str())),
+                "crates/portico-server/src/{relative} names portico_store::{name}; use ReadStore / WriteStore / Backend"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "found only {checked} server sources");
+}

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use portico_api as wire;
 use portico_api::ErrorCode;
 use portico_domain::AuditEvent;
-use portico_store::{Store, UserRecord};
+use portico_store::{ReadStore, UserRecord, WriteStore};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -76,7 +76,7 @@ async fn json<T: DeserializeOwned>(body: Body) -> ApiResult<T> {
 async fn with_user_read<T: Send + 'static>(
     state: &AppState,
     headers: &HeaderMap,
-    f: impl FnOnce(&Store, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<T> + Send + 'static,
+    f: impl FnOnce(&dyn ReadStore, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let token = bearer(headers);
     let st = state.clone();
@@ -92,7 +92,7 @@ async fn with_user_read<T: Send + 'static>(
 async fn with_user<T: Send + 'static>(
     state: &AppState,
     headers: &HeaderMap,
-    f: impl FnOnce(&mut Store, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<T> + Send + 'static,
+    f: impl FnOnce(&mut dyn WriteStore, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let token = bearer(headers);
     let st = state.clone();
@@ -110,7 +110,9 @@ async fn with_user<T: Send + 'static>(
 async fn with_preview<T: Send + 'static>(
     state: &AppState,
     headers: &HeaderMap,
-    f: impl FnOnce(&Store, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<(T, Vec<AuditEvent>)> + Send + 'static,
+    f: impl FnOnce(&dyn ReadStore, &UserRecord, &AppState, chrono::DateTime<chrono::Utc>) -> ApiResult<(T, Vec<AuditEvent>)>
+        + Send
+        + 'static,
 ) -> ApiResult<T> {
     let token = bearer(headers);
     let st = state.clone();

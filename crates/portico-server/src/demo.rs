@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use portico_domain::{hash_password, PatientId, PracticeId, Role};
 use portico_fhir::import::{prepare_bundle, PreparedResource};
-use portico_store::{ImportSummary, NewUser, Store, StoreError};
+use portico_store::{ImportSummary, NewUser, StoreError, WriteStore};
 
 /// Every demo account's password where the demo is public (`portico serve --demo`, `portico demo`, the
 /// test peers). Printed by the commands that create them; a demo store is not for real data. The desktop
@@ -102,7 +102,7 @@ fn patient_id(resources: &[PreparedResource]) -> Option<PatientId> {
 
 /// Gives every demo account `password` (one hash for all: they share it anyway). Accounts that do not exist
 /// are skipped, and no other account is touched.
-pub fn set_demo_password(store: &mut Store, password: &DemoPassword) -> Result<(), SeedError> {
+pub fn set_demo_password(store: &mut dyn WriteStore, password: &DemoPassword) -> Result<(), SeedError> {
     let hash = hash_password(password.expose(), &mut rand::rngs::OsRng).map_err(|_| SeedError::Password)?;
     store.atomically(|store| {
         for a in ACCOUNTS {
@@ -113,7 +113,7 @@ pub fn set_demo_password(store: &mut Store, password: &DemoPassword) -> Result<(
 }
 
 /// Seeds an empty store; a store that already has practices is left as it is.
-pub fn seed(store: &mut Store, now: DateTime<Utc>) -> Result<SeedSummary, SeedError> {
+pub fn seed(store: &mut dyn WriteStore, now: DateTime<Utc>) -> Result<SeedSummary, SeedError> {
     if !store.practices()?.is_empty() {
         return Ok(SeedSummary { already_seeded: true, import: ImportSummary::default(), patients: 0 });
     }

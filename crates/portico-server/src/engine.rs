@@ -14,7 +14,7 @@ use portico_domain::{
 use portico_fhir::outcome::IssueCode;
 use portico_fhir::search::SearchQuery;
 use portico_fhir::{type_def, TypeDef};
-use portico_store::{CredentialRecord, PatientFilter, Store, StoredResource};
+use portico_store::{CredentialRecord, PatientFilter, ReadStore, StoredResource, WriteStore};
 use serde_json::Value;
 
 use crate::error::FhirError;
@@ -55,7 +55,7 @@ impl Principal {
 
 /// Resolves a bearer token. Every failure is the same 401 to the caller; the audit log records why.
 pub fn authorize(
-    store: &Store,
+    store: &dyn ReadStore,
     bearer: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Principal, (FhirError, Option<Box<AuditEvent>>)> {
@@ -105,7 +105,7 @@ pub fn authorize(
 
 /// The principal a credential would be if its app held a token with every scope it may have.
 pub fn principal_for_preview(
-    store: &Store,
+    store: &dyn ReadStore,
     cred: CredentialRecord,
     now: DateTime<Utc>,
 ) -> Result<Result<Principal, String>, FhirError> {
@@ -118,7 +118,7 @@ pub fn principal_for_preview(
     }))
 }
 
-fn resolve(store: &Store, cred: &CredentialRecord, now: DateTime<Utc>) -> Result<Result<Access, String>, FhirError> {
+fn resolve(store: &dyn ReadStore, cred: &CredentialRecord, now: DateTime<Utc>) -> Result<Result<Access, String>, FhirError> {
     let owner = store.user(cred.owner)?.map(|u| u.facts()).unwrap_or_default();
     let facts = store.credential_facts(cred)?;
     Ok(effective_access(&facts, &owner, now).map_err(|r| r.to_string()))
@@ -168,7 +168,7 @@ impl FhirOp {
 /// Runs one interaction for `who` (on the writer: any interaction), returning the answer and the audit
 /// events to append.
 pub fn execute(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     who: &Principal,
     op: FhirOp,
     fhir_base: &str,
@@ -182,7 +182,7 @@ pub fn execute(
 
 /// Runs a reading interaction (read, search, `$everything`) on a reader snapshot.
 pub fn execute_read(
-    store: &Store,
+    store: &dyn ReadStore,
     who: &Principal,
     op: FhirOp,
     fhir_base: &str,
@@ -282,7 +282,7 @@ fn writable(td: &TypeDef) -> Result<(), FhirError> {
 
 /// May `who` see this stored resource at all? Outside its reach the answer is "not found", never "forbidden",
 /// so nobody learns that another patient's resource exists.
-fn visible(store: &Store, who: &Principal, td: &TypeDef, r: &StoredResource) -> Result<bool, FhirError> {
+fn visible(store: &dyn ReadStore, who: &Principal, td: &TypeDef, r: &StoredResource) -> Result<bool, FhirError> {
     if !in_compartment(td) {
         return Ok(true);
     }
@@ -304,7 +304,7 @@ fn parse_json(r: &StoredResource) -> Result<Value, FhirError> {
 }
 
 fn run_read(
-    store: &Store,
+    store: &dyn ReadStore,
     who: &Principal,
     op: FhirOp,
     fhir_base: &str,
@@ -368,7 +368,7 @@ fn run_read(
 }
 
 fn run(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     who: &Principal,
     op: FhirOp,
     fhir_base: &str,
@@ -468,7 +468,7 @@ fn check_body(td: &TypeDef, body: Value, url_id: Option<&str>) -> Result<Value, 
 /// Patient the practice it joins: the first of the key's practices. A key that reaches patients only by
 /// name (provider keys) or no practice at all cannot register new patients.
 fn placement(
-    store: &Store,
+    store: &dyn ReadStore,
     who: &Principal,
     td: &TypeDef,
     body: &Value,
@@ -501,7 +501,7 @@ fn placement(
 }
 
 fn search(
-    store: &Store,
+    store: &dyn ReadStore,
     who: &Principal,
     td: &TypeDef,
     query: &SearchQuery,

@@ -149,9 +149,10 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
         state
             .write(move |store, now| {
                 store.atomically(|store| -> Result<Result<FhirOk, FhirError>, portico_store::StoreError> {
-                    let (result, events) = authorized(&mut *store, bearer.as_deref(), op, now, |store, who, op| {
-                        engine::execute(store, who, op, &fhir_base, now)
-                    });
+                    let (result, events) = match authorized(&*store, bearer.as_deref(), op, now) {
+                        Ok((who, op)) => engine::execute(store, &who, op, &fhir_base, now),
+                        Err((e, events)) => (Err(e), events),
+                    };
                     store.append_audit(&events)?;
                     Ok(result)
                 })
@@ -162,9 +163,10 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
         let weight = if op.as_ref().is_ok_and(FhirOp::is_heavy) { Weight::Heavy } else { Weight::Light };
         let read = state
             .read(weight, move |store, now| {
-                let (result, events) = authorized(store, bearer.as_deref(), op, now, |store, who, op| {
-                    engine::execute_read(store, who, op, &fhir_base, now)
-                });
+                let (result, events) = match authorized(store, bearer.as_deref(), op, now) {
+                    Ok((who, op)) => engine::execute_read(store, &who, op, &fhir_base, now),
+                    Err((e, events)) => (Err(e), events),
+                };
                 // Rendered here, off the async runtime: a large bundle is milliseconds of serialization.
                 (result.map(render), events)
             })
@@ -186,22 +188,17 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
     }
 }
 
-/// Resolves the token, then runs `f`; a refused token yields its audit event (when there is one to keep).
-fn authorized<S: std::ops::Deref<Target = portico_store::Store>>(
-    store: S,
+/// Resolves the token, then hands back who asks and the parsed op; a refused token yields its audit event
+/// (when there is one to keep).
+fn authorized(
+    store: &dyn portico_store::ReadStore,
     bearer: Option<&str>,
     op: Result<FhirOp, FhirError>,
     now: chrono::DateTime<chrono::Utc>,
-    f: impl FnOnce(S, &engine::Principal, FhirOp) -> (Result<FhirOk, FhirError>, Vec<portico_domain::AuditEvent>),
-) -> (Result<FhirOk, FhirError>, Vec<portico_domain::AuditEvent>) {
-    let who = match engine::authorize(&store, bearer, now) {
-        Ok(p) => p,
-        Err((e, event)) => return (Err(e), event.map(|e| vec![*e]).unwrap_or_default()),
-    };
-    match op {
-        Ok(op) => f(store, &who, op),
-        Err(e) => (Err(e), Vec::new()),
-    }
+) -> Result<(engine::Principal, FhirOp), (FhirError, Vec<portico_domain::AuditEvent>)> {
+    let who = engine::authorize(store, bearer, now).map_err(|(e, event)| (e, event.map(|e| vec![*e]).unwrap_or_default()))?;
+    let op = op.map_err(|e| (e, Vec::new()))?;
+    Ok((who, op))
 }
 
 pub fn render(ok: FhirOk) -> Response {

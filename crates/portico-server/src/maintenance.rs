@@ -45,7 +45,9 @@ pub(crate) async fn roll_up_reads(state: &AppState) -> usize {
     let keep = chrono::Duration::days(i64::from(state.config().audit_read_retention_days));
     let mut rolled = 0;
     loop {
-        let job = move |store: &mut portico_store::Store, now: chrono::DateTime<chrono::Utc>| match now.checked_sub_signed(keep) {
+        let job = move |store: &mut dyn portico_store::WriteStore, now: chrono::DateTime<chrono::Utc>| match now
+            .checked_sub_signed(keep)
+        {
             Some(cutoff) => store.roll_up_audit(cutoff, ROLL_UP_BATCH),
             // A retention longer than the calendar reaches back: nothing is old enough.
             None => Ok(0),

@@ -9,7 +9,7 @@ use axum::Json;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use portico_domain::{effective_access, AuditEvent, AuditKind, AuthDoor, Digest, ScopeSet, Secret, SecretKind};
-use portico_store::{CredentialRecord, Store, TokenRecord};
+use portico_store::{CredentialRecord, ReadStore, TokenRecord, WriteStore};
 use serde::Serialize;
 
 use crate::error::{no_store, OAuthError};
@@ -144,7 +144,11 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
 /// Finds the credential and checks the secret in constant time (the current one, or the previous one
 /// during a regeneration grace period). Also says which secret generation matched: tokens it mints stop
 /// with that secret.
-fn authenticate(store: &Store, auth: &ClientAuth, now: DateTime<Utc>) -> Result<Option<(CredentialRecord, i64)>, OAuthError> {
+fn authenticate(
+    store: &dyn ReadStore,
+    auth: &ClientAuth,
+    now: DateTime<Utc>,
+) -> Result<Option<(CredentialRecord, i64)>, OAuthError> {
     let Some(cred) = store.credential_by_client_id(&auth.client_id)? else {
         return Ok(None);
     };
@@ -167,7 +171,7 @@ fn refused(cred: &CredentialRecord, reason: String, now: DateTime<Utc>) -> Audit
 }
 
 fn issue(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     auth: &ClientAuth,
     grant_type: &str,
     scope: &str,
@@ -241,7 +245,7 @@ fn issue(
     })
 }
 
-fn revoke_token(store: &mut Store, auth: &ClientAuth, token: &str, now: DateTime<Utc>) -> Result<(), OAuthError> {
+fn revoke_token(store: &mut dyn WriteStore, auth: &ClientAuth, token: &str, now: DateTime<Utc>) -> Result<(), OAuthError> {
     let Some((cred, _)) = authenticate(store, auth, now)? else {
         return Err(OAuthError::new("invalid_client", "client authentication failed"));
     };

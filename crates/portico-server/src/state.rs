@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use portico_domain::{Throttle, ThrottlePolicy};
-use portico_store::{Database, Store, StoreError, WriteJob};
+use portico_store::{Backend, ReadStore, StoreError, WriteJob, WriteStore};
 use tokio::sync::{oneshot, Semaphore};
 
 /// Where "now" comes from; tests substitute a fixed or movable clock.
@@ -79,7 +79,8 @@ pub struct AppState {
 }
 
 struct Inner {
-    db: Database,
+    /// Whichever backend the database was opened with; nothing here depends on which.
+    db: Arc<dyn Backend>,
     config: Config,
     clock: Clock,
     /// Reads in flight at once. Each holds a pooled connection and a blocking thread; past this they queue
@@ -129,14 +130,14 @@ pub enum Weight {
 }
 
 impl AppState {
-    pub fn new(db: Database, config: Config) -> AppState {
+    pub fn new(db: impl Backend + 'static, config: Config) -> AppState {
         AppState::with_clock(db, config, Arc::new(Utc::now))
     }
 
-    pub fn with_clock(db: Database, config: Config, clock: Clock) -> AppState {
+    pub fn with_clock(db: impl Backend + 'static, config: Config, clock: Clock) -> AppState {
         AppState {
             inner: Arc::new(Inner {
-                db,
+                db: Arc::new(db),
                 config,
                 clock,
                 reads: Semaphore::new(MAX_READS),
@@ -160,12 +161,12 @@ impl AppState {
     pub async fn read<T: Send + 'static>(
         &self,
         weight: Weight,
-        f: impl FnOnce(&Store, DateTime<Utc>) -> T + Send + 'static,
+        f: impl FnOnce(&dyn ReadStore, DateTime<Utc>) -> T + Send + 'static,
     ) -> Result<T, Unavailable> {
         let state = self.clone();
         let job = move || {
             let now = state.now();
-            state.inner.db.read(|store| f(store, now)).map_err(Unavailable::from)
+            state.inner.db.with_reader(|store| f(store, now)).map_err(Unavailable::from)
         };
         match weight {
             Weight::Heavy => self.inner.heavy.run(job).await?,
@@ -177,10 +178,10 @@ impl AppState {
     }
 
     /// Runs `f` on the writer thread, in its own savepoint, and answers once the write is committed. `f`
-    /// decides what a failure undoes (use `Store::atomically`); a panic undoes everything `f` wrote.
+    /// decides what a failure undoes (use `<dyn WriteStore>::atomically`); a panic undoes everything `f` wrote.
     pub async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Store, DateTime<Utc>) -> T + Send + 'static,
+        f: impl FnOnce(&mut dyn WriteStore, DateTime<Utc>) -> T + Send + 'static,
     ) -> Result<T, Unavailable> {
         let (tx, rx) = oneshot::channel();
         let clock = self.inner.clock.clone();
@@ -237,10 +238,10 @@ struct Job<F, T> {
 
 impl<F, T> WriteJob for Job<F, T>
 where
-    F: FnOnce(&mut Store, DateTime<Utc>) -> T + Send,
+    F: FnOnce(&mut dyn WriteStore, DateTime<Utc>) -> T + Send,
     T: Send,
 {
-    fn run(&mut self, store: &mut Store) {
+    fn run(&mut self, store: &mut dyn WriteStore) {
         if let Some(f) = self.f.take() {
             self.out = Some(f(store, (self.clock)()));
         }

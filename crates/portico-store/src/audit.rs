@@ -6,7 +6,7 @@ use portico_domain::{AuditEvent, AuditKind, AuthDoor, PatientId, UserId};
 use rusqlite::{params, OptionalExtension};
 
 use crate::retention::DailyOf;
-use crate::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use crate::{parse_opt_ts, parse_ts, sqlite, ts, Result, Store, StoreError};
 
 const COLUMNS: &str =
     "seq, at, kind, outcome, actor_user_id, credential_id, client_id, token_digest, patient_id, resource_types, count, detail";
@@ -73,12 +73,12 @@ fn newest_first(mut kept: Vec<(i64, AuditEvent)>, daily: Vec<(i64, AuditEvent)>,
 
 impl Store {
     pub fn append_audit(&mut self, events: &[AuditEvent]) -> Result<()> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         for e in events {
             tx.prepare_cached(
                 "INSERT INTO audit(at, kind, outcome, actor_user_id, credential_id, client_id, token_digest, patient_id, resource_types, count, detail)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
+            ).map_err(sqlite)?
             .execute(params![
                     ts(e.at),
                     e.kind.as_str(),
@@ -91,9 +91,9 @@ impl Store {
                     e.resource_types.join(","),
                     e.count,
                     e.detail,
-                ])?;
+                ]).map_err(sqlite)?;
         }
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         Ok(())
     }
 
@@ -121,11 +121,11 @@ impl Store {
     }
 
     fn audit_query(&self, sql: &str, key: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>> {
-        let mut st = self.conn.prepare(sql)?;
-        let rows = st.query_map(params![key, limit as i64], row)?;
+        let mut st = self.conn.prepare(sql).map_err(sqlite)?;
+        let rows = st.query_map(params![key, limit as i64], row).map_err(sqlite)?;
         let mut out = Vec::new();
         for r in rows {
-            let (seq, raw) = r?;
+            let (seq, raw) = r.map_err(sqlite)?;
             out.push((seq, raw.into_event()?));
         }
         Ok(out)
@@ -142,9 +142,11 @@ impl Store {
                      WHERE credential_id = ?1 AND outcome = 'ok' AND kind IN ('token_issued', 'fhir_access')
                      UNION ALL
                      SELECT max(last_at) FROM audit_daily WHERE credential_id = ?1 AND kind = 'fhir_access')",
-            )?
+            )
+            .map_err(sqlite)?
             .query_row([credential_id], |r| r.get(0))
-            .optional()?;
+            .optional()
+            .map_err(sqlite)?;
         parse_opt_ts(at.flatten())
     }
 
@@ -155,22 +157,25 @@ impl Store {
             .prepare_cached(
                 "INSERT INTO auth_failures(minute, door, subject, count) VALUES (?, ?, ?, 1)
                  ON CONFLICT(minute, door, subject) DO UPDATE SET count = count + 1",
-            )?
-            .execute(params![minute, door.as_str(), subject])?;
+            )
+            .map_err(sqlite)?
+            .execute(params![minute, door.as_str(), subject])
+            .map_err(sqlite)?;
         Ok(())
     }
 
     /// Failure counts per minute, newest first: (minute, door, subject, count).
     pub fn auth_failures(&self, limit: usize) -> Result<Vec<(String, String, String, i64)>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT minute, door, subject, count FROM auth_failures ORDER BY minute DESC, door, subject LIMIT ?",
-        )?;
-        let rows = st.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT minute, door, subject, count FROM auth_failures ORDER BY minute DESC, door, subject LIMIT ?")
+            .map_err(sqlite)?;
+        let rows = st.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(sqlite)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sqlite)
     }
 
     /// How many audit rows there are (for tests and the bench's size figures).
     pub fn audit_rows(&self) -> Result<i64> {
-        Ok(self.conn.prepare_cached("SELECT count(*) FROM audit")?.query_row([], |r| r.get(0))?)
+        self.conn.prepare_cached("SELECT count(*) FROM audit").map_err(sqlite)?.query_row([], |r| r.get(0)).map_err(sqlite)
     }
 }

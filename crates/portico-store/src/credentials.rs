@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use portico_domain::{name_key, CredentialFacts, CredentialKind, Digest, PatientId, PracticeId, UserId, ValidityWindow};
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
-use crate::{parse_opt_ts, parse_ts, placeholders, ts, unique_violation, Result, Store, StoreError};
+use crate::{parse_opt_ts, parse_ts, placeholders, sqlite, ts, unique_violation, Result, Store, StoreError};
 
 pub struct NewCredential<'a> {
     pub id: &'a str,
@@ -117,7 +117,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
 
 impl Store {
     pub fn insert_credential(&mut self, c: &NewCredential<'_>, now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         tx.execute(
             &format!(
                 "INSERT INTO credentials({CRED_COLUMNS}, name_key)
@@ -143,10 +143,12 @@ impl Store {
         )
         .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
         for p in c.patients {
-            tx.prepare_cached("INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)")?
-                .execute(params![c.id, p.as_str()])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)")
+                .map_err(sqlite)?
+                .execute(params![c.id, p.as_str()])
+                .map_err(sqlite)?;
         }
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         Ok(())
     }
 
@@ -160,7 +162,7 @@ impl Store {
 
     fn credential_where(&self, cond: &str, arg: &str) -> Result<Option<CredentialRecord>> {
         let sql = format!("SELECT {CRED_COLUMNS} FROM credentials WHERE {cond}");
-        let row = self.conn.prepare_cached(&sql)?.query_row([arg], raw).optional()?;
+        let row = self.conn.prepare_cached(&sql).map_err(sqlite)?.query_row([arg], raw).optional().map_err(sqlite)?;
         row.map(|r| self.hydrate(r)).transpose()
     }
 
@@ -195,8 +197,9 @@ impl Store {
     }
 
     fn credentials_query(&self, sql: &str, args: Vec<rusqlite::types::Value>) -> Result<Vec<CredentialRecord>> {
-        let mut st = self.conn.prepare_cached(sql)?;
-        let rows: Vec<RawCredential> = st.query_map(params_from_iter(args), raw)?.collect::<std::result::Result<_, _>>()?;
+        let mut st = self.conn.prepare_cached(sql).map_err(sqlite)?;
+        let rows: Vec<RawCredential> =
+            st.query_map(params_from_iter(args), raw).map_err(sqlite)?.collect::<std::result::Result<_, _>>().map_err(sqlite)?;
         rows.into_iter().map(|r| self.hydrate(r)).collect()
     }
 
@@ -230,9 +233,15 @@ impl Store {
             }
             _ => None,
         };
-        let mut st =
-            self.conn.prepare_cached("SELECT patient_id FROM credential_patients WHERE credential_id = ? ORDER BY patient_id")?;
-        let patients = st.query_map([&id], |r| r.get(0).map(PatientId))?.collect::<std::result::Result<_, _>>()?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT patient_id FROM credential_patients WHERE credential_id = ? ORDER BY patient_id")
+            .map_err(sqlite)?;
+        let patients = st
+            .query_map([&id], |r| r.get(0).map(PatientId))
+            .map_err(sqlite)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(sqlite)?;
         Ok(CredentialRecord {
             kind,
             owner: UserId(owner),
@@ -261,41 +270,57 @@ impl Store {
     }
 
     pub fn update_credential(&mut self, id: &str, change: &CredentialChange, now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         let exists = tx
-            .prepare_cached("SELECT 1 FROM credentials WHERE id = ? AND deleted_at IS NULL")?
+            .prepare_cached("SELECT 1 FROM credentials WHERE id = ? AND deleted_at IS NULL")
+            .map_err(sqlite)?
             .query_row([id], |_| Ok(()))
-            .optional()?;
+            .optional()
+            .map_err(sqlite)?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
         if let Some(name) = &change.name {
-            tx.prepare_cached("UPDATE credentials SET name = ?, name_key = ? WHERE id = ?")?
+            tx.prepare_cached("UPDATE credentials SET name = ?, name_key = ? WHERE id = ?")
+                .map_err(sqlite)?
                 .execute(params![name, name_key(name), id])
                 .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
         }
         if let Some(note) = &change.note {
-            tx.prepare_cached("UPDATE credentials SET note = ? WHERE id = ?")?.execute(params![note, id])?;
+            tx.prepare_cached("UPDATE credentials SET note = ? WHERE id = ?")
+                .map_err(sqlite)?
+                .execute(params![note, id])
+                .map_err(sqlite)?;
         }
         if let Some(w) = &change.window {
-            tx.prepare_cached("UPDATE credentials SET valid_from = ?, valid_to = ? WHERE id = ?")?.execute(params![
-                w.from.map(ts),
-                w.to.map(ts),
-                id
-            ])?;
+            tx.prepare_cached("UPDATE credentials SET valid_from = ?, valid_to = ? WHERE id = ?")
+                .map_err(sqlite)?
+                .execute(params![w.from.map(ts), w.to.map(ts), id])
+                .map_err(sqlite)?;
         }
         if let Some(active) = change.active {
-            tx.prepare_cached("UPDATE credentials SET active = ? WHERE id = ?")?.execute(params![active, id])?;
+            tx.prepare_cached("UPDATE credentials SET active = ? WHERE id = ?")
+                .map_err(sqlite)?
+                .execute(params![active, id])
+                .map_err(sqlite)?;
         }
         if let Some(patients) = &change.patients {
-            tx.prepare_cached("DELETE FROM credential_patients WHERE credential_id = ?")?.execute([id])?;
+            tx.prepare_cached("DELETE FROM credential_patients WHERE credential_id = ?")
+                .map_err(sqlite)?
+                .execute([id])
+                .map_err(sqlite)?;
             for p in patients {
-                tx.prepare_cached("INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)")?
-                    .execute(params![id, p.as_str()])?;
+                tx.prepare_cached("INSERT OR IGNORE INTO credential_patients(credential_id, patient_id) VALUES (?, ?)")
+                    .map_err(sqlite)?
+                    .execute(params![id, p.as_str()])
+                    .map_err(sqlite)?;
             }
         }
-        tx.prepare_cached("UPDATE credentials SET updated_at = ? WHERE id = ?")?.execute(params![ts(now), id])?;
-        tx.commit()?;
+        tx.prepare_cached("UPDATE credentials SET updated_at = ? WHERE id = ?")
+            .map_err(sqlite)?
+            .execute(params![ts(now), id])
+            .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
         Ok(())
     }
 
@@ -310,42 +335,50 @@ impl Store {
         grace_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<usize> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         let n = tx
             .prepare_cached(
                 "UPDATE credentials SET previous_digest = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_digest END,
              previous_valid_until = ?1, secret_digest = ?2, secret_hint = ?3, updated_at = ?4,
              secret_generation = secret_generation + 1
              WHERE id = ?5 AND deleted_at IS NULL",
-            )?
-            .execute(params![grace_until.map(ts), &digest.0[..], hint, ts(now), id])?;
+            )
+            .map_err(sqlite)?
+            .execute(params![grace_until.map(ts), &digest.0[..], hint, ts(now), id])
+            .map_err(sqlite)?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
         let revoked = match grace_until {
             Some(_) => 0,
             None => tx
-                .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")?
-                .execute(params![ts(now), id])?,
+                .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")
+                .map_err(sqlite)?
+                .execute(params![ts(now), id])
+                .map_err(sqlite)?,
         };
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         Ok(revoked)
     }
 
     /// Soft-deletes (history and audit stay) and revokes every token. Returns the tokens revoked, or `None`
     /// when the credential was already gone, so deleting twice is harmless.
     pub fn delete_credential(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         let n = tx
-            .prepare_cached("UPDATE credentials SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL")?
-            .execute(params![ts(now), ts(now), id])?;
+            .prepare_cached("UPDATE credentials SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL")
+            .map_err(sqlite)?
+            .execute(params![ts(now), ts(now), id])
+            .map_err(sqlite)?;
         if n == 0 {
             return Ok(None);
         }
         let revoked = tx
-            .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")?
-            .execute(params![ts(now), id])?;
-        tx.commit()?;
+            .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")
+            .map_err(sqlite)?
+            .execute(params![ts(now), id])
+            .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
         Ok(Some(revoked))
     }
 
@@ -354,7 +387,8 @@ impl Store {
             .prepare_cached(
                 "INSERT INTO access_tokens(digest, credential_id, scope, patient_id, issued_at, expires_at, secret_generation)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )?
+            )
+            .map_err(sqlite)?
             .execute(params![
                 &t.digest.0[..],
                 t.credential_id,
@@ -363,7 +397,8 @@ impl Store {
                 ts(t.issued_at),
                 ts(t.expires_at),
                 t.secret_generation
-            ])?;
+            ])
+            .map_err(sqlite)?;
         Ok(())
     }
 
@@ -373,7 +408,8 @@ impl Store {
             .prepare_cached(
                 "SELECT credential_id, scope, patient_id, issued_at, expires_at, revoked_at, secret_generation
                  FROM access_tokens WHERE digest = ?",
-            )?
+            )
+            .map_err(sqlite)?
             .query_row([&digest.0[..]], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -385,7 +421,8 @@ impl Store {
                     r.get::<_, i64>(6)?,
                 ))
             })
-            .optional()?;
+            .optional()
+            .map_err(sqlite)?;
         row.map(|(credential_id, scope, patient, issued, expires, revoked, secret_generation)| {
             Ok(TokenRecord {
                 digest: *digest,
@@ -409,14 +446,14 @@ impl Store {
         let rows: Vec<(String, i64, String, bool)> = {
             let mut st = self.conn.prepare_cached(
                 "SELECT id, owner_id, name, deleted_at IS NULL FROM credentials WHERE name_key IS NULL ORDER BY created_at, id",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            rows.collect::<std::result::Result<_, _>>()?
+            ).map_err(sqlite)?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(sqlite)?;
+            rows.collect::<std::result::Result<_, _>>().map_err(sqlite)?
         };
         if rows.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         for (id, owner, name, live) in rows {
             let key = name_key(&name);
             let taken = live
@@ -426,12 +463,16 @@ impl Store {
                         params![owner, key],
                         |_| Ok(()),
                     )
-                    .optional()?
+                    .optional()
+                    .map_err(sqlite)?
                     .is_some();
             let key = if taken { format!("{key}\u{1f}{id}") } else { key };
-            tx.prepare_cached("UPDATE credentials SET name_key = ? WHERE id = ?")?.execute(params![key, id])?;
+            tx.prepare_cached("UPDATE credentials SET name_key = ? WHERE id = ?")
+                .map_err(sqlite)?
+                .execute(params![key, id])
+                .map_err(sqlite)?;
         }
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         Ok(())
     }
 
@@ -441,8 +482,10 @@ impl Store {
             .conn
             .prepare_cached(
                 "UPDATE access_tokens SET revoked_at = ? WHERE digest = ? AND credential_id = ? AND revoked_at IS NULL",
-            )?
-            .execute(params![ts(now), &digest.0[..], credential_id])?;
+            )
+            .map_err(sqlite)?
+            .execute(params![ts(now), &digest.0[..], credential_id])
+            .map_err(sqlite)?;
         Ok(n > 0)
     }
 }

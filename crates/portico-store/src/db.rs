@@ -15,20 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
-use crate::{Result, Store, StoreError};
+use crate::{sqlite, Backend, ReadStore, Result, Store, StoreError, WriteJob};
 
 /// At most this many jobs share one commit, so one batch never holds the lock for long.
 const MAX_BATCH: usize = 512;
 /// Idle reader connections kept open; more are opened under load and closed when returned.
 const MAX_IDLE_READERS: usize = 8;
-
-/// One unit of work for the writer thread.
-pub trait WriteJob: Send {
-    /// Runs inside the batch's transaction, in a savepoint of its own.
-    fn run(&mut self, store: &mut Store);
-    /// Called once the batch committed (`Ok`), or could not (`Err`: nothing the job wrote was kept).
-    fn finish(self: Box<Self>, committed: Result<()>);
-}
 
 /// A shared handle to one database file: readers from a pool, writes through the writer thread.
 #[derive(Clone)]
@@ -58,34 +50,36 @@ impl Database {
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(Database { inner: Arc::new(Shared { path, idle: Mutex::new(Vec::new()), jobs }) })
     }
+}
 
-    /// Runs `f` on a reader connection. Blocking: call it off the async runtime.
+impl Backend for Database {
     /// Closes the idle reader connections (and their page caches); new ones are opened as reads arrive.
     /// The housekeeping calls it when the service is quiet, so memory taken under load is given back.
-    pub fn release_idle_readers(&self) -> usize {
+    fn release_idle_readers(&self) -> usize {
         let mut idle = self.inner.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = idle.len();
         idle.clear();
         n
     }
 
-    pub fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T> {
+    /// Runs `f` on a reader connection from the pool (opening one when none is idle).
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadStore)) -> Result<()> {
         let reader = self.inner.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         let reader = match reader {
             Some(r) => r,
             None => Store::open_reader(&self.inner.path)?,
         };
-        let out = f(&reader);
+        f(&reader);
         reader.end_read();
         let mut idle = self.inner.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(reader);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Queues a write job. Its `finish` is called from the writer thread after its batch commits.
-    pub fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
+    fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
         self.inner.jobs.send(job).map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))
     }
 }
@@ -125,11 +119,11 @@ fn write_loop(mut store: Store, rx: Receiver<Box<dyn WriteJob>>) {
 impl Store {
     /// A connection that only reads, for the pool.
     fn open_reader(path: &Path) -> Result<Store> {
-        let conn = rusqlite::Connection::open(path)?;
-        conn.pragma_update(None, "query_only", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = rusqlite::Connection::open(path).map_err(sqlite)?;
+        conn.pragma_update(None, "query_only", "ON").map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
         // A modest page cache per reader: the pool can grow under load, and memory must stay bounded.
-        conn.pragma_update(None, "cache_size", -4096)?;
+        conn.pragma_update(None, "cache_size", -4096).map_err(sqlite)?;
         // Searches come in many shapes (one statement per combination of criteria); keep them prepared.
         conn.set_prepared_statement_cache_capacity(128);
         Ok(Store::from_conn(conn))
@@ -144,7 +138,7 @@ impl Store {
 
     /// How long a write waits for a lock another process holds before giving up with `Busy`.
     pub fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<()> {
-        self.conn.busy_timeout(timeout)?;
+        self.conn.busy_timeout(timeout).map_err(sqlite)?;
         Ok(())
     }
 
@@ -153,12 +147,12 @@ impl Store {
     }
 
     fn begin_immediate(&mut self) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite)?;
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        self.conn.execute_batch("COMMIT").map_err(sqlite)?;
         Ok(())
     }
 
@@ -182,6 +176,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::WriteStore;
     use std::sync::mpsc::{channel, Sender};
 
     /// A job that runs a closure and reports (its result, the commit outcome) on a channel.
@@ -191,8 +186,8 @@ mod tests {
         tx: Sender<(Option<bool>, bool)>,
     }
 
-    impl<F: FnOnce(&mut Store) -> bool + Send> WriteJob for Job<F> {
-        fn run(&mut self, store: &mut Store) {
+    impl<F: FnOnce(&mut dyn WriteStore) -> bool + Send> WriteJob for Job<F> {
+        fn run(&mut self, store: &mut dyn WriteStore) {
             if let Some(f) = self.f.take() {
                 self.out = Some(f(store));
             }
@@ -202,12 +197,16 @@ mod tests {
         }
     }
 
-    fn job<F: FnOnce(&mut Store) -> bool + Send + 'static>(tx: &Sender<(Option<bool>, bool)>, f: F) -> Box<dyn WriteJob> {
+    fn job<F: FnOnce(&mut dyn WriteStore) -> bool + Send + 'static>(
+        tx: &Sender<(Option<bool>, bool)>,
+        f: F,
+    ) -> Box<dyn WriteJob> {
         Box::new(Job { f: Some(f), out: None, tx: tx.clone() })
     }
 
     fn names(db: &Database) -> Vec<String> {
-        db.read(|s| s.practices().unwrap().into_iter().map(|(_, n)| n).collect()).unwrap()
+        let db: &dyn Backend = db;
+        db.with_reader(|s| s.practices().unwrap().into_iter().map(|(_, n)| n).collect()).unwrap()
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Portico's storage: the SQLite schema, its append-only migrations and every SQL statement.
 //!
+//! The server sees only the boundary in `src/backend.rs`: [`ReadStore`], [`WriteStore`], [`Backend`] and
+//! [`WriteJob`], which a second database can implement; [`Store`] and [`Database`] are the SQLite side.
+//!
 //! Synchronous rusqlite, nothing async and nothing about HTTP. It persists what portico-domain defines and
 //! answers questions with facts; the rules that turn facts into decisions (effective access, scopes) stay in
 //! the domain crate. Secrets and tokens arrive here only as digests.
 
 mod accounts;
 mod audit;
+mod backend;
 mod credentials;
 mod db;
 mod maintenance;
@@ -20,15 +24,19 @@ use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
 pub use accounts::{NewUser, PatientSummary, UserRecord};
+pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, NewCredential, TokenRecord};
-pub use db::{Database, WriteJob};
+pub use db::Database;
 pub use maintenance::Pruned;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
+/// What can go wrong in a store, whatever the backend. Nothing here names a driver's type: a backend maps its
+/// own failures onto these (see [`StoreError::database`]), so callers never depend on which database runs.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database failed in a way the caller cannot act on (I/O, a bug in a query, a full disk...).
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Another process held the database's write lock for longer than the busy timeout: try again later.
     #[error("the database is busy")]
     Busy,
@@ -45,26 +53,31 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> StoreError {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
-            {
-                StoreError::Busy
-            }
-            _ => StoreError::Sqlite(e),
-        }
-    }
-}
-
 impl StoreError {
+    /// A backend's own failure, kept as the source for logs.
+    pub fn database(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Database(Box::new(e))
+    }
+
     /// The same failure, for each caller of a batch (the underlying error is not `Clone`).
     fn for_another_caller(&self) -> StoreError {
         match self {
             StoreError::Busy => StoreError::Busy,
             e => StoreError::NotCommitted(e.to_string()),
         }
+    }
+}
+
+/// rusqlite's error as a [`StoreError`]: a lock held past the busy timeout is `Busy`. A function, not a
+/// `From` impl, so no rusqlite type shows in this crate's public surface (`.map_err(sqlite)?` at each call).
+pub(crate) fn sqlite(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Busy
+        }
+        _ => StoreError::database(e),
     }
 }
 
@@ -90,19 +103,19 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database file, sets the PRAGMAs every connection needs and migrates.
     pub fn open(path: &Path) -> Result<Store> {
-        Store::init(Connection::open(path)?)
+        Store::init(Connection::open(path).map_err(sqlite)?)
     }
 
     pub fn open_in_memory() -> Result<Store> {
-        Store::init(Connection::open_in_memory()?)
+        Store::init(Connection::open_in_memory().map_err(sqlite)?)
     }
 
     fn init(conn: Connection) -> Result<Store> {
         // WAL keeps readers unblocked and makes a crash lose at most an uncommitted transaction.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
         conn.set_prepared_statement_cache_capacity(128);
         let mut store = Store { conn };
         store.migrate()?;
@@ -112,7 +125,7 @@ impl Store {
     /// For a one-off bulk load (`portico import`, `generate`): a 256 MiB page cache, so the search index's
     /// B-trees stay in memory while a million resources go in instead of being re-read from disk per row.
     pub fn tune_for_bulk_load(&self) -> Result<()> {
-        self.conn.pragma_update(None, "cache_size", -262_144)?;
+        self.conn.pragma_update(None, "cache_size", -262_144).map_err(sqlite)?;
         Ok(())
     }
 
@@ -121,42 +134,58 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+        let version: usize =
+            self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(sqlite)?.try_into().unwrap_or(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.savepoint()?;
-            tx.execute_batch(sql)?;
+            let tx = self.conn.savepoint().map_err(sqlite)?;
+            tx.execute_batch(sql).map_err(sqlite)?;
             if i + 1 == SEARCH_INDEX_MIGRATION {
                 search::backfill_index(&tx)?;
             }
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sqlite)?;
+            tx.commit().map_err(sqlite)?;
         }
         self.fill_name_keys()
     }
 
     /// Runs `f` as one unit: everything it writes commits together, or (when it returns an error) none of
     /// it does. Every multi-statement method uses a savepoint, so they nest inside. This is how an action
-    /// and its audit entry are stored together.
+    /// and its audit entry are stored together. (Through the traits: `<dyn WriteStore>::atomically`.)
     pub fn atomically<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        self.conn.execute_batch("SAVEPOINT atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+        self.savepoint()?;
         match f(self) {
             Ok(v) => {
-                self.conn.execute_batch("RELEASE atomically").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+                self.release()?;
                 Ok(v)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK TO atomically; RELEASE atomically");
+                let _ = self.rollback_to();
                 Err(e)
             }
         }
     }
 
+    /// Opens a nested unit of work; [`Store::release`] keeps it, [`Store::rollback_to`] undoes it.
+    pub fn savepoint(&mut self) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT atomically").map_err(sqlite)
+    }
+
+    /// Ends the innermost unit opened by [`Store::savepoint`], keeping what it wrote.
+    pub fn release(&mut self) -> Result<()> {
+        self.conn.execute_batch("RELEASE atomically").map_err(sqlite)
+    }
+
+    /// Ends the innermost unit opened by [`Store::savepoint`], undoing what it wrote.
+    pub fn rollback_to(&mut self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK TO atomically; RELEASE atomically").map_err(sqlite)
+    }
+
     /// Folds the WAL into the main file; used before copying or inspecting the database file.
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(sqlite)?;
         Ok(())
     }
 }
@@ -179,7 +208,7 @@ fn unique_violation(e: rusqlite::Error, message: &str) -> StoreError {
         rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
             StoreError::Conflict(message.to_owned())
         }
-        _ => StoreError::Sqlite(e),
+        _ => sqlite(e),
     }
 }
 

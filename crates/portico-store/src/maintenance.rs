@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
-use crate::{ts, Result, Store};
+use crate::{sqlite, ts, Result, Store};
 
 /// What one pruning pass removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,19 +22,33 @@ impl Store {
             .conn
             .prepare_cached(
                 "DELETE FROM access_tokens WHERE rowid IN (SELECT rowid FROM access_tokens WHERE expires_at < ? LIMIT ?)",
-            )?
-            .execute(params![cutoff, batch as i64])?;
+            )
+            .map_err(sqlite)?
+            .execute(params![cutoff, batch as i64])
+            .map_err(sqlite)?;
         let sessions = self
             .conn
-            .prepare_cached("DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at < ? LIMIT ?)")?
-            .execute(params![cutoff, batch as i64])?;
+            .prepare_cached("DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at < ? LIMIT ?)")
+            .map_err(sqlite)?
+            .execute(params![cutoff, batch as i64])
+            .map_err(sqlite)?;
         Ok(Pruned { tokens, sessions })
     }
 
     /// How many access tokens and sessions are stored (for tests and the bench).
     pub fn token_and_session_rows(&self) -> Result<(i64, i64)> {
-        let t = self.conn.prepare_cached("SELECT count(*) FROM access_tokens")?.query_row([], |r| r.get(0))?;
-        let s = self.conn.prepare_cached("SELECT count(*) FROM sessions")?.query_row([], |r| r.get(0))?;
+        let t = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM access_tokens")
+            .map_err(sqlite)?
+            .query_row([], |r| r.get(0))
+            .map_err(sqlite)?;
+        let s = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM sessions")
+            .map_err(sqlite)?
+            .query_row([], |r| r.get(0))
+            .map_err(sqlite)?;
         Ok((t, s))
     }
 }

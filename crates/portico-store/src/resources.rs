@@ -10,7 +10,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 use crate::search::{clear_index, write_index};
-use crate::{ts, Result, Store, StoreError};
+use crate::{sqlite, ts, Result, Store, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct StoredResource {
@@ -103,7 +103,7 @@ impl Store {
                 order.push(key);
             }
         }
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         let mut summary = ImportSummary::default();
         for key in order {
             let Some(r) = latest.get(&key) else { continue };
@@ -113,21 +113,26 @@ impl Store {
                 Upsert::Unchanged => summary.unchanged += 1,
             }
         }
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         Ok(summary)
     }
 
     pub fn read_resource(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE type = ? AND id = ?");
-        Ok(self.conn.prepare_cached(&sql)?.query_row(params![resource_type, id], row_to_resource).optional()?)
+        self.conn
+            .prepare_cached(&sql)
+            .map_err(sqlite)?
+            .query_row(params![resource_type, id], row_to_resource)
+            .optional()
+            .map_err(sqlite)
     }
 
     /// Every live resource in one patient's compartment (for `$everything`).
     pub fn compartment(&self, patient: &PatientId) -> Result<Vec<StoredResource>> {
         let sql = format!("SELECT {COLUMNS} FROM resources WHERE patient_id = ? AND deleted = 0 ORDER BY type, id");
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map([patient.as_str()], row_to_resource)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let mut st = self.conn.prepare_cached(&sql).map_err(sqlite)?;
+        let rows = st.query_map([patient.as_str()], row_to_resource).map_err(sqlite)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sqlite)
     }
 
     pub fn patient_in_scope(&self, patient: &PatientId, scope: &PatientScope) -> Result<bool> {
@@ -151,7 +156,7 @@ impl Store {
         if_match: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         let current = current_version(&tx, resource_type, id)?;
         check_if_match(current, if_match)?;
         let version = current.map_or(1, |(v, _)| v + 1);
@@ -162,10 +167,12 @@ impl Store {
         let rid = store_row(&tx, resource_type, id, version, &last_updated, patient.map(PatientId::as_str), &json)?;
         write_index(&tx, rid, resource_type, &resource)?;
         if let Some(practice) = register_in {
-            tx.prepare_cached("INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)")?
-                .execute(params![id, practice.0])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)")
+                .map_err(sqlite)?
+                .execute(params![id, practice.0])
+                .map_err(sqlite)?;
         }
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         let resource = StoredResource {
             resource_type: resource_type.to_owned(),
             id: id.to_owned(),
@@ -180,7 +187,7 @@ impl Store {
 
     /// Marks a resource deleted (it then answers 410). Deleting what is already gone is a no-op.
     pub fn delete_resource(&mut self, resource_type: &str, id: &str, if_match: Option<i64>, now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.conn.savepoint().map_err(sqlite)?;
         let current = current_version(&tx, resource_type, id)?;
         match current {
             None => return Err(StoreError::NotFound),
@@ -191,35 +198,40 @@ impl Store {
         let rid: i64 = tx
             .prepare_cached(
                 "UPDATE resources SET deleted = 1, version = version + 1, last_updated = ? WHERE type = ? AND id = ? RETURNING rid",
-            )?
-            .query_row(params![ts(now), resource_type, id], |r| r.get(0))?;
+            ).map_err(sqlite)?
+            .query_row(params![ts(now), resource_type, id], |r| r.get(0)).map_err(sqlite)?;
         // A deleted resource matches no search.
         clear_index(&tx, rid)?;
-        tx.commit()?;
+        tx.commit().map_err(sqlite)?;
         Ok(())
     }
 
     /// How many live resources the store holds, by type (for summaries and tests).
     pub fn resource_counts(&self) -> Result<Vec<(String, i64)>> {
-        let mut st =
-            self.conn.prepare_cached("SELECT type, count(*) FROM resources WHERE deleted = 0 GROUP BY type ORDER BY type")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT type, count(*) FROM resources WHERE deleted = 0 GROUP BY type ORDER BY type")
+            .map_err(sqlite)?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sqlite)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sqlite)
     }
 
     pub fn practice_patient_ids(&self, practice: PracticeId) -> Result<Vec<PatientId>> {
-        let mut st =
-            self.conn.prepare_cached("SELECT patient_id FROM patient_practices WHERE practice_id = ? ORDER BY patient_id")?;
-        let rows = st.query_map([practice.0], |r| r.get(0).map(PatientId))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT patient_id FROM patient_practices WHERE practice_id = ? ORDER BY patient_id")
+            .map_err(sqlite)?;
+        let rows = st.query_map([practice.0], |r| r.get(0).map(PatientId)).map_err(sqlite)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sqlite)
     }
 }
 
 fn current_version(tx: &rusqlite::Connection, resource_type: &str, id: &str) -> Result<Option<(i64, bool)>> {
-    Ok(tx
-        .prepare_cached("SELECT version, deleted FROM resources WHERE type = ? AND id = ?")?
+    tx.prepare_cached("SELECT version, deleted FROM resources WHERE type = ? AND id = ?")
+        .map_err(sqlite)?
         .query_row(params![resource_type, id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))
-        .optional()?)
+        .optional()
+        .map_err(sqlite)
 }
 
 fn check_if_match(current: Option<(i64, bool)>, if_match: Option<i64>) -> Result<()> {
@@ -238,9 +250,11 @@ enum Upsert {
 
 fn upsert_imported(tx: &rusqlite::Connection, r: &PreparedResource, now: DateTime<Utc>) -> Result<Upsert> {
     let existing: Option<(i64, String, bool)> = tx
-        .prepare_cached("SELECT version, json, deleted FROM resources WHERE type = ? AND id = ?")?
+        .prepare_cached("SELECT version, json, deleted FROM resources WHERE type = ? AND id = ?")
+        .map_err(sqlite)?
         .query_row(params![r.resource_type, r.id], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? != 0)))
-        .optional()?;
+        .optional()
+        .map_err(sqlite)?;
     let patient = portico_fhir::compartment::patient_of(&r.resource);
     let mut resource = r.resource.clone();
     // Keep the bundle's own versionId/lastUpdated when it has them; otherwise this import is version 1 (or next).
@@ -274,12 +288,13 @@ fn store_row(
     patient: Option<&str>,
     json: &str,
 ) -> Result<i64> {
-    Ok(tx
-        .prepare_cached(
-            "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
+    tx.prepare_cached(
+        "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json) VALUES (?, ?, ?, ?, 0, ?, ?)
              ON CONFLICT(type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
              deleted = 0, patient_id = excluded.patient_id, json = excluded.json
              RETURNING rid",
-        )?
-        .query_row(params![resource_type, id, version, last_updated, patient, json], |r| r.get(0))?)
+    )
+    .map_err(sqlite)?
+    .query_row(params![resource_type, id, version, last_updated, patient, json], |r| r.get(0))
+    .map_err(sqlite)
 }

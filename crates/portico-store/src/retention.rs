@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use portico_domain::{AuditEvent, AuditKind, PatientId, UserId};
 use rusqlite::{params, OptionalExtension};
 
-use crate::{parse_ts, ts, Result, Store, StoreError};
+use crate::{parse_ts, sqlite, ts, Result, Store, StoreError};
 
 /// One audit row on its way into a daily count.
 struct Read {
@@ -88,33 +88,37 @@ impl Store {
     /// writer runs one job at a time). Any failure rolls all of it back, trigger included.
     pub fn roll_up_audit(&mut self, older_than: DateTime<Utc>, batch: usize) -> Result<usize> {
         let cutoff = ts(day_start(older_than));
-        let sp = self.conn.savepoint()?;
+        let sp = self.conn.savepoint().map_err(sqlite)?;
         // Oldest first, through the partial index that holds only not-yet-rolled reads.
         let reads: Vec<Read> = {
-            let mut st = sp.prepare_cached(
-                "SELECT seq, at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types, count
+            let mut st = sp
+                .prepare_cached(
+                    "SELECT seq, at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types, count
                  FROM audit WHERE kind IN ('fhir_access', 'preview') AND outcome = 'ok' AND at < ?
                  ORDER BY at LIMIT ?",
-            )?;
-            let rows = st.query_map(params![cutoff, batch as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    DayKey {
-                        day: String::new(),
-                        kind: r.get(2)?,
-                        actor: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
-                        credential_id: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                        client_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                        patient_id: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                    },
-                    r.get::<_, String>(7)?,
-                    r.get::<_, Option<i64>>(8)?.unwrap_or(0),
-                ))
-            })?;
+                )
+                .map_err(sqlite)?;
+            let rows = st
+                .query_map(params![cutoff, batch as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        DayKey {
+                            day: String::new(),
+                            kind: r.get(2)?,
+                            actor: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                            credential_id: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                            client_id: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                            patient_id: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        },
+                        r.get::<_, String>(7)?,
+                        r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                    ))
+                })
+                .map_err(sqlite)?;
             let mut reads = Vec::new();
             for row in rows {
-                let (seq, at, mut key, resource_types, count) = row?;
+                let (seq, at, mut key, resource_types, count) = row.map_err(sqlite)?;
                 let at = parse_ts(&at)?;
                 key.day = at.format("%Y-%m-%d").to_string();
                 reads.push(Read { seq, at, key, resource_types, count });
@@ -135,9 +139,11 @@ impl Store {
                 .prepare_cached(
                     "SELECT resource_types FROM audit_daily
                      WHERE day = ? AND kind = ? AND credential_id = ? AND client_id = ? AND patient_id = ? AND actor_user_id = ?",
-                )?
+                )
+                .map_err(sqlite)?
                 .query_row(params![key.day, key.kind, key.credential_id, key.client_id, key.patient_id, key.actor], |r| r.get(0))
-                .optional()?;
+                .optional()
+                .map_err(sqlite)?;
             if let Some(existing) = existing {
                 merge_types(&mut counts.types, &existing);
             }
@@ -152,7 +158,8 @@ impl Store {
                      resources = resources + excluded.resources,
                      last_at = max(last_at, excluded.last_at),
                      last_seq = max(last_seq, excluded.last_seq)",
-            )?
+            )
+            .map_err(sqlite)?
             .execute(params![
                 key.day,
                 key.kind,
@@ -165,27 +172,29 @@ impl Store {
                 counts.resources,
                 ts(last_at),
                 last_seq,
-            ])?;
+            ])
+            .map_err(sqlite)?;
         }
 
         let trigger: String = sp
             .query_row("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_no_delete'", [], |r| r.get(0))
-            .optional()?
+            .optional()
+            .map_err(sqlite)?
             .ok_or_else(|| StoreError::Corrupt("the audit log's audit_no_delete trigger is missing".into()))?;
-        sp.execute_batch("DROP TRIGGER audit_no_delete")?;
+        sp.execute_batch("DROP TRIGGER audit_no_delete").map_err(sqlite)?;
         let mut deleted = 0;
         {
-            let mut st = sp.prepare("DELETE FROM audit WHERE seq = ?")?;
+            let mut st = sp.prepare("DELETE FROM audit WHERE seq = ?").map_err(sqlite)?;
             for r in &reads {
-                deleted += st.execute([r.seq])?;
+                deleted += st.execute([r.seq]).map_err(sqlite)?;
             }
         }
-        sp.execute_batch(&trigger)?;
+        sp.execute_batch(&trigger).map_err(sqlite)?;
         if deleted != reads.len() {
             // Dropping the savepoint undoes the counts and the deletes alike.
             return Err(StoreError::Corrupt(format!("rolled up {} audit rows but deleted {deleted}", reads.len())));
         }
-        sp.commit()?;
+        sp.commit().map_err(sqlite)?;
         Ok(reads.len())
     }
 
@@ -196,28 +205,34 @@ impl Store {
             DailyOf::CredentialApp(id) => ("credential_id = ? AND kind != 'preview'", id),
             DailyOf::Patient(p) => ("patient_id = ?", p.as_str()),
         };
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
                     resources, events, day
              FROM audit_daily WHERE {filter} ORDER BY last_seq DESC LIMIT ?"
-        ))?;
-        let rows = st.query_map(params![key, limit as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                [r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?],
-                r.get::<_, String>(7)?,
-                r.get::<_, i64>(8)?,
-                r.get::<_, i64>(9)?,
-                r.get::<_, String>(10)?,
             ))
-        })?;
+            .map_err(sqlite)?;
+        let rows = st
+            .query_map(params![key, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    [r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?],
+                    r.get::<_, String>(7)?,
+                    r.get::<_, i64>(8)?,
+                    r.get::<_, i64>(9)?,
+                    r.get::<_, String>(10)?,
+                ))
+            })
+            .map_err(sqlite)?;
         let none_if_empty = |s: String| Some(s).filter(|s| !s.is_empty());
         let mut out = Vec::new();
         for row in rows {
-            let (seq, at, kind, actor, [credential_id, client_id, patient_id], types, resources, events, day) = row?;
+            let (seq, at, kind, actor, [credential_id, client_id, patient_id], types, resources, events, day) =
+                row.map_err(sqlite)?;
             let kind = AuditKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("audit kind {kind}")))?;
             let requests = if events == 1 { "request" } else { "requests" };
             out.push((

@@ -16,7 +16,7 @@ use rusqlite::{params, params_from_iter, Connection};
 use serde_json::Value;
 
 use crate::resources::{resource_at, row_to_resource, PatientFilter, StoredResource, COLUMNS};
-use crate::{placeholders, Result, Store, StoreError};
+use crate::{placeholders, sqlite, Result, Store, StoreError};
 
 impl Store {
     /// One page of a search: how many live resources of `resource_type` inside `filter` meet every
@@ -72,14 +72,14 @@ impl Store {
             order.replace("m.", "p.")
         );
         let args = key_args.into_iter().chain(q.args).chain([to_i64(limit).into(), to_i64(offset).into()]);
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let mut rows = st.query(params_from_iter(args))?;
+        let mut st = self.conn.prepare_cached(&sql).map_err(sqlite)?;
+        let mut rows = st.query(params_from_iter(args)).map_err(sqlite)?;
         let mut total = 0;
         let mut page = Vec::new();
-        while let Some(row) = rows.next()? {
-            total = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
-            if row.get::<_, Option<i64>>(1)?.is_some() {
-                page.push(resource_at(row, 2)?);
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            total = usize::try_from(row.get::<_, i64>(0).map_err(sqlite)?).unwrap_or(0);
+            if row.get::<_, Option<i64>>(1).map_err(sqlite)?.is_some() {
+                page.push(resource_at(row, 2).map_err(sqlite)?);
             }
         }
         Ok((total, page))
@@ -96,9 +96,10 @@ impl Store {
              ORDER BY r.type, r.id",
             columns("r")
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map(params![patient.as_str(), portico_fhir::index::SHARED_REFERENCES], row_to_resource)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let mut st = self.conn.prepare_cached(&sql).map_err(sqlite)?;
+        let rows =
+            st.query_map(params![patient.as_str(), portico_fhir::index::SHARED_REFERENCES], row_to_resource).map_err(sqlite)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(sqlite)
     }
 }
 
@@ -313,26 +314,29 @@ pub(crate) fn write_index(conn: &Connection, rid: i64, resource_type: &str, reso
         ord += 1;
         ord
     };
-    let mut st =
-        conn.prepare_cached("INSERT INTO search_token(rid, param, ord, type, system, code) VALUES (?, ?, ?, ?, ?, ?)")?;
+    let mut st = conn
+        .prepare_cached("INSERT INTO search_token(rid, param, ord, type, system, code) VALUES (?, ?, ?, ?, ?, ?)")
+        .map_err(sqlite)?;
     for t in &e.tokens {
-        st.execute(params![rid, t.param, next(), resource_type, t.system, t.code])?;
+        st.execute(params![rid, t.param, next(), resource_type, t.system, t.code]).map_err(sqlite)?;
     }
-    let mut st =
-        conn.prepare_cached("INSERT INTO search_date(rid, param, ord, type, start, \"end\") VALUES (?, ?, ?, ?, ?, ?)")?;
+    let mut st = conn
+        .prepare_cached("INSERT INTO search_date(rid, param, ord, type, start, \"end\") VALUES (?, ?, ?, ?, ?, ?)")
+        .map_err(sqlite)?;
     for d in &e.dates {
-        st.execute(params![rid, d.param, next(), resource_type, d.start, d.end])?;
+        st.execute(params![rid, d.param, next(), resource_type, d.start, d.end]).map_err(sqlite)?;
     }
-    let mut st = conn.prepare_cached(
-        "INSERT INTO search_reference(rid, param, ord, type, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?)",
-    )?;
+    let mut st = conn
+        .prepare_cached("INSERT INTO search_reference(rid, param, ord, type, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?)")
+        .map_err(sqlite)?;
     for r in &e.references {
-        st.execute(params![rid, r.param, next(), resource_type, r.target_type, r.target_id])?;
+        st.execute(params![rid, r.param, next(), resource_type, r.target_type, r.target_id]).map_err(sqlite)?;
     }
-    let mut st =
-        conn.prepare_cached("INSERT INTO search_string(rid, param, ord, type, folded, raw) VALUES (?, ?, ?, ?, ?, ?)")?;
+    let mut st = conn
+        .prepare_cached("INSERT INTO search_string(rid, param, ord, type, folded, raw) VALUES (?, ?, ?, ?, ?, ?)")
+        .map_err(sqlite)?;
     for s in &e.strings {
-        st.execute(params![rid, s.param, next(), resource_type, s.folded, s.raw])?;
+        st.execute(params![rid, s.param, next(), resource_type, s.folded, s.raw]).map_err(sqlite)?;
     }
     Ok(())
 }
@@ -340,7 +344,7 @@ pub(crate) fn write_index(conn: &Connection, rid: i64, resource_type: &str, reso
 /// Removes every index entry of resource `rid` (it was deleted, or is about to be re-indexed).
 pub(crate) fn clear_index(conn: &Connection, rid: i64) -> Result<()> {
     for table in ["search_token", "search_date", "search_reference", "search_string"] {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE rid = ?"))?.execute([rid])?;
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE rid = ?")).map_err(sqlite)?.execute([rid]).map_err(sqlite)?;
     }
     Ok(())
 }
@@ -348,10 +352,11 @@ pub(crate) fn clear_index(conn: &Connection, rid: i64) -> Result<()> {
 /// Indexes every live resource; run once, in the transaction of migration 0003, for databases that
 /// already held resources.
 pub(crate) fn backfill_index(conn: &Connection) -> Result<()> {
-    let mut st = conn.prepare("SELECT rid, type, json FROM resources WHERE deleted = 0")?;
-    let mut rows = st.query([])?;
-    while let Some(row) = rows.next()? {
-        let (rid, ty, json): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+    let mut st = conn.prepare("SELECT rid, type, json FROM resources WHERE deleted = 0").map_err(sqlite)?;
+    let mut rows = st.query([]).map_err(sqlite)?;
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        let (rid, ty, json): (i64, String, String) =
+            (row.get(0).map_err(sqlite)?, row.get(1).map_err(sqlite)?, row.get(2).map_err(sqlite)?);
         let resource: Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("{ty} rid {rid}: {e}")))?;
         write_index(conn, rid, &ty, &resource)?;
     }

@@ -7,14 +7,14 @@ use portico_domain::{
     effective_access, random_id, AuditEvent, AuditKind, CredentialKind, CredentialName, PatientId, PracticeId, Role, Secret,
     ValidityWindow,
 };
-use portico_store::{CredentialChange, CredentialRecord, NewCredential, Store, UserRecord};
+use portico_store::{CredentialChange, CredentialRecord, NewCredential, ReadStore, UserRecord, WriteStore};
 
 use crate::error::ApiFailure;
 use crate::state::Config;
 
 use super::*;
 
-pub fn to_credential(store: &Store, c: &CredentialRecord, now: DateTime<Utc>) -> Result<wire::Credential> {
+pub fn to_credential(store: &dyn ReadStore, c: &CredentialRecord, now: DateTime<Utc>) -> Result<wire::Credential> {
     let owner = store.user(c.owner)?;
     let facts = owner.as_ref().map(UserRecord::facts).unwrap_or_default();
     let access = effective_access(&store.credential_facts(c)?, &facts, now);
@@ -66,7 +66,7 @@ fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Vali
 }
 
 /// Checks a provider key's patient list: each patient must belong to one of the owner's practices.
-fn check_patients(store: &Store, owner: &UserRecord, patients: &[String]) -> Result<Vec<PatientId>> {
+fn check_patients(store: &dyn ReadStore, owner: &UserRecord, patients: &[String]) -> Result<Vec<PatientId>> {
     if patients.len() > 1000 {
         return Err(ApiFailure::invalid("a provider key can list at most 1000 patients"));
     }
@@ -88,7 +88,7 @@ fn check_patients(store: &Store, owner: &UserRecord, patients: &[String]) -> Res
 }
 
 pub fn create_credential(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     user: &UserRecord,
     req: &wire::NewCredential,
     config: &Config,
@@ -148,7 +148,7 @@ pub fn create_credential(
 }
 
 /// The one answer that carries a secret: the credential as stored now, its secret, and where to use it.
-fn issued(store: &Store, id: &str, secret: &Secret, config: &Config, now: DateTime<Utc>) -> Result<wire::IssuedSecret> {
+fn issued(store: &dyn ReadStore, id: &str, secret: &Secret, config: &Config, now: DateTime<Utc>) -> Result<wire::IssuedSecret> {
     let record = store.credential(id)?.ok_or_else(ApiFailure::internal)?;
     Ok(wire::IssuedSecret {
         credential: to_credential(store, &record, now)?,
@@ -169,12 +169,12 @@ fn normalize_note(note: Option<&str>) -> Result<Option<String>> {
     Ok(note.map(str::to_owned))
 }
 
-pub fn list_credentials(store: &Store, user: &UserRecord, now: DateTime<Utc>) -> Result<Vec<wire::Credential>> {
+pub fn list_credentials(store: &dyn ReadStore, user: &UserRecord, now: DateTime<Utc>) -> Result<Vec<wire::Credential>> {
     store.credentials_of(user.id)?.iter().map(|c| to_credential(store, c, now)).collect()
 }
 
 /// Staff keys of the administrator's practices.
-pub fn staff_credentials(store: &Store, user: &UserRecord, now: DateTime<Utc>) -> Result<Vec<wire::Credential>> {
+pub fn staff_credentials(store: &dyn ReadStore, user: &UserRecord, now: DateTime<Utc>) -> Result<Vec<wire::Credential>> {
     require_admin(user)?;
     store.staff_credentials(&user.practices)?.iter().map(|c| to_credential(store, c, now)).collect()
 }
@@ -189,7 +189,7 @@ pub(super) enum Intent {
 
 /// Owners may do everything with their credentials; administrators may view and revoke staff keys whose
 /// owner shares one of their practices. Anyone else gets "not found".
-pub(super) fn load_credential(store: &Store, user: &UserRecord, id: &str, intent: Intent) -> Result<CredentialRecord> {
+pub(super) fn load_credential(store: &dyn ReadStore, user: &UserRecord, id: &str, intent: Intent) -> Result<CredentialRecord> {
     let missing = || ApiFailure::not_found("no such credential");
     let c = store.credential(id)?.ok_or_else(missing)?;
     if c.owner == user.id {
@@ -213,13 +213,13 @@ pub(super) fn live(c: CredentialRecord) -> Result<CredentialRecord> {
     Ok(c)
 }
 
-pub fn get_credential(store: &Store, user: &UserRecord, id: &str, now: DateTime<Utc>) -> Result<wire::Credential> {
+pub fn get_credential(store: &dyn ReadStore, user: &UserRecord, id: &str, now: DateTime<Utc>) -> Result<wire::Credential> {
     let c = live(load_credential(store, user, id, Intent::View)?)?;
     to_credential(store, &c, now)
 }
 
 pub fn update_credential(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     user: &UserRecord,
     id: &str,
     req: &wire::CredentialUpdate,
@@ -282,7 +282,7 @@ fn describe_change(c: &CredentialChange) -> String {
 }
 
 pub fn regenerate(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     user: &UserRecord,
     id: &str,
     req: &wire::Regenerate,
@@ -310,7 +310,7 @@ pub fn regenerate(
 }
 
 /// Idempotent: deleting a deleted credential answers the same, with `deleted_now: false`.
-pub fn delete_credential(store: &mut Store, user: &UserRecord, id: &str, now: DateTime<Utc>) -> Result<wire::Deleted> {
+pub fn delete_credential(store: &mut dyn WriteStore, user: &UserRecord, id: &str, now: DateTime<Utc>) -> Result<wire::Deleted> {
     let c = load_credential(store, user, id, Intent::Revoke)?;
     let Some(revoked) = store.delete_credential(&c.id, now)? else {
         return Ok(wire::Deleted { id: c.id, deleted_now: false, tokens_revoked: 0, at: c.deleted_at.unwrap_or(now) });

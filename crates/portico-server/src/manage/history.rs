@@ -2,14 +2,14 @@
 use std::collections::BTreeMap;
 
 use portico_api as wire;
-use portico_store::{Store, UserRecord};
+use portico_store::{ReadStore, UserRecord};
 
 use crate::error::ApiFailure;
 
 use super::*;
 
 fn to_event(
-    store: &Store,
+    store: &dyn ReadStore,
     seq: i64,
     e: portico_domain::AuditEvent,
     names: &mut BTreeMap<String, Option<String>>,
@@ -37,7 +37,7 @@ fn to_event(
     })
 }
 
-pub fn history(store: &Store, user: &UserRecord, id: &str, limit: usize) -> Result<Vec<wire::AccessEvent>> {
+pub fn history(store: &dyn ReadStore, user: &UserRecord, id: &str, limit: usize) -> Result<Vec<wire::AccessEvent>> {
     let c = load_credential(store, user, id, Intent::View)?;
     let mut names = BTreeMap::new();
     // The history is what the app did and what happened to its credential; the owner's own previews are
@@ -50,7 +50,7 @@ pub fn history(store: &Store, user: &UserRecord, id: &str, limit: usize) -> Resu
 }
 
 /// Receipts for the user's deleted credentials (the 20 most recent).
-pub fn receipts(store: &Store, user: &UserRecord) -> Result<Vec<wire::RevocationReceipt>> {
+pub fn receipts(store: &dyn ReadStore, user: &UserRecord) -> Result<Vec<wire::RevocationReceipt>> {
     let mut names = BTreeMap::new();
     let mut out = Vec::new();
     for c in store.deleted_credentials_of(user.id, 20)? {
@@ -80,7 +80,7 @@ pub fn receipts(store: &Store, user: &UserRecord) -> Result<Vec<wire::Revocation
 }
 
 /// A patient's view of the audit log: everything recorded about their own record.
-pub fn my_audit(store: &Store, user: &UserRecord, limit: usize) -> Result<Vec<wire::AccessEvent>> {
+pub fn my_audit(store: &dyn ReadStore, user: &UserRecord, limit: usize) -> Result<Vec<wire::AccessEvent>> {
     let patient = user.patient.as_ref().ok_or_else(|| ApiFailure::forbidden("only patients have a record to audit"))?;
     let mut names = BTreeMap::new();
     store.audit_for_patient(patient, limit.min(1000))?.into_iter().map(|(seq, e)| to_event(store, seq, e, &mut names)).collect()

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use portico_api as wire;
 use portico_domain::{PracticeId, Role, UserId};
-use portico_store::{Store, UserRecord};
+use portico_store::{ReadStore, UserRecord};
 
 use crate::error::ApiFailure;
 
@@ -27,7 +27,7 @@ pub use users::*;
 
 type Result<T> = std::result::Result<T, ApiFailure>;
 
-pub fn to_user(store: &Store, u: &UserRecord) -> Result<wire::User> {
+pub fn to_user(store: &dyn ReadStore, u: &UserRecord) -> Result<wire::User> {
     let names: BTreeMap<PracticeId, String> = store.practices()?.into_iter().collect();
     Ok(wire::User {
         id: u.id.0,
@@ -43,7 +43,7 @@ pub fn to_user(store: &Store, u: &UserRecord) -> Result<wire::User> {
     })
 }
 
-fn username_of(store: &Store, id: UserId) -> Result<String> {
+fn username_of(store: &dyn ReadStore, id: UserId) -> Result<String> {
     Ok(store.user(id)?.map(|u| u.username).unwrap_or_else(|| format!("user {}", id.0)))
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use portico_api as wire;
 use portico_domain::{AuditEvent, AuditKind};
-use portico_store::{Store, UserRecord};
+use portico_store::{ReadStore, UserRecord};
 
 use crate::engine::{self, FhirOk, FhirOp};
 use crate::error::{ApiFailure, FhirError};
@@ -13,7 +13,7 @@ use super::*;
 /// Only the owner previews: an administrator may see a staff key and revoke it, but its data is the
 /// reach of someone else's practices, not the administrator's.
 fn preview_principal(
-    store: &Store,
+    store: &dyn ReadStore,
     user: &UserRecord,
     id: &str,
     now: DateTime<Utc>,
@@ -24,7 +24,7 @@ fn preview_principal(
 
 /// Counts per resource type, each from a `_summary=count` search run through the engine as the credential.
 pub fn preview(
-    store: &Store,
+    store: &dyn ReadStore,
     user: &UserRecord,
     id: &str,
     fhir_base: &str,
@@ -76,7 +76,7 @@ pub fn preview(
 
 /// A FHIR read or search run as the credential, for the preview's lists, charts and raw JSON.
 pub fn preview_fhir(
-    store: &Store,
+    store: &dyn ReadStore,
     user: &UserRecord,
     id: &str,
     op: FhirOp,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use portico_api as wire;
 use portico_api::ErrorCode;
 use portico_domain::{verify_password, AuditEvent, AuditKind, Secret, SecretKind};
-use portico_store::{Store, UserRecord};
+use portico_store::{ReadStore, UserRecord, WriteStore};
 
 use crate::error::ApiFailure;
 
@@ -69,13 +69,13 @@ pub fn throttle_keys(subject: &str, addr: Option<IpAddr>) -> Vec<String> {
 /// An Argon2id hash of a random string nobody knows, used only to equalize sign-in timing.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Yc7AXv2bYhXyM1lTnUQ8r0Mf1lWq7Rr8r4LjUvVwP2U";
 
-pub fn session_user(store: &Store, bearer: Option<&str>, now: DateTime<Utc>) -> Result<UserRecord> {
+pub fn session_user(store: &dyn ReadStore, bearer: Option<&str>, now: DateTime<Utc>) -> Result<UserRecord> {
     let token = bearer.and_then(|b| Secret::parse(SecretKind::Session, b)).ok_or_else(unauthenticated)?;
     let id = store.session_user(&token.digest(), now)?.ok_or_else(unauthenticated)?;
     store.user(id)?.ok_or_else(unauthenticated)
 }
 
-pub fn sign_out(store: &mut Store, bearer: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+pub fn sign_out(store: &mut dyn WriteStore, bearer: Option<&str>, now: DateTime<Utc>) -> Result<()> {
     if let Some(token) = bearer.and_then(|b| Secret::parse(SecretKind::Session, b)) {
         store.revoke_session(&token.digest(), now)?;
     }

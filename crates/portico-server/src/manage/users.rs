@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use portico_api as wire;
 use portico_domain::{hash_password, AuditEvent, AuditKind, PatientId, PracticeId, Role, UserId, Username};
-use portico_store::{Store, UserRecord};
+use portico_store::{ReadStore, UserRecord, WriteStore};
 
 use crate::error::ApiFailure;
 
 use super::*;
 
-pub fn patients(store: &Store, user: &UserRecord, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
+pub fn patients(store: &dyn ReadStore, user: &UserRecord, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
     if !user.roles.iter().any(|r| r.is_staff()) {
         return Err(ApiFailure::forbidden("only staff can list patients"));
     }
@@ -26,11 +26,11 @@ pub fn patients(store: &Store, user: &UserRecord, query: Option<&str>) -> Result
         .collect())
 }
 
-pub fn practices(store: &Store) -> Result<Vec<wire::Practice>> {
+pub fn practices(store: &dyn ReadStore) -> Result<Vec<wire::Practice>> {
     Ok(store.practices()?.into_iter().map(|(id, name)| wire::Practice { id: id.0, name }).collect())
 }
 
-pub fn users(store: &Store, admin: &UserRecord) -> Result<Vec<wire::User>> {
+pub fn users(store: &dyn ReadStore, admin: &UserRecord) -> Result<Vec<wire::User>> {
     require_admin(admin)?;
     store.users(Some(&admin.practices))?.iter().map(|u| to_user(store, u)).collect()
 }
@@ -47,7 +47,7 @@ fn parse_roles(roles: &[String]) -> Result<Vec<Role>> {
 
 /// An administrator manages staff of their practices, patients of their practices, and new users who belong
 /// nowhere yet; the same people `users` lists them.
-fn admin_may_manage(store: &Store, admin: &UserRecord, target: UserId) -> Result<UserRecord> {
+fn admin_may_manage(store: &dyn ReadStore, admin: &UserRecord, target: UserId) -> Result<UserRecord> {
     let u = store.user(target)?.ok_or_else(|| ApiFailure::not_found("no such user"))?;
     let member = u.practices.iter().any(|p| admin.practices.contains(p));
     let our_patient = match &u.patient {
@@ -63,7 +63,13 @@ fn admin_may_manage(store: &Store, admin: &UserRecord, target: UserId) -> Result
     }
 }
 
-fn user_changed(store: &mut Store, admin: &UserRecord, target: UserId, detail: String, now: DateTime<Utc>) -> Result<()> {
+fn user_changed(
+    store: &mut dyn WriteStore,
+    admin: &UserRecord,
+    target: UserId,
+    detail: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut e = AuditEvent::new(AuditKind::UserChanged, now);
     e.actor = Some(admin.id);
     e.detail = Some(format!("user {}: {detail}", target.0));
@@ -74,7 +80,7 @@ fn user_changed(store: &mut Store, admin: &UserRecord, target: UserId, detail: S
 /// Creates a user. `password_hash` was computed beforehand on the hashing pool (see [`hash_new_password`]),
 /// so the writer never spends Argon2's time.
 pub fn create_user(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     admin: &UserRecord,
     req: &wire::NewUser,
     password_hash: &str,
@@ -122,7 +128,7 @@ pub fn create_user(
 }
 
 pub fn set_roles(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     admin: &UserRecord,
     target: i64,
     req: &wire::SetRoles,
@@ -143,7 +149,7 @@ pub fn set_roles(
 
 /// Sets the user's memberships among the administrator's practices; memberships elsewhere are kept.
 pub fn set_practices(
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     admin: &UserRecord,
     target: i64,
     req: &wire::SetPractices,

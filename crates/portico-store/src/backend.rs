@@ -1,0 +1,254 @@
+//! The store boundary: what the server may ask of a database, in terms no database names.
+//!
+//! [`ReadStore`] holds every question the server asks (tokens, credentials, users, sessions, resources,
+//! search, audit views), [`WriteStore`] every change plus nested units of work, and [`Backend`] the shared
+//! handle: reads on a consistent snapshot, writes as [`WriteJob`]s that are answered only once committed.
+//! The server holds an `Arc<dyn Backend>` and never names a concrete store, so a second backend (a
+//! `portico-store-postgres` crate, say) implements these three traits and slots in where the database is
+//! opened. The SQLite implementation is [`Store`] (one connection) and [`crate::Database`] (a reader pool
+//! plus one group-commit writer thread); its methods keep the same names, so each trait method below
+//! delegates to the one of the same name.
+
+use chrono::{DateTime, Duration, Utc};
+use portico_domain::{AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, UserId};
+use portico_fhir::import::PreparedResource;
+use portico_fhir::search::{Criterion, SortKey};
+use serde_json::Value;
+
+use crate::{
+    CredentialChange, CredentialRecord, ImportSummary, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned, Result,
+    Store, StoreError, StoredResource, TokenRecord, UserRecord, WriteOutcome,
+};
+
+/// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
+/// name, so each signature is written once here (and once where the SQL lives).
+macro_rules! store_trait {
+    (
+        $(#[$doc:meta])*
+        pub trait $name:ident { $($(#[$m:meta])* fn $f:ident(&self $(, $a:ident: $t:ty)* $(,)?) -> $r:ty;)* }
+    ) => {
+        $(#[$doc])*
+        pub trait $name { $($(#[$m])* fn $f(&self $(, $a: $t)*) -> $r;)* }
+        impl $name for Store { $($(#[$m])* fn $f(&self $(, $a: $t)*) -> $r { Store::$f(self $(, $a)*) })* }
+    };
+    (
+        $(#[$doc:meta])*
+        pub trait $name:ident: $sup:ident { $($(#[$m:meta])* fn $f:ident(&mut self $(, $a:ident: $t:ty)* $(,)?) -> $r:ty;)* }
+    ) => {
+        $(#[$doc])*
+        pub trait $name: $sup { $($(#[$m])* fn $f(&mut self $(, $a: $t)*) -> $r;)* }
+        impl $name for Store { $($(#[$m])* fn $f(&mut self $(, $a: $t)*) -> $r { Store::$f(self $(, $a)*) })* }
+    };
+}
+
+store_trait! {
+    /// Questions a store answers, on one consistent snapshot for as long as the caller holds it.
+    pub trait ReadStore {
+        // Practices, users, patients and sessions.
+        fn practice_by_name(&self, name: &str) -> Result<Option<PracticeId>>;
+        fn practices(&self) -> Result<Vec<(PracticeId, String)>>;
+        fn patient_practices(&self, patient: &PatientId) -> Result<Vec<PracticeId>>;
+        fn user(&self, id: UserId) -> Result<Option<UserRecord>>;
+        fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
+        /// Every user, or only those with a membership in one of `practices` (plus patients of those practices).
+        fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>>;
+        fn patients(&self, practices: &[PracticeId], query: Option<&str>) -> Result<Vec<PatientSummary>>;
+        /// The signed-in user of an unexpired, unrevoked session.
+        fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>>;
+
+        // Credentials and tokens.
+        fn credential(&self, id: &str) -> Result<Option<CredentialRecord>>;
+        fn credential_by_client_id(&self, client_id: &str) -> Result<Option<CredentialRecord>>;
+        fn credentials_of(&self, owner: UserId) -> Result<Vec<CredentialRecord>>;
+        fn deleted_credentials_of(&self, owner: UserId, limit: usize) -> Result<Vec<CredentialRecord>>;
+        fn staff_credentials(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>>;
+        /// What the domain needs to decide a credential's effective access (its owner's roles, practices...).
+        fn credential_facts(&self, c: &CredentialRecord) -> Result<CredentialFacts>;
+        fn token(&self, digest: &Digest) -> Result<Option<TokenRecord>>;
+        fn token_and_session_rows(&self) -> Result<(i64, i64)>;
+
+        // Audit views (rolled-up daily counts included).
+        fn app_events_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>>;
+        fn audit_for_patient(&self, patient: &PatientId, limit: usize) -> Result<Vec<(i64, AuditEvent)>>;
+        fn last_used(&self, credential_id: &str) -> Result<Option<DateTime<Utc>>>;
+        fn auth_failures(&self, limit: usize) -> Result<Vec<(String, String, String, i64)>>;
+        fn audit_rows(&self) -> Result<i64>;
+
+        // FHIR resources and search.
+        fn read_resource(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>>;
+        fn compartment(&self, patient: &PatientId) -> Result<Vec<StoredResource>>;
+        fn patient_in_scope(&self, patient: &PatientId, scope: &PatientScope) -> Result<bool>;
+        fn resource_counts(&self) -> Result<Vec<(String, i64)>>;
+        fn practice_patient_ids(&self, practice: PracticeId) -> Result<Vec<PatientId>>;
+        /// How many live resources inside `filter` meet every criterion, and `limit` of them from `offset` in
+        /// `sort` order (ties and no sort: ascending id). `limit` 0 answers the total alone.
+        fn search(
+            &self,
+            resource_type: &str,
+            filter: PatientFilter<'_>,
+            criteria: &[Criterion],
+            sort: &[SortKey],
+            offset: usize,
+            limit: usize,
+        ) -> Result<(usize, Vec<StoredResource>)>;
+        /// Resources outside any compartment (a Practitioner, a Medication) that the patient's records refer to.
+        fn shared_referenced_by(&self, patient: &PatientId) -> Result<Vec<StoredResource>>;
+    }
+}
+
+store_trait! {
+    /// Changes a store makes, inside the writer's transaction. Each method is atomic on its own; use
+    /// `<dyn WriteStore>::atomically` to make several one unit.
+    pub trait WriteStore: ReadStore {
+        /// Opens a nested unit of work (they nest to any depth); ended by `release` or `rollback_to`.
+        fn savepoint(&mut self) -> Result<()>;
+        /// Ends the innermost unit, keeping what it wrote (it commits with the enclosing transaction).
+        fn release(&mut self) -> Result<()>;
+        /// Ends the innermost unit, undoing what it wrote.
+        fn rollback_to(&mut self) -> Result<()>;
+
+        fn create_practice(&mut self, name: &str) -> Result<PracticeId>;
+        fn assign_patient(&mut self, patient: &PatientId, practice: PracticeId) -> Result<()>;
+        fn create_user(&mut self, user: &NewUser<'_>, now: DateTime<Utc>) -> Result<UserId>;
+        /// `false` when there is no such user.
+        fn set_password_hash(&mut self, username: &str, password_hash: &str) -> Result<bool>;
+        fn set_roles(&mut self, id: UserId, roles: &[Role]) -> Result<()>;
+        fn set_practices(&mut self, id: UserId, practices: &[PracticeId]) -> Result<()>;
+        fn create_session(
+            &mut self,
+            digest: &Digest,
+            user: UserId,
+            now: DateTime<Utc>,
+            expires: DateTime<Utc>,
+        ) -> Result<()>;
+        fn revoke_session(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<()>;
+
+        fn append_audit(&mut self, events: &[AuditEvent]) -> Result<()>;
+        fn record_auth_failure(&mut self, door: AuthDoor, subject: &str, now: DateTime<Utc>) -> Result<()>;
+        /// Rolls successful reads older than `older_than` into daily counts, at most `batch` rows.
+        fn roll_up_audit(&mut self, older_than: DateTime<Utc>, batch: usize) -> Result<usize>;
+
+        fn insert_credential(&mut self, c: &NewCredential<'_>, now: DateTime<Utc>) -> Result<()>;
+        fn update_credential(&mut self, id: &str, change: &CredentialChange, now: DateTime<Utc>) -> Result<()>;
+        /// Installs the next secret; the old one (and its tokens) keeps working until `grace_until`, or without
+        /// one dies now with every token issued so far. Returns the number of tokens revoked.
+        fn replace_secret(
+            &mut self,
+            id: &str,
+            digest: Digest,
+            hint: &str,
+            grace_until: Option<DateTime<Utc>>,
+            now: DateTime<Utc>,
+        ) -> Result<usize>;
+        /// Soft-deletes (history and audit stay) and revokes every token: how many, or `None` when already gone.
+        fn delete_credential(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>>;
+        fn insert_token(&mut self, t: &TokenRecord) -> Result<()>;
+        fn revoke_token(&mut self, digest: &Digest, credential_id: &str, now: DateTime<Utc>) -> Result<bool>;
+        /// Deletes tokens and sessions expired more than `keep` ago, at most `batch` of each.
+        fn prune_expired(&mut self, now: DateTime<Utc>, keep: Duration, batch: usize) -> Result<Pruned>;
+
+        fn import(&mut self, resources: &[PreparedResource], now: DateTime<Utc>) -> Result<ImportSummary>;
+        /// Creates or replaces a resource (and its search entries). `if_match` is the version the client last
+        /// saw; `register_in`: a new Patient joins this practice in the same unit.
+        #[allow(clippy::too_many_arguments)]
+        fn put_resource(
+            &mut self,
+            resource_type: &str,
+            id: &str,
+            resource: Value,
+            patient: Option<&PatientId>,
+            register_in: Option<PracticeId>,
+            if_match: Option<i64>,
+            now: DateTime<Utc>,
+        ) -> Result<WriteOutcome>;
+        fn delete_resource(
+            &mut self,
+            resource_type: &str,
+            id: &str,
+            if_match: Option<i64>,
+            now: DateTime<Utc>,
+        ) -> Result<()>;
+    }
+}
+
+impl dyn WriteStore + '_ {
+    /// Runs `f` as one unit: everything it writes commits together, or (when it returns an error) none of
+    /// it does. Units nest, so an action and its audit entry are stored together inside a larger one.
+    pub fn atomically<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn WriteStore) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.savepoint()?;
+        match f(&mut *self) {
+            Ok(v) => {
+                self.release()?;
+                Ok(v)
+            }
+            Err(e) => {
+                // The unit's own error is the one worth reporting; a failed rollback surfaces at commit.
+                let _ = self.rollback_to();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One unit of work for the writer.
+pub trait WriteJob: Send {
+    /// Runs inside the writer's transaction, in a unit of its own (a panic undoes what it wrote).
+    fn run(&mut self, store: &mut dyn WriteStore);
+    /// Called once the job's writes are committed (`Ok`), or could not be (`Err`: nothing it wrote was kept).
+    fn finish(self: Box<Self>, committed: Result<()>);
+}
+
+/// A shared handle to one database, used from many threads at once.
+pub trait Backend: Send + Sync {
+    /// Runs `f` on a read-only snapshot. Blocking: call it off the async runtime. (A `FnMut` behind a
+    /// reference keeps the trait object-safe without a box per read; `with_reader` wraps a `FnOnce`.)
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadStore)) -> Result<()>;
+    /// Queues a write job; its `finish` is called once the write is committed or has failed.
+    fn submit(&self, job: Box<dyn WriteJob>) -> Result<()>;
+    /// Gives back what idle connections hold (page caches); returns how many were closed.
+    fn release_idle_readers(&self) -> usize {
+        0
+    }
+}
+
+impl dyn Backend + '_ {
+    /// Runs `f` on a read-only snapshot and returns what it returns.
+    pub fn with_reader<T>(&self, f: impl FnOnce(&dyn ReadStore) -> T) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.read(&mut |store| out = f.take().map(|f| f(store)))?;
+        out.ok_or_else(|| StoreError::Corrupt("the backend did not run the read".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_through_the_trait_nest_and_an_inner_failure_undoes_only_itself() {
+        let mut sqlite = Store::open_in_memory().unwrap();
+        let store: &mut dyn WriteStore = &mut sqlite;
+        store
+            .atomically(|s| -> Result<()> {
+                s.create_practice("Kept")?;
+                let inner: Result<()> = s.atomically(|s| {
+                    s.create_practice("Undone")?;
+                    Err(StoreError::Conflict("changed my mind".into()))
+                });
+                assert!(inner.is_err());
+                s.create_practice("Also kept").map(drop)
+            })
+            .unwrap();
+        let outer: Result<()> = store.atomically(|s| {
+            s.create_practice("Gone")?;
+            Err(StoreError::NotFound)
+        });
+        assert!(outer.is_err());
+        let names: Vec<String> = store.practices().unwrap().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(names, ["Kept", "Also kept"]);
+    }
+}
