@@ -44,9 +44,18 @@ impl Lane {
     }
 }
 
+/// On the cross-platform 0–99 scale: about nice 10 on Linux, a tenth of a normal thread's share of a busy
+/// core. Low enough that short requests come first, high enough that slow ones still progress (at nice 19
+/// a sustained token flood left searches almost nothing).
+const LANE_PRIORITY: u8 = 23;
+
 fn work(rx: &Mutex<Receiver<Job>>) {
-    if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
-        tracing::debug!(error = ?e, "lane thread keeps the normal priority");
+    let lowered = thread_priority::ThreadPriorityValue::try_from(LANE_PRIORITY).map_err(|e| format!("{e:?}")).and_then(|v| {
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(v))
+            .map_err(|e| format!("{e:?}"))
+    });
+    if let Err(e) = lowered {
+        tracing::debug!(error = %e, "lane thread keeps the normal priority");
     }
     loop {
         let job = match rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv() {

@@ -129,7 +129,10 @@ impl Store {
 
     /// Every live resource in one patient's compartment (for `$everything`).
     pub fn compartment(&self, patient: &PatientId) -> Result<Vec<StoredResource>> {
-        let sql = format!("SELECT {COLUMNS} FROM resources WHERE patient_id = ? AND deleted = 0 ORDER BY type, id");
+        // Named: otherwise SQLite walks the (type, id) index of every live resource to skip the sort.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources INDEXED BY resources_by_patient WHERE patient_id = ? AND deleted = 0 ORDER BY type, id"
+        );
         let mut st = self.conn.prepare_cached(&sql).map_err(sqlite)?;
         let rows = st.query_map([patient.as_str()], row_to_resource).map_err(sqlite)?;
         rows.collect::<std::result::Result<_, _>>().map_err(sqlite)

@@ -41,7 +41,11 @@ impl Store {
         let by_value = driver.is_some_and(|i| criteria[i].name() != "_id");
         let no_index = if by_value { "+" } else { "" };
         let mut q = Sql::default();
-        q.push(&format!("FROM resources r WHERE {no_index}r.type = ? AND r.deleted = 0"), [text(resource_type)]);
+        // The SQLite that ships with rusqlite, left to itself, walks the (type, id) index of every live
+        // resource of the type to save a sort, even when a few patients' compartments are asked for: on a
+        // million resources that is 70 ms instead of 1. Those compartments are named here.
+        let from = if narrow_by_patient { "resources r INDEXED BY resources_by_patient" } else { "resources r" };
+        q.push(&format!("FROM {from} WHERE {no_index}r.type = ? AND r.deleted = 0"), [text(resource_type)]);
         match filter {
             PatientFilter::Shared => q.push(" AND r.patient_id IS NULL", []),
             PatientFilter::Scope(PatientScope::Only(ids)) => {
@@ -86,12 +90,14 @@ impl Store {
     }
 
     /// The live shared resources (Organization, Practitioner, Location, …) that the live resources of one
-    /// patient's compartment refer to, anywhere in their JSON, ordered by type and id.
+    /// patient's compartment refer to, anywhere in their JSON, ordered by type and id. (The `+`s keep SQLite
+    /// from walking every shared resource: the patient's references drive, through the (type, id) key.)
     pub fn shared_referenced_by(&self, patient: &portico_domain::PatientId) -> Result<Vec<StoredResource>> {
         let sql = format!(
             "SELECT {} FROM resources r
-             WHERE r.deleted = 0 AND r.patient_id IS NULL AND (r.type, r.id) IN (
-                 SELECT x.target_type, x.target_id FROM resources c JOIN search_reference x ON x.rid = c.rid
+             WHERE +r.deleted = 0 AND +r.patient_id IS NULL AND (r.type, r.id) IN (
+                 SELECT x.target_type, x.target_id FROM resources c INDEXED BY resources_by_patient
+                 JOIN search_reference x ON x.rid = c.rid
                  WHERE c.patient_id = ? AND c.deleted = 0 AND x.param = ?)
              ORDER BY r.type, r.id",
             columns("r")
