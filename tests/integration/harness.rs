@@ -247,20 +247,26 @@ pub async fn declare_oversized(
     auth: &str,
     declared: usize,
 ) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = s.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: {content_type}\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
     );
+    raw_exchange(&s.base, &head, &[b'{'; 1024]).await
+}
+
+/// Writes `head` and `body` to a fresh connection exactly as given and reads the answer to the end: its
+/// status and the JSON object in its body (which may be chunked).
+pub async fn raw_exchange(base: &str, head: &str, body: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.write_all(head.as_bytes()).await.expect("head");
-    stream.write_all(&vec![b'{'; 1024]).await.expect("first kilobyte");
+    stream.write_all(body).await.expect("body");
     let mut raw = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut raw)).await;
     let text = String::from_utf8_lossy(&raw);
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    // The body may be chunked; take the JSON object inside it.
     let json = body.find('{').and_then(|start| body.rfind('}').map(|end| &body[start..=end])).unwrap_or("null");
     (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }

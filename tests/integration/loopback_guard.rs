@@ -8,27 +8,16 @@ use portico_client::Client;
 use portico_server::demo::DEMO_PASSWORD;
 use portico_server::embedded::{Demo, Embedded};
 
-use crate::harness::{template, TestServer, PASSWORD};
+use crate::harness::{raw_exchange, template, TestServer, PASSWORD};
 
 /// One HTTP/1.1 request written by hand, so `Host` and `Origin` are exactly what a test says.
 async fn raw(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut head = format!("{method} {path} HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("head");
-    stream.write_all(body.as_bytes()).await.expect("body");
-    let mut raw = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut raw)).await;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    let json = body.find('{').and_then(|start| body.rfind('}').map(|end| &body[start..=end])).unwrap_or("null");
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    raw_exchange(base, &head, body.as_bytes()).await
 }
 
 /// Extra request headers, as (name, value).

@@ -174,10 +174,7 @@ pub fn execute(
     fhir_base: &str,
     now: DateTime<Utc>,
 ) -> (Result<FhirOk, FhirError>, Vec<AuditEvent>) {
-    let detail = describe(&op);
-    let mut served: Vec<StoredResource> = Vec::new();
-    let result = run(store, who, op, fhir_base, now, &mut served);
-    audited(who, detail, result, served, now)
+    recorded(who, op, now, |op, served| run(store, who, op, fhir_base, now, served))
 }
 
 /// Runs a reading interaction (read, search, `$everything`) on a reader snapshot.
@@ -188,9 +185,19 @@ pub fn execute_read(
     fhir_base: &str,
     now: DateTime<Utc>,
 ) -> (Result<FhirOk, FhirError>, Vec<AuditEvent>) {
+    recorded(who, op, now, |op, served| run_read(store, who, op, fhir_base, served))
+}
+
+/// Runs `f` (which lists every resource it serves) and returns its answer with the audit events for it.
+fn recorded(
+    who: &Principal,
+    op: FhirOp,
+    now: DateTime<Utc>,
+    f: impl FnOnce(FhirOp, &mut Vec<StoredResource>) -> Result<FhirOk, FhirError>,
+) -> (Result<FhirOk, FhirError>, Vec<AuditEvent>) {
     let detail = describe(&op);
     let mut served: Vec<StoredResource> = Vec::new();
-    let result = run_read(store, who, op, fhir_base, &mut served);
+    let result = f(op, &mut served);
     audited(who, detail, result, served, now)
 }
 
