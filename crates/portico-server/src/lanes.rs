@@ -44,10 +44,10 @@ impl Lane {
     }
 }
 
-/// On the cross-platform 0–99 scale: about nice 10 on Linux, a tenth of a normal thread's share of a busy
-/// core. Low enough that short requests come first, high enough that slow ones still progress (at nice 19
-/// a sustained token flood left searches almost nothing).
-const LANE_PRIORITY: u8 = 23;
+/// On the cross-platform 0–99 scale: nice 15 on Linux, about 3.5 % of a normal thread's share of a busy
+/// core per lane thread. Measured at 1M resources with tokens flooding one core: at nice 9 (four search
+/// threads) tokens kept 49–89 % of their rate; at nice 19 they kept all of it but searches stopped (0/s).
+const LANE_PRIORITY: u8 = 10;
 
 fn work(rx: &Mutex<Receiver<Job>>) {
     let lowered = thread_priority::ThreadPriorityValue::try_from(LANE_PRIORITY).map_err(|e| format!("{e:?}")).and_then(|v| {

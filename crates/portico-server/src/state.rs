@@ -97,7 +97,7 @@ struct Inner {
 }
 
 const MAX_READS: usize = 16;
-const MAX_HEAVY: usize = 4;
+const MAX_HEAVY: usize = 2;
 const MAX_HASHING: usize = 2;
 
 /// The store could not answer: `Busy` when another process held the database's write lock past the busy
