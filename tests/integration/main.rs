@@ -6,6 +6,7 @@ mod abuse;
 mod access_matrix;
 mod audit_retention;
 mod bad_input;
+mod conformance;
 mod fhir_api;
 mod fuzz_token;
 mod harness;

@@ -61,7 +61,7 @@ pub fn authorize(
 ) -> Result<Principal, (FhirError, Option<Box<AuditEvent>>)> {
     let unauthorized = |m: &str| FhirError::unauthorized(m);
     let Some(raw) = bearer else {
-        return Err((unauthorized("an access token is required (Authorization: Bearer)"), None));
+        return Err((FhirError::token_required(), None));
     };
     let Some(token) = Secret::parse(SecretKind::AccessToken, raw) else {
         return Err((unauthorized("the access token is invalid"), None));

@@ -112,11 +112,17 @@ pub struct FhirError {
     pub code: IssueCode,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// A 401 for a request that sent no token at all: RFC 6750 §3.1 says the challenge then carries no
+    /// error code (there was no token to be invalid).
+    pub no_token: bool,
 }
 
 impl FhirError {
     pub fn new(status: StatusCode, code: IssueCode, message: impl Into<String>) -> FhirError {
-        FhirError { status, code, message: message.into(), retry_after: None }
+        FhirError { status, code, message: message.into(), retry_after: None, no_token: false }
+    }
+    pub fn token_required() -> FhirError {
+        FhirError { no_token: true, ..FhirError::unauthorized("an access token is required (Authorization: Bearer)") }
     }
     pub fn bad_request(m: impl Into<String>) -> FhirError {
         FhirError::new(StatusCode::BAD_REQUEST, IssueCode::Invalid, m)
@@ -158,8 +164,9 @@ impl IntoResponse for FhirError {
         let body = operation_outcome(self.code, &self.message);
         let mut r = (self.status, [(header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portico\", error=\"invalid_token\""));
+            let challenge =
+                if self.no_token { "Bearer realm=\"portico\"" } else { "Bearer realm=\"portico\", error=\"invalid_token\"" };
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         retry_after(&mut r, self.retry_after);
         r

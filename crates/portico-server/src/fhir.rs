@@ -32,6 +32,36 @@ pub fn routes() -> Router<AppState> {
             )
             .into_response()
         })
+        .route_layer(axum::middleware::from_fn(json_only))
+}
+
+/// Portico speaks FHIR JSON only. A client that asks for nothing else (`Accept: application/fhir+xml`, or
+/// `_format=xml`) is told so with 406 (in JSON, the one format it will get) instead of JSON it did not ask for.
+async fn json_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let format = query_pairs(req.uri().query()).into_iter().find(|(k, _)| k == "_format").map(|(_, v)| v);
+    let refused = match &format {
+        Some(f) => !json_media(f),
+        None => !accept.trim().is_empty() && !accept.split(',').any(|m| json_media(m.split(';').next().unwrap_or(""))),
+    };
+    if refused {
+        return FhirError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            IssueCode::NotSupported,
+            "this server answers in FHIR JSON only (application/fhir+json); XML is not supported",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// A media type (or `_format` value) that FHIR JSON satisfies. A form-decoded `+` arrives as a space.
+fn json_media(m: &str) -> bool {
+    let m = m.trim().to_ascii_lowercase().replace(' ', "+");
+    matches!(
+        m.as_str(),
+        "json" | "application/json" | "application/fhir+json" | "application/json+fhir" | "*/*" | "application/*"
+    )
 }
 
 fn endpoints(state: &AppState) -> (String, String, String) {

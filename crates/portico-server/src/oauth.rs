@@ -249,6 +249,12 @@ fn revoke_token(store: &mut dyn WriteStore, auth: &ClientAuth, token: &str, now:
     let Some((cred, _)) = authenticate(store, auth, now)? else {
         return Err(OAuthError::new("invalid_client", "client authentication failed"));
     };
+    // A client that may not obtain tokens now (deactivated, outside its window, owner without the role) is
+    // not an authenticated client for revocation either.
+    let owner = store.user(cred.owner)?.map(|u| u.facts()).unwrap_or_default();
+    if effective_access(&store.credential_facts(&cred)?, &owner, now).is_err() {
+        return Err(OAuthError::new("invalid_client", "this client may not use the service now"));
+    }
     // RFC 7009 §2.2: an unknown or foreign token is answered with 200 all the same.
     if let Some(t) = Secret::parse(SecretKind::AccessToken, token) {
         let digest: Digest = t.digest();
