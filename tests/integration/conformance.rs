@@ -82,3 +82,36 @@ async fn only_json_is_served_and_xml_is_refused_with_406() {
         assert_eq!(body["resourceType"], expected_type, "Accept {accept:?}, _format {format:?}");
     }
 }
+
+/// A credential says how many of its tokens would be accepted now (revoked, expired and dead-secret tokens
+/// excluded), and the audit records the scope a token request asked for beside the scope it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_count_live_tokens_and_the_audit_keeps_the_requested_scope() {
+    let s = TestServer::start().await;
+    let (patient, issued) = s.patient_app("Counted tokens").await;
+    let id = issued.credential.id.clone();
+    let live = |c: wire::Credential| c.active_tokens;
+    assert_eq!(live(patient.credential(&id).await.expect("credential")), 0);
+    let first = s.token(&issued).await.access_token;
+    let narrow = s
+        .app()
+        .token(&issued.client_id, &issued.client_secret, portico_client::ClientAuthMethod::Basic, Some("patient/Observation.rs"))
+        .await
+        .expect("narrow token");
+    assert_eq!(narrow.scope, "patient/Observation.rs");
+    assert_eq!(live(patient.credential(&id).await.expect("credential")), 2);
+    assert_eq!(s.revoke(&issued, &first).await, 200);
+    assert_eq!(live(patient.credential(&id).await.expect("credential")), 1);
+    // Regenerated without grace: the old secret's tokens are dead at once.
+    patient.regenerate(&id, None).await.expect("regenerate");
+    assert_eq!(live(patient.credential(&id).await.expect("credential")), 0);
+
+    let history = patient.history(&id).await.expect("history");
+    let issued_details: Vec<String> =
+        history.iter().filter(|e| e.kind == "token_issued").filter_map(|e| e.detail.clone()).collect();
+    assert!(
+        issued_details.iter().any(|d| d == "granted patient/Observation.rs; requested patient/Observation.rs"),
+        "{issued_details:?}"
+    );
+    assert!(issued_details.iter().any(|d| d.ends_with("; requested (none)")), "{issued_details:?}");
+}

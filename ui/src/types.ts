@@ -71,6 +71,8 @@ export interface Credential {
   created_by: string;
   owner: string;
   last_used_at: Instant | null;
+  /** Access tokens of this credential that would be accepted right now. */
+  active_tokens?: number;
   scope: string;
   /** Provider keys: the chosen patients; patient credentials: the owner's record. */
   patients: string[];

@@ -129,6 +129,9 @@ pub struct Credential {
     pub created_by: String,
     pub owner: String,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Access tokens of this credential that would be accepted right now.
+    #[serde(default)]
+    pub active_tokens: u32,
     pub scope: String,
     /// Provider keys: the chosen patients; patient credentials: the owner's record.
     pub patients: Vec<String>,

@@ -220,7 +220,12 @@ fn issue(
     e.client_id = Some(cred.client_id.clone());
     e.token_digest = Some(digest.to_hex());
     e.patient = access.patient_context.clone();
-    e.detail = Some(granted.to_string());
+    // The scope asked for is on record beside the scope granted (they differ when the request was narrower
+    // or named none).
+    e.detail = Some(format!(
+        "granted {granted}; requested {}",
+        if scope.trim().is_empty() { "(none)".to_owned() } else { requested.to_string() }
+    ));
     let record = TokenRecord {
         digest,
         credential_id: cred.id.clone(),

@@ -65,6 +65,9 @@ store_trait! {
         /// What the domain needs to decide a credential's effective access (its owner's roles, practices...).
         fn credential_facts(&self, c: &CredentialRecord) -> Result<CredentialFacts>;
         fn token(&self, digest: &Digest) -> Result<Option<TokenRecord>>;
+        /// Tokens of a credential that would be accepted now (neither revoked nor expired, minted by secret
+        /// generation `oldest_generation` or later).
+        fn live_token_count(&self, credential_id: &str, oldest_generation: i64, now: DateTime<Utc>) -> Result<i64>;
         fn token_and_session_rows(&self) -> Result<(i64, i64)>;
 
         // Audit views (rolled-up daily counts included).

@@ -402,6 +402,17 @@ impl Store {
         Ok(())
     }
 
+    pub fn live_token_count(&self, credential_id: &str, oldest_generation: i64, now: DateTime<Utc>) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "SELECT count(*) FROM access_tokens WHERE credential_id = ? AND revoked_at IS NULL AND expires_at > ?
+                 AND secret_generation >= ?",
+            )
+            .map_err(sqlite)?
+            .query_row(params![credential_id, ts(now), oldest_generation], |r| r.get(0))
+            .map_err(sqlite)
+    }
+
     pub fn token(&self, digest: &Digest) -> Result<Option<TokenRecord>> {
         let row = self
             .conn

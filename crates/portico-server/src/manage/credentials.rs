@@ -58,6 +58,12 @@ pub fn to_credential(store: &dyn ReadStore, c: &CredentialRecord, now: DateTime<
         patients,
         reach,
         previous_secret_valid_until: c.previous.as_ref().map(|(_, until)| *until).filter(|u| *u > now),
+        active_tokens: {
+            // The previous secret's tokens count while its grace period runs, as `engine::authorize` has it.
+            let grace = c.previous.as_ref().is_some_and(|(_, until)| *until > now);
+            let oldest = if grace { c.secret_generation - 1 } else { c.secret_generation };
+            u32::try_from(store.live_token_count(&c.id, oldest, now)?).unwrap_or(u32::MAX)
+        },
     })
 }
 
