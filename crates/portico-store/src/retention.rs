@@ -413,7 +413,8 @@ mod tests {
         let mut store = fixture();
         // A roll-up whose enclosing transaction is rolled back (as the writer does when its batch fails)
         // leaves no trace: rows, counts and trigger as before.
-        let r: std::result::Result<(), StoreError> = store.atomically(|s| {
+        let unit: &mut dyn crate::WriteStore = &mut store;
+        let r: std::result::Result<(), StoreError> = unit.atomically(|s| {
             s.roll_up_audit(now() - Duration::days(2), 100)?;
             Err(StoreError::Conflict("the batch failed".into()))
         });
