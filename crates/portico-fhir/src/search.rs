@@ -233,8 +233,7 @@ impl SearchQuery {
                 self.summary_raw = Some(value.to_owned());
             }
             "_format" => {
-                // A form-decoded '+' arrives as a space.
-                if !matches!(value, "json" | "application/json" | "application/fhir+json" | "application/fhir json") {
+                if !is_json_format(value) {
                     return err(format!("_format={value} is not supported (only JSON)"));
                 }
             }
@@ -339,6 +338,16 @@ enum SortPart {
 enum SortValue {
     Number(i64),
     Text(String),
+}
+
+/// A media type or `_format` value that FHIR JSON satisfies (a form-decoded `+` arrives as a space). The one
+/// test of it: the search parser and the server's content negotiation both ask here.
+pub fn is_json_format(m: &str) -> bool {
+    let m = m.trim().to_ascii_lowercase().replace(' ', "+");
+    matches!(
+        m.as_str(),
+        "json" | "application/json" | "application/fhir+json" | "application/json+fhir" | "*/*" | "application/*"
+    )
 }
 
 fn parse_sort(type_def: &'static TypeDef, value: &str) -> Result<Vec<SortKey>, SearchError> {

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use portico_fhir::capability::{capability_statement, smart_configuration as smart_config, Endpoints};
 use portico_fhir::outcome::IssueCode;
+use portico_fhir::search::is_json_format;
 use serde_json::Value;
 
 use crate::engine::{self, FhirOk, FhirOp};
@@ -39,10 +40,14 @@ pub fn routes() -> Router<AppState> {
 /// `_format=xml`) is told so with 406 (in JSON, the one format it will get) instead of JSON it did not ask for.
 async fn json_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let format = query_pairs(req.uri().query()).into_iter().find(|(k, _)| k == "_format").map(|(_, v)| v);
+    // The query is decoded only when it can name a format, so a plain request pays nothing for this.
+    let format = match req.uri().query() {
+        Some(q) if q.contains("_format") => query_pairs(Some(q)).into_iter().find(|(k, _)| k == "_format").map(|(_, v)| v),
+        _ => None,
+    };
     let refused = match &format {
-        Some(f) => !json_media(f),
-        None => !accept.trim().is_empty() && !accept.split(',').any(|m| json_media(m.split(';').next().unwrap_or(""))),
+        Some(f) => !is_json_format(f),
+        None => !accept.trim().is_empty() && !accept.split(',').any(|m| is_json_format(m.split(';').next().unwrap_or(""))),
     };
     if refused {
         return FhirError::new(
@@ -53,15 +58,6 @@ async fn json_only(req: axum::extract::Request, next: axum::middleware::Next) ->
         .into_response();
     }
     next.run(req).await
-}
-
-/// A media type (or `_format` value) that FHIR JSON satisfies. A form-decoded `+` arrives as a space.
-fn json_media(m: &str) -> bool {
-    let m = m.trim().to_ascii_lowercase().replace(' ', "+");
-    matches!(
-        m.as_str(),
-        "json" | "application/json" | "application/fhir+json" | "application/json+fhir" | "*/*" | "application/*"
-    )
 }
 
 fn endpoints(state: &AppState) -> (String, String, String) {

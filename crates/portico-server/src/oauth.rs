@@ -13,8 +13,7 @@ use portico_store::{CredentialRecord, ReadStore, TokenRecord, WriteStore};
 use serde::Serialize;
 
 use crate::error::{no_store, OAuthError};
-use crate::manage::throttle_keys;
-use crate::state::{AppState, ClientAddr};
+use crate::state::{throttle_keys, AppState, ClientAddr};
 use crate::FORM_BODY_LIMIT;
 
 /// Deliberately not `Debug`: it holds the access token.

@@ -231,6 +231,15 @@ impl AppState {
     }
 }
 
+/// The throttle keys of one attempt: the account (or client) itself, and the address it came from.
+pub fn throttle_keys(subject: &str, addr: Option<std::net::IpAddr>) -> Vec<String> {
+    let mut keys: Vec<String> = vec![subject.chars().take(128).collect()];
+    if let Some(a) = addr {
+        keys.push(format!("addr:{a}"));
+    }
+    keys
+}
+
 struct Job<F, T> {
     f: Option<F>,
     clock: Clock,

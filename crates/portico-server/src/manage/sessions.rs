@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use portico_domain::AuthDoor;
 
 use super::*;
-use crate::state::{AppState, Weight};
+use crate::state::{throttle_keys, AppState, Weight};
 
 fn unauthenticated() -> ApiFailure {
     ApiFailure::new(ErrorCode::Unauthenticated, "sign in first (the session is missing, expired or signed out)")
@@ -55,15 +55,6 @@ pub async fn sign_in(state: &AppState, req: wire::SignIn, addr: Option<IpAddr>) 
             })
         })
         .await?
-}
-
-/// The throttle keys of one attempt: the account (or client) itself, and the address it came from.
-pub fn throttle_keys(subject: &str, addr: Option<IpAddr>) -> Vec<String> {
-    let mut keys: Vec<String> = vec![subject.chars().take(128).collect()];
-    if let Some(a) = addr {
-        keys.push(format!("addr:{a}"));
-    }
-    keys
 }
 
 /// An Argon2id hash of a random string nobody knows, used only to equalize sign-in timing.
