@@ -323,3 +323,187 @@ mod tests {
         assert!(!format!("{n:?}").contains("hunter2"));
     }
 }
+
+// ---- Third-party apps (SMART): registration, practice approval, connected apps ----
+
+/// A registration as a developer submits it (create), or the fields to change (update: `None` keeps).
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct NewApp {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub privacy_policy: Option<String>,
+    /// `patient` or `system`.
+    pub app_type: String,
+    /// `web`, `native`, `browser` or `service`.
+    pub platform: String,
+    /// `none`, `client_secret_basic`, `client_secret_post` or `private_key_jwt`.
+    pub client_auth: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// An inline JWKS (JSON text), for private_key_jwt.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Space-separated SMART scopes the app may ask for.
+    #[serde(default)]
+    pub scopes: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct AppUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub privacy_policy: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub jwks: Option<String>,
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<String>,
+    /// false disables the app (its tokens stop on the next request), true enables it again.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// A practice's decision on an app, as the developer and administrators see it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Approval {
+    pub app_id: String,
+    pub app_name: String,
+    pub client_id: String,
+    pub practice_id: i64,
+    pub practice_name: String,
+    /// `pending`, `approved`, `denied` or `withdrawn`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A registered app as listed: never holds its secret.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub homepage: Option<String>,
+    pub privacy_policy: Option<String>,
+    pub app_type: String,
+    pub platform: String,
+    pub client_auth: String,
+    /// Non-secret reminder of the current secret, for apps that have one.
+    pub secret_hint: Option<String>,
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    pub redirect_uris: Vec<String>,
+    pub jwks: Option<String>,
+    pub jwks_url: Option<String>,
+    pub scopes: String,
+    pub active: bool,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub approvals: Vec<Approval>,
+    /// People who have authorized it (live grants).
+    pub connected_users: u32,
+}
+
+/// The answer to registering an app or rotating its secret: the secret appears here once.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IssuedAppSecret {
+    pub app: App,
+    /// `None` for public clients and private_key_jwt apps.
+    pub client_secret: Option<String>,
+    pub token_url: String,
+    pub authorize_url: String,
+    pub fhir_base_url: String,
+}
+
+impl std::fmt::Debug for IssuedAppSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAppSecret").field("app", &self.app.client_id).field("client_secret", &"<redacted>").finish()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct RotateAppSecret {
+    /// Keep the old secret working for this many minutes (0–10080).
+    #[serde(default)]
+    pub grace_minutes: Option<u32>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub practice_id: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    /// `approved`, `denied` or `withdrawn`.
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An app a person authorized (a grant), as its owner sees it under "Connected apps".
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConnectedApp {
+    /// The grant's id: use it with `/credentials/{id}/preview`, `/history` and DELETE to revoke.
+    pub id: String,
+    pub app_id: String,
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub homepage: Option<String>,
+    pub privacy_policy: Option<String>,
+    pub developer: String,
+    /// Scopes as granted, and each in plain words.
+    pub scope: String,
+    pub scope_descriptions: Vec<String>,
+    pub patient: Option<String>,
+    pub since: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When the grant ends (offline access: 90 days unless the person chose otherwise).
+    pub expires_at: Option<DateTime<Utc>>,
+    pub active_tokens: u32,
+    pub refresh_tokens: u32,
+    /// Reaches data right now (approved, app enabled, within its end date).
+    pub usable: bool,
+    pub approved_by: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct ExtendGrant {
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A developer account created from the sign-in screen (`serve --allow-signup`).
+#[derive(Clone, Serialize, Deserialize, Default)]
+pub struct Signup {
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    #[serde(default)]
+    pub company: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Signup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signup").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}

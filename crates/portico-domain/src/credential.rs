@@ -10,17 +10,35 @@ pub enum CredentialKind {
     Developer,
     /// A provider key: a chosen list of patients.
     Provider,
+    /// A grant: what one person consented to for one registered app (SMART authorization code flow).
+    ConnectedApp,
+    /// A system app's standing access to the practices that approved it (SMART backend services).
+    BackendApp,
 }
 
 impl CredentialKind {
-    pub const ALL: [CredentialKind; 3] = [CredentialKind::PatientApp, CredentialKind::Developer, CredentialKind::Provider];
+    pub const ALL: [CredentialKind; 5] = [
+        CredentialKind::PatientApp,
+        CredentialKind::Developer,
+        CredentialKind::Provider,
+        CredentialKind::ConnectedApp,
+        CredentialKind::BackendApp,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::PatientApp => "patient_app",
             CredentialKind::Developer => "developer",
             CredentialKind::Provider => "provider",
+            CredentialKind::ConnectedApp => "connected_app",
+            CredentialKind::BackendApp => "backend_app",
         }
+    }
+
+    /// Grants come from an app's authorization, never from "new credential"; they have no secret of their
+    /// own (the app authenticates as itself).
+    pub fn is_grant(self) -> bool {
+        matches!(self, CredentialKind::ConnectedApp | CredentialKind::BackendApp)
     }
 
     pub fn parse(s: &str) -> Option<CredentialKind> {
@@ -32,15 +50,18 @@ impl CredentialKind {
             CredentialKind::PatientApp => crate::SecretKind::PatientApp,
             CredentialKind::Developer => crate::SecretKind::Developer,
             CredentialKind::Provider => crate::SecretKind::Provider,
+            CredentialKind::ConnectedApp | CredentialKind::BackendApp => crate::SecretKind::AppSecret,
         }
     }
 
-    /// The role a user must hold to own (and keep using) a credential of this kind.
-    pub fn required_role(self) -> crate::Role {
+    /// The role a user must hold to own (and keep using) a credential of this kind; grants depend on who
+    /// consented (see `effective_access`).
+    pub fn required_role(self) -> Option<crate::Role> {
         match self {
-            CredentialKind::PatientApp => crate::Role::Patient,
-            CredentialKind::Developer => crate::Role::Developer,
-            CredentialKind::Provider => crate::Role::Provider,
+            CredentialKind::PatientApp => Some(crate::Role::Patient),
+            CredentialKind::Developer => Some(crate::Role::Developer),
+            CredentialKind::Provider => Some(crate::Role::Provider),
+            CredentialKind::ConnectedApp | CredentialKind::BackendApp => None,
         }
     }
 
@@ -49,6 +70,7 @@ impl CredentialKind {
             CredentialKind::PatientApp => "pci_app_",
             CredentialKind::Developer => "pci_dev_",
             CredentialKind::Provider => "pci_prv_",
+            CredentialKind::ConnectedApp | CredentialKind::BackendApp => "pci_grant_",
         }
     }
 }

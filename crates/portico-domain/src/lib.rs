@@ -6,14 +6,19 @@
 
 pub mod access;
 pub mod account;
+pub mod app;
 pub mod audit;
 pub mod credential;
 pub mod scope;
 pub mod secret;
 pub mod throttle;
 
-pub use access::{effective_access, Access, CredentialFacts, OwnerFacts, PatientScope, Refusal};
+pub use access::{effective_access, Access, AppFacts, CredentialFacts, OwnerFacts, PatientScope, Refusal};
 pub use account::{hash_password, verify_password, PasswordError, PracticeId, Role, UserId, Username};
+pub use app::{
+    check_redirect_uri, check_registration, check_web_url, is_s256_challenge, pkce_matches, AppType, ApprovalStatus, ClientAuth,
+    Platform, RegistrationError,
+};
 pub use audit::{AuditEvent, AuditKind, AuthDoor};
 pub use credential::{
     is_format_char, minted_by_live_secret, name_key, CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition,

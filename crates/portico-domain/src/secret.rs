@@ -27,11 +27,25 @@ pub enum SecretKind {
     AccessToken,
     /// A management-API session token.
     Session,
+    /// Client secret of a registered third-party app.
+    AppSecret,
+    /// An OAuth authorization code.
+    AuthCode,
+    /// An OAuth refresh token.
+    RefreshToken,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 5] =
-        [SecretKind::PatientApp, SecretKind::Developer, SecretKind::Provider, SecretKind::AccessToken, SecretKind::Session];
+    pub const ALL: [SecretKind; 8] = [
+        SecretKind::PatientApp,
+        SecretKind::Developer,
+        SecretKind::Provider,
+        SecretKind::AccessToken,
+        SecretKind::Session,
+        SecretKind::AppSecret,
+        SecretKind::AuthCode,
+        SecretKind::RefreshToken,
+    ];
 
     pub fn prefix(self) -> &'static str {
         match self {
@@ -40,6 +54,9 @@ impl SecretKind {
             SecretKind::Provider => "pcs_prv_",
             SecretKind::AccessToken => "pca_",
             SecretKind::Session => "pcu_",
+            SecretKind::AppSecret => "pcs_smart_",
+            SecretKind::AuthCode => "pcc_",
+            SecretKind::RefreshToken => "pcr_",
         }
     }
 }

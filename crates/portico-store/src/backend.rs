@@ -10,14 +10,17 @@
 //! delegates to the one of the same name.
 
 use chrono::{DateTime, Duration, Utc};
-use portico_domain::{AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, UserId};
+use portico_domain::{
+    ApprovalStatus, AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, UserId,
+};
 use portico_fhir::import::PreparedResource;
 use portico_fhir::search::{Criterion, SortKey};
 use serde_json::Value;
 
 use crate::{
-    CredentialChange, CredentialRecord, ImportSummary, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned, Result,
-    Store, StoreError, StoredResource, TokenRecord, UserRecord, WriteOutcome,
+    AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, ImportSummary, NewCredential,
+    NewUser, PatientFilter, PatientSummary, Pruned, RefreshTokenRecord, Result, Store, StoreError, StoredResource, TokenRecord,
+    UserRecord, WriteOutcome,
 };
 
 /// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
@@ -69,6 +72,18 @@ store_trait! {
         /// generation `oldest_generation` or later).
         fn live_token_count(&self, credential_id: &str, oldest_generation: i64, now: DateTime<Utc>) -> Result<i64>;
         fn token_and_session_rows(&self) -> Result<(i64, i64)>;
+
+        // Registered apps, approvals and the OAuth flows' state.
+        fn app(&self, id: &str) -> Result<Option<AppRecord>>;
+        fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>>;
+        fn apps_of(&self, owner: UserId) -> Result<Vec<AppRecord>>;
+        fn grant_of(&self, app_id: &str, owner: UserId) -> Result<Option<CredentialRecord>>;
+        fn approvals_of_app(&self, app_id: &str) -> Result<Vec<ApprovalRecord>>;
+        fn approvals_for_practices(&self, practices: &[PracticeId]) -> Result<Vec<ApprovalRecord>>;
+        fn approved_practices(&self, app_id: &str) -> Result<Vec<PracticeId>>;
+        fn auth_code(&self, digest: &Digest) -> Result<Option<AuthCodeRecord>>;
+        fn refresh_token(&self, digest: &Digest) -> Result<Option<RefreshTokenRecord>>;
+        fn live_refresh_tokens(&self, credential_id: &str, now: DateTime<Utc>) -> Result<i64>;
 
         // Audit views (rolled-up daily counts included).
         fn app_events_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>>;
@@ -147,6 +162,36 @@ store_trait! {
         fn delete_credential(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>>;
         fn insert_token(&mut self, t: &TokenRecord) -> Result<()>;
         fn revoke_token(&mut self, digest: &Digest, credential_id: &str, now: DateTime<Utc>) -> Result<bool>;
+        fn insert_app(&mut self, a: &AppRecord) -> Result<()>;
+        fn update_app(&mut self, id: &str, c: &AppChange, now: DateTime<Utc>) -> Result<()>;
+        fn replace_app_secret(
+            &mut self,
+            id: &str,
+            digest: Digest,
+            hint: &str,
+            grace_until: Option<DateTime<Utc>>,
+            now: DateTime<Utc>,
+        ) -> Result<()>;
+        /// Soft-deletes the app and revokes every grant made to it: how many, or `None` when already gone.
+        fn delete_app(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>>;
+        fn request_approval(&mut self, app_id: &str, practice: PracticeId, by: UserId, now: DateTime<Utc>) -> Result<()>;
+        fn decide_approval(
+            &mut self,
+            app_id: &str,
+            practice: PracticeId,
+            status: ApprovalStatus,
+            reason: Option<&str>,
+            by: UserId,
+            now: DateTime<Utc>,
+        ) -> Result<()>;
+        fn insert_auth_code(&mut self, c: &AuthCodeRecord) -> Result<()>;
+        /// `false` when the code was already used.
+        fn use_auth_code(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<bool>;
+        fn insert_refresh_token(&mut self, t: &RefreshTokenRecord) -> Result<()>;
+        /// `false` when the refresh token was already used or revoked.
+        fn use_refresh_token(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<bool>;
+        /// `false` when this client's `jti` was seen and has not expired (a replayed assertion).
+        fn record_jti(&mut self, client_id: &str, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
         /// Deletes tokens and sessions expired more than `keep` ago, at most `batch` of each.
         fn prune_expired(&mut self, now: DateTime<Utc>, keep: Duration, batch: usize) -> Result<Pruned>;
 

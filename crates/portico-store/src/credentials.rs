@@ -19,6 +19,16 @@ pub struct NewCredential<'a> {
     pub active: bool,
     pub created_by: UserId,
     pub patients: &'a [PatientId],
+    /// Grants: the app, the scopes consented and the tenant base.
+    pub grant: Option<GrantOf<'a>>,
+}
+
+/// What makes a credential a grant.
+#[derive(Clone, Copy, Debug)]
+pub struct GrantOf<'a> {
+    pub app_id: &'a str,
+    pub scope: &'a str,
+    pub practice: Option<PracticeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +53,10 @@ pub struct CredentialRecord {
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub patients: Vec<PatientId>,
+    /// Grants only: the app (its id), the scopes consented, the tenant base it was granted at.
+    pub app_id: Option<String>,
+    pub scope: Option<String>,
+    pub practice: Option<PracticeId>,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -69,7 +83,8 @@ pub struct TokenRecord {
 }
 
 const CRED_COLUMNS: &str = "id, kind, owner_id, name, note, client_id, secret_digest, secret_hint, previous_digest,
-    previous_valid_until, valid_from, valid_to, active, created_at, created_by, updated_at, deleted_at, secret_generation";
+    previous_valid_until, valid_from, valid_to, active, created_at, created_by, updated_at, deleted_at, secret_generation,
+    app_id, scope, practice_id";
 
 type RawCredential = (
     String,
@@ -90,6 +105,9 @@ type RawCredential = (
     String,
     Option<String>,
     i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
 );
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
@@ -112,6 +130,9 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
         r.get(15)?,
         r.get(16)?,
         r.get(17)?,
+        r.get(18)?,
+        r.get(19)?,
+        r.get(20)?,
     ))
 }
 
@@ -121,7 +142,7 @@ impl Store {
         tx.execute(
             &format!(
                 "INSERT INTO credentials({CRED_COLUMNS}, name_key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, 0, ?)"
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?)"
             ),
             params![
                 c.id,
@@ -138,7 +159,15 @@ impl Store {
                 ts(now),
                 c.created_by.0,
                 ts(now),
-                name_key(c.name),
+                c.grant.map(|g| g.app_id),
+                c.grant.map(|g| g.scope),
+                c.grant.and_then(|g| g.practice).map(|p| p.0),
+                // A grant is named after its app and never collides with the owner's own credentials
+                // (U+001F cannot occur in a name).
+                match c.grant {
+                    Some(_) => format!("\u{1f}grant:{}", c.id),
+                    None => name_key(c.name),
+                },
             ],
         )
         .map_err(|e| unique_violation(e, "you already have a credential with this name"))?;
@@ -223,6 +252,9 @@ impl Store {
             updated,
             deleted,
             secret_generation,
+            app_id,
+            scope,
+            practice,
         ) = r;
         let corrupt = |what: &str| StoreError::Corrupt(format!("credential {id}: {what}"));
         let kind = CredentialKind::parse(&kind).ok_or_else(|| corrupt("kind"))?;
@@ -259,6 +291,9 @@ impl Store {
             updated_at: parse_ts(&updated)?,
             deleted_at: parse_opt_ts(deleted)?,
             patients,
+            app_id,
+            scope,
+            practice: practice.map(PracticeId),
             id,
         })
     }
@@ -266,7 +301,11 @@ impl Store {
     /// What effective access needs: the record's state and, per chosen patient, that patient's practices.
     pub fn credential_facts(&self, c: &CredentialRecord) -> Result<CredentialFacts> {
         let patients = c.patients.iter().map(|p| Ok((p.clone(), self.patient_practices(p)?))).collect::<Result<Vec<_>>>()?;
-        Ok(CredentialFacts { kind: c.kind, active: c.active, deleted: c.deleted_at.is_some(), window: c.window, patients })
+        let app = match &c.app_id {
+            Some(app_id) => Some(self.app_facts(app_id, c)?),
+            None => None,
+        };
+        Ok(CredentialFacts { kind: c.kind, active: c.active, deleted: c.deleted_at.is_some(), window: c.window, patients, app })
     }
 
     pub fn update_credential(&mut self, id: &str, change: &CredentialChange, now: DateTime<Utc>) -> Result<()> {
@@ -375,6 +414,15 @@ impl Store {
         }
         let revoked = tx
             .prepare_cached("UPDATE access_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")
+            .map_err(sqlite)?
+            .execute(params![ts(now), id])
+            .map_err(sqlite)?;
+        // A grant's refresh tokens and unexchanged codes die with it.
+        tx.prepare_cached("UPDATE refresh_tokens SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL")
+            .map_err(sqlite)?
+            .execute(params![ts(now), id])
+            .map_err(sqlite)?;
+        tx.prepare_cached("UPDATE auth_codes SET used_at = ? WHERE credential_id = ? AND used_at IS NULL")
             .map_err(sqlite)?
             .execute(params![ts(now), id])
             .map_err(sqlite)?;
@@ -540,6 +588,7 @@ mod tests {
                 active: true,
                 created_by: owner,
                 patients: &[],
+                grant: None,
             },
             Utc::now(),
         )

@@ -8,6 +8,7 @@
 //! the domain crate. Secrets and tokens arrive here only as digests.
 
 mod accounts;
+mod apps;
 mod audit;
 mod backend;
 mod credentials;
@@ -24,8 +25,9 @@ use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
 pub use accounts::{NewUser, PatientSummary, UserRecord};
+pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
-pub use credentials::{CredentialChange, CredentialRecord, NewCredential, TokenRecord};
+pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, TokenRecord};
 pub use db::Database;
 pub use maintenance::Pruned;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
@@ -91,6 +93,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_defects.sql"),
     include_str!("migrations/0005_auth_failures.sql"),
     include_str!("migrations/0006_audit_rollup.sql"),
+    include_str!("migrations/0007_apps.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.

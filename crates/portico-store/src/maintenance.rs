@@ -90,6 +90,7 @@ mod tests {
                     active: true,
                     created_by: user,
                     patients: &[],
+                    grant: None,
                 },
                 now,
             )

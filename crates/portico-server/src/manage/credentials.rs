@@ -34,6 +34,9 @@ pub fn to_credential(store: &dyn ReadStore, c: &CredentialRecord, now: DateTime<
         CredentialKind::Provider => {
             format!("{} chosen patient{} ({mode})", c.patients.len(), if c.patients.len() == 1 { "" } else { "s" })
         }
+        CredentialKind::ConnectedApp | CredentialKind::BackendApp => {
+            format!("What was consented: {}", c.scope.as_deref().unwrap_or("nothing"))
+        }
     };
     let patients = match c.kind {
         CredentialKind::PatientApp => facts.patient.iter().map(|p| p.0.clone()).collect(),
@@ -100,14 +103,11 @@ pub fn create_credential(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<wire::IssuedSecret> {
-    let kind =
-        CredentialKind::parse(&req.kind).ok_or_else(|| ApiFailure::invalid("kind must be patient_app, developer or provider"))?;
-    if !user.has(kind.required_role()) {
-        return Err(ApiFailure::forbidden(format!(
-            "creating a {} credential needs the {} role",
-            kind.as_str(),
-            kind.required_role().as_str()
-        )));
+    let (kind, role) = CredentialKind::parse(&req.kind)
+        .and_then(|k| Some((k, k.required_role()?)))
+        .ok_or_else(|| ApiFailure::invalid("kind must be patient_app, developer or provider"))?;
+    if !user.has(role) {
+        return Err(ApiFailure::forbidden(format!("creating a {} credential needs the {} role", kind.as_str(), role.as_str())));
     }
     let name = CredentialName::parse(&req.name).map_err(|e| ApiFailure::invalid(format!("name: {e}")))?;
     let note = normalize_note(req.note.as_deref())?;
@@ -140,6 +140,7 @@ pub fn create_credential(
             active: req.active.unwrap_or(true),
             created_by: user.id,
             patients: &patients,
+            grant: None,
         },
         now,
     )?;
@@ -176,7 +177,7 @@ fn normalize_note(note: Option<&str>) -> Result<Option<String>> {
 }
 
 pub fn list_credentials(store: &dyn ReadStore, user: &UserRecord, now: DateTime<Utc>) -> Result<Vec<wire::Credential>> {
-    store.credentials_of(user.id)?.iter().map(|c| to_credential(store, c, now)).collect()
+    store.credentials_of(user.id)?.iter().filter(|c| !c.kind.is_grant()).map(|c| to_credential(store, c, now)).collect()
 }
 
 /// Staff keys of the administrator's practices.
