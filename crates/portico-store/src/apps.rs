@@ -152,16 +152,9 @@ fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AppRecord>> {
 }
 
 fn approval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApprovalRecord>> {
-    let (app_id, practice, status, reason, by, at, decided_by, decided_at): (
-        String,
-        i64,
-        String,
-        Option<String>,
-        i64,
-        String,
-        Option<i64>,
-        Option<String>,
-    ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+    let (app_id, practice, status, reason): (String, i64, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    let (by, at, decided_by, decided_at): (i64, String, Option<i64>, Option<String>) =
+        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
     Ok((|| {
         Ok(ApprovalRecord {
             status: ApprovalStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("approval status {status}")))?,
