@@ -409,6 +409,17 @@ impl fmt::Display for SmartScope {
     }
 }
 
+/// The categories a consent page offers as sub-scopes of a resource-level scope (`patient/Observation.rs` →
+/// `…?category=<system>|laboratory`, SMART-CHECKLIST 17), each with what people call it. Empty for types
+/// without well-known categories.
+pub fn offered_categories(resource_type: &str) -> Vec<(Category, &'static str)> {
+    words::CATEGORIES
+        .iter()
+        .filter(|(t, ..)| *t == resource_type)
+        .map(|(_, system, code, noun)| (Category { system: Some((*system).to_owned()), code: (*code).to_owned() }, *noun))
+        .collect()
+}
+
 /// Plain words for one scope string (`None` for a scope Portico does not know).
 pub fn describe(scope: &str) -> Option<String> {
     SmartScope::parse(scope).map(|s| s.describe())
@@ -505,24 +516,29 @@ mod words {
         chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
     }
 
-    /// Known categories of Observation (observation-category) and Condition (condition-category, US Core).
-    pub(super) const CATEGORIES: &[(&str, &str)] = &[
-        ("laboratory", "lab results"),
-        ("vital-signs", "vital signs"),
-        ("social-history", "social history"),
-        ("survey", "survey and questionnaire answers"),
-        ("imaging", "imaging results"),
-        ("procedure", "procedure results"),
-        ("exam", "examination findings"),
-        ("therapy", "therapy results"),
-        ("activity", "activity data"),
-        ("problem-list-item", "problem list"),
-        ("encounter-diagnosis", "diagnoses from visits"),
-        ("health-concern", "health concerns"),
+    const OBSERVATION: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+    const CONDITION: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
+    const US_CORE_CONDITION: &str = "http://hl7.org/fhir/us/core/CodeSystem/condition-category";
+
+    /// The categories of Observation (observation-category) and Condition (condition-category, and US Core's
+    /// health-concern) people recognise: (type, system, code, what they are called).
+    pub(super) const CATEGORIES: &[(&str, &str, &str, &str)] = &[
+        ("Observation", OBSERVATION, "laboratory", "lab results"),
+        ("Observation", OBSERVATION, "vital-signs", "vital signs"),
+        ("Observation", OBSERVATION, "social-history", "social history"),
+        ("Observation", OBSERVATION, "survey", "survey and questionnaire answers"),
+        ("Observation", OBSERVATION, "imaging", "imaging results"),
+        ("Observation", OBSERVATION, "procedure", "procedure results"),
+        ("Observation", OBSERVATION, "exam", "examination findings"),
+        ("Observation", OBSERVATION, "therapy", "therapy results"),
+        ("Observation", OBSERVATION, "activity", "activity data"),
+        ("Condition", CONDITION, "problem-list-item", "problem list"),
+        ("Condition", CONDITION, "encounter-diagnosis", "diagnoses from visits"),
+        ("Condition", US_CORE_CONDITION, "health-concern", "health concerns"),
     ];
 
     fn category_noun(c: &Category) -> Option<&'static str> {
-        CATEGORIES.iter().find(|(code, _)| *code == c.code).map(|(_, noun)| *noun)
+        CATEGORIES.iter().find(|(_, _, code, _)| *code == c.code).map(|(_, _, _, noun)| *noun)
     }
 
     fn type_noun(resource_type: &str) -> String {
@@ -791,6 +807,29 @@ mod tests {
             r.descriptions(),
             ["Read your conditions", "Know who you are", "Keep access when you are not using the app (up to 90 days)"]
         );
+    }
+
+    #[test]
+    fn offered_categories_make_granular_scopes_that_describe_themselves() {
+        let obs = Scope::parse("patient/Observation.rs").unwrap();
+        let offered = offered_categories("Observation");
+        assert!(offered.len() >= 4, "{offered:?}");
+        for (category, noun) in offered {
+            let narrowed = obs.with_category(category).unwrap();
+            assert!(obs.covers(&narrowed) && !narrowed.covers(&obs), "{narrowed}");
+            let again = Scope::parse(&narrowed.to_string()).unwrap();
+            assert_eq!(again, narrowed);
+            assert!(describe(&again.to_string()).unwrap().contains(noun), "{again}");
+        }
+        assert_eq!(
+            offered_categories("Condition").iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>(),
+            [
+                "http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item",
+                "http://terminology.hl7.org/CodeSystem/condition-category|encounter-diagnosis",
+                "http://hl7.org/fhir/us/core/CodeSystem/condition-category|health-concern",
+            ]
+        );
+        assert!(offered_categories("Patient").is_empty());
     }
 
     #[test]

@@ -330,7 +330,9 @@ fn reach<'a>(who: &'a Principal, td: &TypeDef) -> PatientFilter<'a> {
 }
 
 /// Is this resource inside the categories the principal's granular scopes admit for reading? Asked of the
-/// search index, so a read and a search can never disagree about a resource.
+/// search index, so a read and a search can never disagree about a resource. (A deleted resource has left
+/// the index, so a token narrowed by category gets 404 for it, not 410: whether it was in the categories
+/// cannot be told, and existence outside them must not leak.)
 fn in_categories(store: &dyn ReadStore, who: &Principal, td: &TypeDef, id: &str) -> Result<bool, FhirError> {
     let restrict = who.scope_criteria(td.name, Interaction::Read)?;
     if restrict.is_empty() {
