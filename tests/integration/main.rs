@@ -9,6 +9,7 @@ mod bad_input;
 mod conformance;
 mod fhir_api;
 mod fuzz_token;
+mod granular_scopes;
 mod harness;
 mod loopback_guard;
 mod management;

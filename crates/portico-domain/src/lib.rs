@@ -23,7 +23,9 @@ pub use audit::{AuditEvent, AuditKind, AuthDoor};
 pub use credential::{
     is_format_char, minted_by_live_secret, name_key, CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition,
 };
-pub use scope::{Interaction, Scope, ScopeContext, ScopeError, ScopeSet};
+pub use scope::{
+    describe, offered_categories, Category, Interaction, RequestedScopes, Scope, ScopeContext, ScopeError, ScopeSet, SmartScope,
+};
 pub use secret::{random_id, Digest, Secret, SecretKind};
 pub use throttle::{Throttle, ThrottlePolicy};
 

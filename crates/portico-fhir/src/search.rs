@@ -142,6 +142,42 @@ impl Criterion {
     pub fn values(&self) -> &[SearchValue] {
         &self.values
     }
+
+    /// A token criterion the server adds on its own account rather than parses from a request: `param` of
+    /// `resource_type` matching any of `values` (`(system, code)`; no system = any system), e.g. the
+    /// categories a granular SMART scope admits. ANDed with the request's own criteria, it lets the store
+    /// apply the restriction in the same indexed query, so totals and paging stay right. Equal to the
+    /// criterion `param=<values, escaped and comma-joined>` would parse to.
+    pub fn token_any(resource_type: &str, param: &str, values: &[(Option<&str>, &str)]) -> Result<Criterion, SearchError> {
+        let def =
+            COMMON_PARAMS.iter().find(|p| p.name == param).or_else(|| type_def(resource_type).and_then(|td| td.param(param)));
+        let Some(def) = def.filter(|d| d.kind == ParamKind::Token) else {
+            return err(format!("'{param}' is not a token search parameter of {resource_type}"));
+        };
+        let raw_value: Vec<String> = values
+            .iter()
+            .map(|(system, code)| match system {
+                Some(system) => format!("{}|{}", escape(system), escape(code)),
+                None => escape(code),
+            })
+            .collect();
+        if raw_value.is_empty() {
+            return err(format!("no value for search parameter '{param}'"));
+        }
+        Criterion::parse(def, param, None, &raw_value.join(","))
+    }
+}
+
+/// The inverse of [`unescape`] for the characters a token value gives meaning to.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | ',' | '|' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One `_sort` key.

@@ -435,3 +435,33 @@ fn escaped_commas_are_literal() {
     let not_org = json!({"resourceType": "Location", "id": "o", "name": "Smith"});
     assert!(!SearchQuery::parse("Organization", &[("name".into(), "smith".into())]).unwrap().matches(&not_org));
 }
+
+#[test]
+fn a_built_token_criterion_is_the_one_its_query_parses_to() {
+    use portico_fhir::search::Criterion;
+    let lab = "http://terminology.hl7.org/CodeSystem/observation-category";
+    for (ty, param, values, query) in [
+        ("Observation", "category", vec![(Some(lab), "laboratory")], format!("category={lab}|laboratory")),
+        (
+            "Observation",
+            "category",
+            vec![(Some(lab), "laboratory"), (None, "survey")],
+            format!("category={lab}|laboratory,survey"),
+        ),
+        ("Condition", "category", vec![(None, "problem-list-item")], "category=problem-list-item".to_owned()),
+        // Characters that mean something in a token value are escaped, not interpreted.
+        ("Observation", "category", vec![(Some("a|b"), "c,d")], r"category=a\|b|c\,d".to_owned()),
+        ("Observation", "_id", vec![(None, "obs-1")], "_id=obs-1".to_owned()),
+    ] {
+        let built = Criterion::token_any(ty, param, &values).unwrap_or_else(|e| panic!("{query}: {e}"));
+        assert_eq!(&built, &parse(ty, &query).criteria()[0], "{query}");
+    }
+    for (ty, param, values) in [
+        ("Observation", "date", vec![(None, "2020")]),
+        ("Observation", "nonsense", vec![(None, "x")]),
+        ("Patient", "category", vec![(None, "x")]),
+        ("Observation", "category", vec![]),
+    ] {
+        assert!(Criterion::token_any(ty, param, &values).is_err(), "{ty} {param} {values:?}");
+    }
+}

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portico_domain::{
-    effective_access, Access, AuditEvent, AuditKind, Digest, Interaction, PatientId, PatientScope, PracticeId, ScopeSet, Secret,
-    SecretKind,
+    effective_access, Access, AuditEvent, AuditKind, Category, Digest, Interaction, PatientId, PatientScope, PracticeId,
+    ScopeSet, Secret, SecretKind,
 };
 use portico_fhir::outcome::IssueCode;
-use portico_fhir::search::SearchQuery;
+use portico_fhir::search::{Criterion, SearchQuery};
 use portico_fhir::{type_def, TypeDef};
 use portico_store::{CredentialRecord, PatientFilter, ReadStore, StoredResource, WriteStore};
 use serde_json::Value;
@@ -35,6 +35,28 @@ impl Principal {
     /// Both the token's scopes and the credential's current allowance must permit it.
     fn permits(&self, resource_type: &str, i: Interaction) -> bool {
         self.scopes.allows(resource_type, i) && self.access.allowed.allows(resource_type, i)
+    }
+
+    /// The store criteria that keep `i` on `resource_type` inside the categories of granular scopes
+    /// (`patient/Observation.rs?category=…`): one `category` criterion, its values ORed, for each of the
+    /// token's scopes and the credential's allowance that admits only some categories; the store ANDs them
+    /// with the request's own criteria in one indexed query, so totals and paging count only what may be
+    /// seen. Empty when an unfiltered scope covers the whole type. `_include` and every other path that
+    /// hands out resources of a type must apply these too.
+    pub fn scope_criteria(&self, resource_type: &str, i: Interaction) -> Result<Vec<Criterion>, FhirError> {
+        self.require(resource_type, i)?;
+        let mut criteria = Vec::new();
+        for set in [&self.scopes, &self.access.allowed] {
+            let Some(categories) = set.categories(resource_type, i) else { continue };
+            let values: Vec<(Option<&str>, &str)> = categories.iter().map(|c| (c.system.as_deref(), c.code.as_str())).collect();
+            let criterion = Criterion::token_any(resource_type, Category::PARAM, &values).map_err(|e| {
+                // Scope parsing admits categories only on types with the parameter, and `require` saw a scope.
+                tracing::error!(error = %e, resource_type, "a granular scope has no search criterion");
+                FhirError::internal()
+            })?;
+            criteria.push(criterion);
+        }
+        Ok(criteria)
     }
 
     fn require(&self, resource_type: &str, i: Interaction) -> Result<(), FhirError> {
@@ -299,6 +321,29 @@ fn visible(store: &dyn ReadStore, who: &Principal, td: &TypeDef, r: &StoredResou
     }
 }
 
+fn reach<'a>(who: &'a Principal, td: &TypeDef) -> PatientFilter<'a> {
+    if in_compartment(td) {
+        PatientFilter::Scope(&who.access.patients)
+    } else {
+        PatientFilter::Shared
+    }
+}
+
+/// Is this resource inside the categories the principal's granular scopes admit for reading? Asked of the
+/// search index, so a read and a search can never disagree about a resource. (A deleted resource has left
+/// the index, so a token narrowed by category gets 404 for it, not 410: whether it was in the categories
+/// cannot be told, and existence outside them must not leak.)
+fn in_categories(store: &dyn ReadStore, who: &Principal, td: &TypeDef, id: &str) -> Result<bool, FhirError> {
+    let restrict = who.scope_criteria(td.name, Interaction::Read)?;
+    if restrict.is_empty() {
+        return Ok(true);
+    }
+    let by_id = Criterion::token_any(td.name, "_id", &[(None, id)]).map_err(|e| FhirError::bad_request(e.to_string()))?;
+    let criteria: Vec<Criterion> = std::iter::once(by_id).chain(restrict).collect();
+    let (found, _) = store.search(td.name, reach(who, td), &criteria, &[], 0, 0)?;
+    Ok(found > 0)
+}
+
 fn not_found(resource_type: &str, id: &str) -> FhirError {
     FhirError::not_found(format!("{}/{} is not known", resource_type, truncate(id)))
 }
@@ -322,7 +367,7 @@ fn run_read(
             let td = known_type(&resource_type)?;
             who.require(td.name, Interaction::Read)?;
             let r = store.read_resource(td.name, &id)?.ok_or_else(|| not_found(td.name, &id))?;
-            if !visible(store, who, td, &r)? {
+            if !visible(store, who, td, &r)? || !in_categories(store, who, td, &id)? {
                 return Err(not_found(td.name, &id));
             }
             if r.deleted {
@@ -358,6 +403,23 @@ fn run_read(
                         || (r.resource_type == "Patient" && who.permits("Patient", Interaction::Read))
                 })
                 .collect();
+            // Types that granular scopes narrow to some categories keep only those resources, found through
+            // the same index a search uses.
+            let mut types: Vec<String> = resources.iter().map(|r| r.resource_type.clone()).collect();
+            types.sort();
+            types.dedup();
+            let only_patient = PatientScope::Only(vec![patient_id.clone()]);
+            for t in types {
+                // The Patient may be here by `read` alone (above); every other type by `search`.
+                let i = if who.permits(&t, Interaction::Search) { Interaction::Search } else { Interaction::Read };
+                let restrict = who.scope_criteria(&t, i)?;
+                if restrict.is_empty() {
+                    continue;
+                }
+                let (_, admitted) = store.search(&t, PatientFilter::Scope(&only_patient), &restrict, &[], 0, usize::MAX)?;
+                let admitted: std::collections::HashSet<String> = admitted.into_iter().map(|r| r.id).collect();
+                resources.retain(|r| r.resource_type != t || admitted.contains(&r.id));
+            }
             resources.extend(
                 store.shared_referenced_by(&patient_id)?.into_iter().filter(|r| who.permits(&r.resource_type, Interaction::Read)),
             );
@@ -515,10 +577,12 @@ fn search(
     fhir_base: &str,
     served: &mut Vec<StoredResource>,
 ) -> Result<FhirOk, FhirError> {
-    let filter = if in_compartment(td) { PatientFilter::Scope(&who.access.patients) } else { PatientFilter::Shared };
-    // Matching, counting, sorting and paging all happen in the store's index; only the page is read.
+    // Matching, counting, sorting and paging all happen in the store's index; only the page is read. The
+    // categories of granular scopes are criteria there too (not part of the query, so links do not show them).
     let page_size = if query.summary_count() { 0 } else { query.count() };
-    let (total, rows) = store.search(td.name, filter, query.criteria(), query.sort_keys(), query.offset(), page_size)?;
+    let mut criteria = query.criteria().to_vec();
+    criteria.extend(who.scope_criteria(td.name, Interaction::Search)?);
+    let (total, rows) = store.search(td.name, reach(who, td), &criteria, query.sort_keys(), query.offset(), page_size)?;
     let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
     served.extend(rows);
     Ok(searchset_page(fhir_base, td, query, total, page))
