@@ -6,10 +6,12 @@
 //! knows nothing of sessions, codes or the store. Templates are minijinja with HTML autoescaping (every
 //! template name ends in `.html`), and a link is only ever rendered as a link when its URL is http(s):
 //! an app's homepage or privacy policy is text the developer typed, so `javascript:` and friends are shown
-//! as plain text. The pages need no JavaScript.
+//! as plain text. The pages need no JavaScript; the consent page loads one optional script that refreshes
+//! its preview as boxes are ticked (by posting the form with `action=preview` and reading back the page), so
+//! a preview post must not consume anything single-use (a CSRF token, the request id).
 //!
 //! Every page posts back to `action` with its `hidden` fields and a submit button named `action`:
-//! - sign-in: `username`, `password`;
+//! - sign-in: `username`, `password`, `action=sign_in`;
 //! - patient picker: `q` with `action=search` (the search form), or `patient` with `action=select_patient`;
 //! - consent: `scope` (repeated: the resource scopes and category scopes left ticked, and every scope that
 //!   has no checkbox), `end_date` (yyyy-mm-dd, may be empty), and `action` = `preview`, `allow` or `deny`.
@@ -29,8 +31,12 @@ mod tests;
 
 /// Where the flow must serve [`stylesheet`]; the pages link to it.
 pub const STYLESHEET_PATH: &str = "/oauth/assets/pages.css";
+/// Where the flow must serve [`consent_script`]; the consent page loads it.
+pub const CONSENT_SCRIPT_PATH: &str = "/oauth/assets/consent.js";
 
 const STYLESHEET: &str = include_str!("pages.css");
+/// Optional: updates the consent page's preview as boxes are ticked. The page works without it.
+const CONSENT_SCRIPT: &str = include_str!("consent.js");
 
 /// Hidden form fields, `(name, value)`, carried by every form of a page: the authorize request's
 /// parameters or an opaque request id, as the flow chooses.
@@ -172,7 +178,8 @@ pub fn error_page(view: &ErrorView) -> Result<String, PageError> {
 
 /// A rendered page as a response, with the headers every authorization page needs: never cached (it
 /// carries a user's data and a request in flight), never framed (a framed consent page is clickjacking),
-/// no referrer (the URL carries the authorize request), and no script or style from elsewhere. No
+/// no referrer (the URL carries the authorize request), and no script or style from elsewhere (the
+/// consent script fetches its own page, hence `connect-src 'self'`). No
 /// `form-action` directive: browsers apply it to the redirect that follows a posted form, which goes to
 /// the app.
 pub fn html(status: StatusCode, body: String) -> Response {
@@ -186,7 +193,7 @@ pub fn html(status: StatusCode, body: String) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
         ),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -196,9 +203,19 @@ pub fn html(status: StatusCode, body: String) -> Response {
 
 /// `GET /oauth/assets/pages.css`.
 pub async fn stylesheet() -> Response {
-    let mut response = STYLESHEET.into_response();
+    asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+/// `GET /oauth/assets/consent.js`.
+pub async fn consent_script() -> Response {
+    asset(CONSENT_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Short: the assets change with the binary and their URLs carry no version.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
@@ -207,7 +224,7 @@ pub async fn stylesheet() -> Response {
 fn render(name: &str, ctx: Value) -> Result<String, PageError> {
     let env = ENVIRONMENT.as_ref().map_err(|e| PageError::Setup(e.clone()))?;
     let template = env.get_template(name)?;
-    Ok(template.render(context! { stylesheet => STYLESHEET_PATH, ..ctx })?)
+    Ok(template.render(context! { stylesheet => STYLESHEET_PATH, consent_script => CONSENT_SCRIPT_PATH, ..ctx })?)
 }
 
 /// Built once; a template that does not parse is kept as an error that every render reports (tests parse
@@ -219,6 +236,7 @@ static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> = LazyLock::n
     // Block tags on their own lines leave no blank lines behind, so the HTML stays readable.
     env.set_syntax(SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build().map_err(|e| e.to_string())?);
     env.add_test("http_url", |v: Value| v.as_str().is_some_and(is_http_url));
+    env.add_filter("long_date", long_date);
     for (name, source) in TEMPLATES {
         env.add_template(name, source).map_err(|e| format!("{name}: {e}"))?;
     }
@@ -233,6 +251,15 @@ const TEMPLATES: [(&str, &str); 6] = [
     ("consent.html", include_str!("templates/consent.html")),
     ("error.html", include_str!("templates/error.html")),
 ];
+
+/// "2027-02-23" → "23 February 2027": a date in words cannot be misread as month-first or day-first. Any
+/// other text is shown as it is.
+fn long_date(s: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(date) => date.format("%-d %B %Y").to_string(),
+        Err(_) => s.to_owned(),
+    }
+}
 
 /// Only absolute http(s) URLs with a host become links; anything else (`javascript:`, `data:`, relative
 /// paths) is shown as text.

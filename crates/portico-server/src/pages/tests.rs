@@ -159,7 +159,9 @@ fn hostile_pages() -> Vec<(&'static str, String)> {
 #[test]
 fn hostile_text_is_escaped_everywhere() {
     for (page, html) in hostile_pages() {
-        assert!(!html.contains("<script"), "{page}: a script tag got through");
+        // The consent page's own script tag is the only one.
+        let own = format!("<script src=\"{}\" defer>", CONSENT_SCRIPT_PATH.replace('/', "&#x2f;"));
+        assert!(!html.replace(&own, "").contains("<script"), "{page}: a script tag got through");
         assert!(!html.contains("' onmouseover='"), "{page}: a quote broke out of an attribute");
         assert!(!html.contains("\"x\""), "{page}: a double quote got through unescaped");
         assert!(
@@ -276,7 +278,13 @@ fn check_structure(page: &str, html: &str) {
         let id = attr_values(tag, "id");
         assert!(id.len() == 1 && fors.contains(&id[0]), "{page}: unlabelled input {tag}");
     }
-    assert!(!html.contains("<script"), "{page}: the pages need no script");
+    // One optional script, on the consent page only, from our own origin.
+    let scripts = if page.starts_with("consent") { 1 } else { 0 };
+    assert_eq!(html.matches("<script").count(), scripts, "{page}: scripts");
+    if scripts == 1 {
+        let tag = format!("<script src=\"{}\" defer></script>", CONSENT_SCRIPT_PATH.replace('/', "&#x2f;"));
+        assert!(html.contains(&tag), "{page}: {tag}");
+    }
 }
 
 #[test]
@@ -356,7 +364,7 @@ fn pages_say_and_post_what_the_flow_reads() {
                 "name=\"username\"",
                 "name=\"password\" type=\"password\" autocomplete=\"current-password\"",
                 "<a href=\"https:&#x2f;&#x2f;growthchart.example&#x2f;\"",
-                ">Sign in</button>",
+                "name=\"action\" value=\"sign_in\" class=\"primary wide\">Sign in</button>",
             ],
             vec!["aria-invalid", "role=\"alert\""],
         ),
@@ -408,7 +416,7 @@ fn pages_say_and_post_what_the_flow_reads() {
                 "Example Health Labs",
                 // The offline notice, boxed, with the end date.
                 "<div class=\"notice warn\" role=\"note\">",
-                "This app asks to keep access when you are not using it, until <strong>2027-02-23</strong>",
+                "This app asks to keep access when you are not using it, until <strong class=\"date\">23 February 2027</strong>",
                 // A checkbox per resource scope, ticked as the view says.
                 "type=\"checkbox\" id=\"scope-1\" name=\"scope\" value=\"patient&#x2f;Patient.rs\" checked>",
                 "name=\"scope\" value=\"patient&#x2f;MedicationRequest.rs\">",
@@ -452,7 +460,7 @@ fn pages_say_and_post_what_the_flow_reads() {
             error_page(&error_view()).unwrap(),
             vec![
                 "<h1>This app cannot sign you in</h1>",
-                "did not send you back to the app",
+                "start again from the app",
                 "<summary>Details for the app's developer</summary>",
                 "redirect_uri does not match",
             ],
@@ -480,12 +488,30 @@ fn enter_on_the_consent_form_previews_rather_than_allows() {
 }
 
 #[tokio::test]
-async fn the_stylesheet_is_served_as_css() {
-    let response = stylesheet().await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    assert!(body.starts_with(b"/* Portico"));
+async fn the_assets_are_served_with_their_types() {
+    for (response, content_type, start) in [
+        (stylesheet().await, "text/css; charset=utf-8", "/* Portico"),
+        (consent_script().await, "text/javascript; charset=utf-8", "// Portico"),
+    ] {
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], content_type);
+        assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert!(body.starts_with(start.as_bytes()), "{content_type}");
+    }
+}
+
+#[test]
+fn end_dates_are_written_in_words() {
+    for (input, shown) in [
+        ("2027-02-23", "23 February 2027"),
+        ("2026-12-01", "1 December 2026"),
+        ("2027-02-30", "2027-02-30"),
+        ("23/02/2027", "23/02/2027"),
+        ("", ""),
+    ] {
+        assert_eq!(long_date(input), shown, "{input:?}");
+    }
 }
 
 #[test]
@@ -497,7 +523,9 @@ fn page_responses_are_not_cached_or_framed() {
     assert_eq!(h[header::CACHE_CONTROL], "no-store");
     assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
     let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("form-action"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    // Browsers apply form-action to the redirect after a posted form, which leaves for the app.
+    assert!(!csp.contains("form-action"), "{csp}");
 }
 
 /// Writes each page, and a hostile one, to target/pages-preview/ beside a copy of the stylesheet, for a
@@ -507,6 +535,7 @@ fn pages_render_to_preview_files() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pages-preview");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("pages.css"), STYLESHEET).unwrap();
+    std::fs::write(dir.join("consent.js"), CONSENT_SCRIPT).unwrap();
     let mut sign_in_error = sign_in_view();
     sign_in_error.error = Some("Wrong username or password. Check them and try again.".into());
     sign_in_error.username = "amy".into();
@@ -522,6 +551,8 @@ fn pages_render_to_preview_files() {
     let linked = format!("href=\"{}\"", STYLESHEET_PATH.replace('/', "&#x2f;"));
     for (name, html) in files {
         assert!(html.contains(&linked));
-        std::fs::write(dir.join(name), html.replace(&linked, "href=\"pages.css\"")).unwrap();
+        let script = format!("src=\"{}\"", CONSENT_SCRIPT_PATH.replace('/', "&#x2f;"));
+        let html = html.replace(&linked, "href=\"pages.css\"").replace(&script, "src=\"consent.js\"");
+        std::fs::write(dir.join(name), html).unwrap();
     }
 }
