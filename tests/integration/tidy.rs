@@ -29,6 +29,7 @@ fn each_external_system_has_one_home_crate() {
     let homes = [
         ("rusqlite", "portico-store"),
         ("axum", "portico-server"),
+        ("minijinja", "portico-server"),
         ("reqwest", "portico-client"),
         ("tauri", "portico-desktop"),
         ("keyring", "portico-desktop"),

@@ -19,6 +19,7 @@ mod lanes;
 mod maintenance;
 pub mod manage;
 mod oauth;
+pub mod pages;
 mod state;
 
 use std::future::Future;
