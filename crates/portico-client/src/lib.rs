@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+mod jwks;
+pub use jwks::{fetch_jwks, FetchError, FetchedJwks, JWKS_FETCH_MAX_BYTES, JWKS_FETCH_TIMEOUT};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot reach the Portico service: {0}")]
