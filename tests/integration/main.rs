@@ -16,4 +16,5 @@ mod management;
 mod oauth;
 mod secrets_at_rest;
 mod shared_resources;
+mod smart_flow;
 mod tidy;

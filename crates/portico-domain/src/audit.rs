@@ -35,10 +35,14 @@ pub enum AuditKind {
     SignIn,
     SignInRefused,
     UserChanged,
+    /// A person allowed an app at the authorization endpoint (a grant and a code were made).
+    Authorized,
+    /// An authorization request refused or denied (by the person, or by a rule).
+    AuthorizeRefused,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 15] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
@@ -52,6 +56,8 @@ impl AuditKind {
         AuditKind::SignIn,
         AuditKind::SignInRefused,
         AuditKind::UserChanged,
+        AuditKind::Authorized,
+        AuditKind::AuthorizeRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +75,8 @@ impl AuditKind {
             AuditKind::SignIn => "sign_in",
             AuditKind::SignInRefused => "sign_in_refused",
             AuditKind::UserChanged => "user_changed",
+            AuditKind::Authorized => "authorized",
+            AuditKind::AuthorizeRefused => "authorize_refused",
         }
     }
 

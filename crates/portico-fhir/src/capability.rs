@@ -12,6 +12,13 @@ pub struct Endpoints<'a> {
     pub fhir_base: &'a str,
     pub token: &'a str,
     pub revoke: &'a str,
+    pub authorize: &'a str,
+    pub introspect: &'a str,
+    /// Where people manage what they granted (the desktop app's connected apps, here its service page).
+    pub manage: &'a str,
+    pub jwks: &'a str,
+    /// The OpenID Connect issuer: the `iss` of every id_token.
+    pub issuer: &'a str,
 }
 
 /// A valid R4 CapabilityStatement for the server (kind `instance`, so `implementation` is
@@ -56,8 +63,11 @@ pub fn capability_statement(e: &Endpoints, date: &str) -> Value {
                 "extension": [{
                     "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                     "extension": [
+                        {"url": "authorize", "valueUri": e.authorize},
                         {"url": "token", "valueUri": e.token},
+                        {"url": "introspect", "valueUri": e.introspect},
                         {"url": "revoke", "valueUri": e.revoke},
+                        {"url": "manage", "valueUri": e.manage},
                     ],
                 }],
                 "service": [{
@@ -77,25 +87,71 @@ fn search_param(p: &ParamDef) -> Value {
     json!({"name": p.name, "type": p.kind.as_str(), "documentation": p.description})
 }
 
-/// The SMART configuration JSON (token_endpoint, revocation_endpoint, token_endpoint_auth_methods_supported
-/// [client_secret_basic, client_secret_post], grant_types_supported [client_credentials], scopes_supported, capabilities
-/// ["client-confidential-symmetric", "permission-v2"], code_challenge_methods_supported []).
-///
-/// Only client_credentials is offered: patient credentials get `patient/` scopes, staff keys `system/`
-/// scopes, in SMART v2 syntax: the wildcard ones plus a read/search scope per supported type.
+/// The SMART configuration (SMART App Launch 2.0 §2.3): exactly the capabilities that work. Standalone
+/// launch with authorization code + PKCE S256 for public, symmetric and asymmetric clients, OpenID Connect
+/// id_tokens, refresh tokens for `offline_access`/`online_access`, v1 and v2 scopes (granular `?category=`
+/// included), and backend services (`client_credentials` with `private_key_jwt`, RS384/ES384). Patient
+/// credentials and staff keys keep using `client_credentials` with a secret.
 pub fn smart_configuration(e: &Endpoints) -> Value {
-    let mut scopes = vec!["patient/*.rs".to_owned(), "system/*.rs".to_owned(), "system/*.cruds".to_owned()];
-    for context in ["patient", "system"] {
+    let mut scopes: Vec<String> = ["openid", "fhirUser", "profile", "launch/patient", "offline_access", "online_access"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    scopes.extend(["patient/*.rs", "user/*.rs", "system/*.rs", "system/*.cruds"].iter().map(|s| (*s).to_owned()));
+    for context in ["patient", "user", "system"] {
         scopes.extend(supported_types().iter().map(|t| format!("{context}/{}.rs", t.name)));
     }
     json!({
+        "issuer": e.issuer,
+        "jwks_uri": e.jwks,
+        "authorization_endpoint": e.authorize,
         "token_endpoint": e.token,
+        "introspection_endpoint": e.introspect,
         "revocation_endpoint": e.revoke,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "grant_types_supported": ["client_credentials"],
+        "management_endpoint": e.manage,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code"],
         "scopes_supported": scopes,
-        "capabilities": ["client-confidential-symmetric", "permission-v2"],
-        "code_challenge_methods_supported": [],
+        "capabilities": [
+            "launch-standalone",
+            "client-public",
+            "client-confidential-symmetric",
+            "client-confidential-asymmetric",
+            "sso-openid-connect",
+            "context-standalone-patient",
+            "context-banner",
+            "permission-offline",
+            "permission-online",
+            "permission-patient",
+            "permission-user",
+            "permission-v1",
+            "permission-v2",
+            "authorize-post",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+    })
+}
+
+/// The OpenID Connect discovery document (OpenID Connect Discovery 1.0 §3), for the same issuer.
+pub fn openid_configuration(e: &Endpoints) -> Value {
+    json!({
+        "issuer": e.issuer,
+        "authorization_endpoint": e.authorize,
+        "token_endpoint": e.token,
+        "introspection_endpoint": e.introspect,
+        "revocation_endpoint": e.revoke,
+        "jwks_uri": e.jwks,
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "fhirUser", "profile", "launch/patient", "offline_access", "online_access"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser", "name"],
     })
 }
 
@@ -103,7 +159,16 @@ pub fn smart_configuration(e: &Endpoints) -> Value {
 mod tests {
     use super::*;
 
-    const E: Endpoints = Endpoints { fhir_base: "http://h/fhir", token: "http://h/token", revoke: "http://h/revoke" };
+    const E: Endpoints = Endpoints {
+        fhir_base: "http://h/fhir",
+        token: "http://h/token",
+        revoke: "http://h/revoke",
+        authorize: "http://h/authorize",
+        introspect: "http://h/introspect",
+        manage: "http://h/manage",
+        jwks: "http://h/jwks",
+        issuer: "http://h",
+    };
 
     #[test]
     fn capability_lists_every_type_and_param() {
@@ -121,7 +186,13 @@ mod tests {
         assert_eq!(uris["url"], "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
         assert_eq!(
             uris["extension"],
-            json!([{"url": "token", "valueUri": "http://h/token"}, {"url": "revoke", "valueUri": "http://h/revoke"}])
+            json!([
+                {"url": "authorize", "valueUri": "http://h/authorize"},
+                {"url": "token", "valueUri": "http://h/token"},
+                {"url": "introspect", "valueUri": "http://h/introspect"},
+                {"url": "revoke", "valueUri": "http://h/revoke"},
+                {"url": "manage", "valueUri": "http://h/manage"},
+            ])
         );
 
         let resources = rest["resource"].as_array().cloned().unwrap_or_default();
@@ -151,11 +222,13 @@ mod tests {
     fn smart_configuration_shape() {
         let c = smart_configuration(&E);
         assert_eq!(c["token_endpoint"], "http://h/token");
+        assert_eq!(c["authorization_endpoint"], "http://h/authorize");
         assert_eq!(c["revocation_endpoint"], "http://h/revoke");
-        assert_eq!(c["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
-        assert_eq!(c["grant_types_supported"], json!(["client_credentials"]));
-        assert_eq!(c["capabilities"], json!(["client-confidential-symmetric", "permission-v2"]));
-        assert_eq!(c["code_challenge_methods_supported"], json!([]));
+        assert_eq!(c["introspection_endpoint"], "http://h/introspect");
+        assert_eq!(c["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(c["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
+        assert!(c["capabilities"].as_array().is_some_and(|s| s.contains(&json!("sso-openid-connect"))));
         assert!(c["scopes_supported"].as_array().is_some_and(|s| s.contains(&json!("system/*.rs"))));
+        assert_eq!(openid_configuration(&E)["id_token_signing_alg_values_supported"], json!(["RS256"]));
     }
 }

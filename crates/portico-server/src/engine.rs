@@ -121,7 +121,8 @@ pub fn authorize(
         Ok(a) => a,
         Err(reason) => return Err(refuse(reason, &cred.id)),
     };
-    let scopes = ScopeSet::parse(&record.scope).map_err(|_| (FhirError::internal(), None))?;
+    // An app's token also records `openid`, `offline_access` and the like; the FHIR API needs its resource scopes.
+    let scopes = portico_domain::RequestedScopes::parse(&record.scope).resources;
     Ok(Principal { credential: cred, access, scopes, token_digest: Some(digest), preview: false })
 }
 

@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
 /// Portico speaks FHIR JSON only. A client that asks for nothing else (`Accept: application/fhir+xml`, or
 /// `_format=xml`) is told so with 406 (in JSON, the one format it will get) instead of JSON it did not ask for.
 async fn json_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    // The SMART configuration is plain JSON for whoever asks, whatever they accept (SMART App Launch §2.3).
+    if req.uri().path().ends_with("/.well-known/smart-configuration") {
+        return next.run(req).await;
+    }
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     // The query is decoded only when it can name a format, so a plain request pays nothing for this.
     let format = match req.uri().query() {
@@ -60,22 +64,62 @@ async fn json_only(req: axum::extract::Request, next: axum::middleware::Next) ->
     next.run(req).await
 }
 
-fn endpoints(state: &AppState) -> (String, String, String) {
-    let c = state.config();
-    (c.fhir_base(), c.token_url(), c.revoke_url())
+/// The service's URLs as the discovery documents state them.
+pub struct Urls {
+    fhir_base: String,
+    token: String,
+    revoke: String,
+    authorize: String,
+    introspect: String,
+    manage: String,
+    jwks: String,
+    issuer: String,
+}
+
+impl Urls {
+    /// For the FHIR base `fhir_base` (the service's `/fhir`, or a practice's `/t/{id}/fhir`).
+    pub fn of(state: &AppState, fhir_base: String) -> Urls {
+        let c = state.config();
+        Urls {
+            fhir_base,
+            token: c.token_url(),
+            revoke: c.revoke_url(),
+            authorize: format!("{}/oauth/authorize", c.base_url),
+            introspect: format!("{}/oauth/introspect", c.base_url),
+            manage: format!("{}/oauth/manage", c.base_url),
+            jwks: format!("{}/oauth/jwks", c.base_url),
+            issuer: c.base_url.clone(),
+        }
+    }
+
+    pub fn endpoints(&self) -> Endpoints<'_> {
+        Endpoints {
+            fhir_base: &self.fhir_base,
+            token: &self.token,
+            revoke: &self.revoke,
+            authorize: &self.authorize,
+            introspect: &self.introspect,
+            manage: &self.manage,
+            jwks: &self.jwks,
+            issuer: &self.issuer,
+        }
+    }
 }
 
 async fn metadata(State(state): State<AppState>) -> Response {
-    let (fhir_base, token, revoke) = endpoints(&state);
-    let e = Endpoints { fhir_base: &fhir_base, token: &token, revoke: &revoke };
+    let urls = Urls::of(&state, state.config().fhir_base());
     let date = portico_domain::format_instant(state.now());
-    fhir_json(StatusCode::OK, &capability_statement(&e, &date))
+    fhir_json(StatusCode::OK, &capability_statement(&urls.endpoints(), &date))
 }
 
 pub async fn smart_configuration(State(state): State<AppState>) -> Response {
-    let (fhir_base, token, revoke) = endpoints(&state);
-    let e = Endpoints { fhir_base: &fhir_base, token: &token, revoke: &revoke };
-    axum::Json(smart_config(&e)).into_response()
+    let urls = Urls::of(&state, state.config().fhir_base());
+    axum::Json(smart_config(&urls.endpoints())).into_response()
+}
+
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    let urls = Urls::of(&state, state.config().fhir_base());
+    axum::Json(portico_fhir::capability::openid_configuration(&urls.endpoints())).into_response()
 }
 
 async fn unknown(method: Method) -> Response {

@@ -9,11 +9,15 @@
 //! health data: only ids, counts and outcomes.
 
 mod api;
+mod apps_token;
+mod assertions;
+mod authorize;
 pub mod demo;
 pub mod embedded;
 pub mod engine;
 mod error;
 mod fhir;
+mod grants;
 mod guard;
 mod lanes;
 mod maintenance;
@@ -50,7 +54,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
+        .route("/oauth/authorize", get(authorize::get).post(authorize::post))
+        .route("/oauth/jwks", get(assertions::jwks))
+        .route(pages::STYLESHEET_PATH, get(pages::stylesheet))
+        .route(pages::CONSENT_SCRIPT_PATH, get(pages::consent_script))
         .route("/.well-known/smart-configuration", get(fhir::smart_configuration))
+        .route("/.well-known/openid-configuration", get(fhir::openid_configuration))
         .nest("/fhir", fhir::routes())
         .nest("/api", api::routes())
         // Outside /fhir and /api the only endpoints are OAuth's, so stray requests get OAuth's error format.

@@ -10,29 +10,36 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use portico_domain::{effective_access, AuditEvent, AuditKind, AuthDoor, Digest, ScopeSet, Secret, SecretKind};
 use portico_store::{CredentialRecord, ReadStore, TokenRecord, WriteStore};
-use serde::Serialize;
 
 use crate::error::{no_store, OAuthError};
 use crate::state::{throttle_keys, AppState, ClientAddr};
 use crate::FORM_BODY_LIMIT;
 
-/// Deliberately not `Debug`: it holds the access token.
-#[derive(Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub patient: Option<String>,
-}
+pub use crate::grants::TokenResponse;
 
 /// Client authentication as presented, before it is checked.
 struct ClientAuth {
     client_id: String,
+    /// Empty for a public client (client_id alone) and for an assertion.
     secret: String,
     basic: bool,
+    /// A `private_key_jwt` client assertion (RFC 7523), not yet verified.
+    assertion: Option<String>,
 }
+
+impl ClientAuth {
+    fn presented(self) -> crate::apps_token::Presented {
+        crate::apps_token::Presented {
+            secret: Some(self.secret).filter(|s| !s.is_empty()),
+            client_id: self.client_id,
+            basic: self.basic,
+            assertion: self.assertion,
+        }
+    }
+}
+
+/// The prefix of registered apps' client ids; anything else is a credential's.
+const APP_PREFIX: &str = "pci_smart_";
 
 pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Body) -> Response {
     let result = async {
@@ -45,7 +52,13 @@ pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
         let keys = throttle_keys(&format!("client:{}", auth.client_id), addr);
         state.throttle_check(&keys).map_err(OAuthError::throttled)?;
         let lifetime = state.config().token_lifetime_secs;
-        let issued = state.write(move |store, now| issue(store, &auth, &grant_type, &scope, lifetime, now)).await?;
+        let issued = if auth.client_id.starts_with(APP_PREFIX) {
+            crate::apps_token::token(&state, auth.presented(), grant_type, form).await
+        } else if auth.assertion.is_some() {
+            Err(OAuthError::new("invalid_client", "client assertions are accepted only from registered system apps"))
+        } else {
+            state.write(move |store, now| issue(store, &auth, &grant_type, &scope, lifetime, now)).await?
+        };
         match issued {
             Ok(t) => {
                 state.throttle_succeeded(&keys[0]);
@@ -75,6 +88,27 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let auth = client_auth(&headers, &form)?;
         let basic = auth.basic;
         let token = single(&form, "token")?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        if auth.client_id.starts_with(APP_PREFIX) {
+            let p = auth.presented();
+            if let Some(assertion) = &p.assertion {
+                let app = state.read(crate::state::Weight::Light, {
+                    let id = p.client_id.clone();
+                    move |store, _| store.app_by_client_id(&id)
+                });
+                if let Some(app) = app.await?? {
+                    crate::assertions::verify(&state, &app, assertion, &state.config().revoke_url()).await?;
+                }
+            }
+            return state
+                .write(move |store, now| match crate::apps_token::authenticate(store, &p, now)? {
+                    Some(app) => crate::grants::revoke(store, &app, &token, now),
+                    None => Err(OAuthError {
+                        basic_challenge: basic,
+                        ..OAuthError::new("invalid_client", "client authentication failed")
+                    }),
+                })
+                .await?;
+        }
         state.write(move |store, now| revoke_token(store, &auth, &token, now)).await?.map_err(|mut e| {
             e.basic_challenge = basic;
             e
@@ -83,6 +117,64 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
     .await;
     match result {
         Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /oauth/introspect` (RFC 7662): the caller is a registered app authenticating in the Authorization
+/// header (Basic) or with a client assertion; it learns about its own tokens only.
+pub async fn introspect(State(state): State<AppState>, ClientAddr(addr): ClientAddr, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let form = read_form(&headers, body).await?;
+        let auth = client_auth(&headers, &form).map_err(|mut e| {
+            e.basic_challenge = true;
+            e
+        })?;
+        if !auth.basic && auth.assertion.is_none() {
+            return Err(OAuthError {
+                basic_challenge: true,
+                ..OAuthError::new("invalid_client", "authenticate in the Authorization header (Basic) or with a client assertion")
+            });
+        }
+        let keys = throttle_keys(&format!("client:{}", auth.client_id), addr);
+        state.throttle_check(&keys).map_err(OAuthError::throttled)?;
+        let token = single(&form, "token")?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        let p = auth.presented();
+        let basic = p.basic;
+        if let Some(assertion) = &p.assertion {
+            let app = state.read(crate::state::Weight::Light, {
+                let id = p.client_id.clone();
+                move |store, _| store.app_by_client_id(&id)
+            });
+            if let Some(app) = app.await?? {
+                crate::assertions::verify(&state, &app, assertion, &state.config().token_url()).await?;
+            }
+        }
+        let (issuer, fhir_base) = (state.config().base_url.clone(), state.config().fhir_base());
+        let answer = state
+            .read(crate::state::Weight::Light, move |store, now| match crate::apps_token::authenticate(store, &p, now)? {
+                Some(app) => crate::apps_token::introspect(store, &app, &token, &issuer, &fhir_base, now).map(Some),
+                None => Ok(None),
+            })
+            .await??;
+        match answer {
+            Some(body) => {
+                state.throttle_succeeded(&keys[0]);
+                Ok(body)
+            }
+            None => {
+                let e =
+                    OAuthError { basic_challenge: basic, ..OAuthError::new("invalid_client", "client authentication failed") };
+                Err(match state.throttle_failed(&keys) {
+                    Some(wait) => OAuthError::throttled(wait),
+                    None => e,
+                })
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(body) => no_store(Json(body).into_response()),
         Err(e) => e.into_response(),
     }
 }
@@ -115,6 +207,29 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
         let (scheme, rest) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("basic").then(|| rest.trim().to_owned())
     });
+    let assertion_type = single(form, "client_assertion_type")?;
+    let assertion = single(form, "client_assertion")?;
+    if assertion.is_some() || assertion_type.is_some() {
+        if assertion_type.as_deref() != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+            return Err(OAuthError::new(
+                "invalid_client",
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        let Some(assertion) = assertion else {
+            return Err(OAuthError::new("invalid_request", "client_assertion is required with client_assertion_type"));
+        };
+        if basic.is_some() || form_secret.is_some() {
+            return Err(OAuthError::new("invalid_request", "use one client authentication method, not two"));
+        }
+        // The client is the assertion's issuer (checked against its signature later); client_id may repeat it.
+        let issuer = crate::apps_token::unverified_issuer(&assertion)
+            .ok_or_else(|| OAuthError::new("invalid_client", "the client assertion is not a readable JWT"))?;
+        if form_id.as_ref().is_some_and(|f| *f != issuer) {
+            return Err(OAuthError::new("invalid_client", "client_id differs from the assertion's issuer"));
+        }
+        return Ok(ClientAuth { client_id: issuer, secret: String::new(), basic: false, assertion: Some(assertion) });
+    }
     match (basic, form_secret) {
         (Some(_), Some(_)) => Err(OAuthError::new("invalid_request", "use one client authentication method, not two")),
         (Some(b), None) => {
@@ -130,13 +245,19 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
             if form_id.as_ref().is_some_and(|f| *f != client_id) {
                 return Err(OAuthError::new("invalid_request", "client_id in the body differs from the Basic credentials"));
             }
-            Ok(ClientAuth { client_id, secret, basic: true })
+            Ok(ClientAuth { client_id, secret, basic: true, assertion: None })
         }
         (None, Some(secret)) => {
             let client_id = form_id.ok_or_else(|| OAuthError::new("invalid_client", "client_id is required"))?;
-            Ok(ClientAuth { client_id, secret, basic: false })
+            Ok(ClientAuth { client_id, secret, basic: false, assertion: None })
         }
-        (None, None) => Err(OAuthError::new("invalid_client", "client authentication is required")),
+        // A public client (a registered app without a secret) names itself only; PKCE stands in for a secret.
+        (None, None) => match form_id {
+            Some(client_id) if client_id.starts_with(APP_PREFIX) => {
+                Ok(ClientAuth { client_id, secret: String::new(), basic: false, assertion: None })
+            }
+            _ => Err(OAuthError::new("invalid_client", "client authentication is required")),
+        },
     }
 }
 
@@ -240,13 +361,7 @@ fn issue(
         store.insert_token(&record)?;
         store.append_audit(&[e])
     })?;
-    Ok(TokenResponse {
-        access_token: token.expose().to_owned(),
-        token_type: "Bearer",
-        expires_in: lifetime,
-        scope: granted.to_string(),
-        patient: access.patient_context.map(|p| p.0),
-    })
+    Ok(TokenResponse::bearer(token.expose().to_owned(), lifetime, granted.to_string(), access.patient_context.map(|p| p.0)))
 }
 
 fn revoke_token(store: &mut dyn WriteStore, auth: &ClientAuth, token: &str, now: DateTime<Utc>) -> Result<(), OAuthError> {

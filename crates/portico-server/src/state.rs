@@ -28,6 +28,9 @@ pub struct Config {
     /// Successful reads (and previews) are kept one audit row each for this many days, then rolled into
     /// per-day counts that the history views still show (see `maintenance`). Everything else is kept forever.
     pub audit_read_retention_days: u32,
+    /// The PEM file holding the id_token signing keys (created with mode 0600 on first use). `None`: a key
+    /// made for this process only (tests).
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
             session_lifetime_secs: 12 * 3600,
             trusted_hosts: None,
             audit_read_retention_days: Config::DEFAULT_AUDIT_READ_RETENTION_DAYS,
+            key_file: None,
         }
     }
 
@@ -94,6 +98,10 @@ struct Inner {
     /// Failed authentication per account or client id, and per network address.
     per_key: Mutex<Throttle>,
     per_addr: Mutex<Throttle>,
+    /// The service's signing keys, loaded from `Config::key_file` on first use.
+    keys: std::sync::OnceLock<Arc<portico_jose::KeyRing>>,
+    /// Apps' JWKS fetched from their URLs.
+    jwks: crate::assertions::JwksCache,
 }
 
 const MAX_READS: usize = 16;
@@ -145,12 +153,35 @@ impl AppState {
                 hashing: Lane::new("portico-hash", MAX_HASHING),
                 per_key: Mutex::new(Throttle::new(ThrottlePolicy::PER_KEY)),
                 per_addr: Mutex::new(Throttle::new(ThrottlePolicy::PER_ADDRESS)),
+                keys: std::sync::OnceLock::new(),
+                jwks: Default::default(),
             }),
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Loads (or creates) the key file once; without one configured, a key made for this process.
+    pub(crate) fn signing_keys(&self) -> Result<Arc<portico_jose::KeyRing>, portico_jose::KeyError> {
+        if let Some(k) = self.inner.keys.get() {
+            return Ok(k.clone());
+        }
+        let path = match &self.inner.config.key_file {
+            Some(p) => p.clone(),
+            None => std::env::temp_dir().join(format!("portico-signing-key-{}-{}.pem", std::process::id(), uuid::Uuid::new_v4())),
+        };
+        let ring = Arc::new(portico_jose::KeyRing::load_or_create(&path)?);
+        if self.inner.config.key_file.is_none() {
+            // The key lives in memory; the file was only its way in.
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(self.inner.keys.get_or_init(|| ring).clone())
+    }
+
+    pub(crate) fn jwks_cache(&self) -> &crate::assertions::JwksCache {
+        &self.inner.jwks
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use portico_domain::{
-    AppFacts, AppType, ApprovalStatus, ClientAuth, CredentialKind, Digest, Platform, PracticeId, ScopeSet, UserId,
+    AppFacts, AppType, ApprovalStatus, ClientAuth, CredentialKind, Digest, Platform, PracticeId, RequestedScopes, UserId,
 };
 use rusqlite::{params, OptionalExtension};
 
@@ -410,7 +410,8 @@ impl Store {
             CredentialKind::BackendApp => app.scopes.clone(),
             _ => grant.scope.clone().unwrap_or_default(),
         };
-        let scope = ScopeSet::parse(&scope_text).map_err(|e| StoreError::Corrupt(format!("grant {}: {e}", grant.id)))?;
+        // The grant's text also holds `openid`, `offline_access` and the like; access needs its resource scopes.
+        let scope = RequestedScopes::parse(&scope_text).resources;
         Ok(AppFacts { active: app.usable(), approved: self.approved_practices(app_id)?, scope, practice: grant.practice })
     }
 

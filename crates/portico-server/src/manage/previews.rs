@@ -38,27 +38,11 @@ pub fn preview(
             return Ok((empty, Vec::new()));
         }
     };
-    let mut counts = Vec::new();
+    let counts: Vec<wire::TypeCount> = counts(store, &who, fhir_base, now)
+        .into_iter()
+        .map(|(resource_type, count)| wire::TypeCount { resource_type, count })
+        .collect();
     let mut patients = Vec::new();
-    for td in portico_fhir::supported_types() {
-        if td.name != "Patient" && td.compartment.is_empty() {
-            continue;
-        }
-        let op = FhirOp::Search { resource_type: td.name.to_owned(), params: vec![("_summary".into(), "count".into())] };
-        let (result, _) = engine::execute_read(store, &who, op, fhir_base, now);
-        match result {
-            Ok(FhirOk { body: Some(b), .. }) => {
-                let n = b["total"].as_u64().unwrap_or(0) as usize;
-                if n > 0 {
-                    counts.push(wire::TypeCount { resource_type: td.name.to_owned(), count: n });
-                }
-            }
-            Ok(_) => {}
-            // A type the scopes exclude simply does not appear.
-            Err(FhirError { status, .. }) if status == axum::http::StatusCode::FORBIDDEN => {}
-            Err(_) => return Err(ApiFailure::internal()),
-        }
-    }
     let op = FhirOp::Search { resource_type: "Patient".into(), params: vec![("_count".into(), "1000".into())] };
     if let (Ok(FhirOk { body: Some(b), .. }), _) = engine::execute_read(store, &who, op, fhir_base, now) {
         patients = b["entry"]
@@ -72,6 +56,26 @@ pub fn preview(
     e.detail = Some("preview counts".into());
     let total = counts.iter().map(|c| c.count).sum();
     Ok((wire::Preview { credential_id: id.to_owned(), patients, counts, total }, vec![e]))
+}
+
+/// Records per resource type that `who` reaches (types with none left out), each from a `_summary=count`
+/// search run through the engine: the preview of a credential, and of a grant on the consent page.
+pub fn counts(store: &dyn ReadStore, who: &engine::Principal, fhir_base: &str, now: DateTime<Utc>) -> Vec<(String, usize)> {
+    let mut counts = Vec::new();
+    for td in portico_fhir::supported_types() {
+        if td.name != "Patient" && td.compartment.is_empty() {
+            continue;
+        }
+        let op = FhirOp::Search { resource_type: td.name.to_owned(), params: vec![("_summary".into(), "count".into())] };
+        // A type the scopes exclude (403), or one that fails, simply does not appear.
+        if let (Ok(FhirOk { body: Some(b), .. }), _) = engine::execute_read(store, who, op, fhir_base, now) {
+            let n = b["total"].as_u64().unwrap_or(0) as usize;
+            if n > 0 {
+                counts.push((td.name.to_owned(), n));
+            }
+        }
+    }
+    counts
 }
 
 /// A FHIR read or search run as the credential, for the preview's lists, charts and raw JSON.

@@ -1,0 +1,424 @@
+//! SMART App Launch standalone launch through the real pages: authorize (sign-in, consent), code
+//! exchange with PKCE, refresh with rotation and reuse detection, introspection, revocation, and the
+//! checklist's negatives as tables (PKCE, codes, refresh, authorize errors).
+
+use base64::Engine as _;
+use chrono::Utc;
+use portico_domain::{AppType, ApprovalStatus, ClientAuth, Platform, PracticeId, UserId};
+use portico_store::AppRecord;
+use serde_json::Value;
+
+use crate::harness::*;
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+/// Reserved characters, to check `state` comes back byte for byte.
+const STATE: &str = "a+b&c=d/é%20?";
+const SCOPE: &str = "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.r";
+
+/// Registers a public app (approved by the demo practice) straight in the store; returns its client id.
+fn register(server: &TestServer, client_id: &str, approved: bool) -> String {
+    let mut store = server.store();
+    let now = Utc::now();
+    let admin = store.user_by_username("admin").unwrap().unwrap();
+    store
+        .insert_app(&AppRecord {
+            id: format!("app-{client_id}"),
+            client_id: client_id.into(),
+            owner: admin.id,
+            name: "Growth <Chart>".into(),
+            description: "Plots growth".into(),
+            homepage: Some("https://growth.example".into()),
+            privacy_policy: Some("https://growth.example/privacy".into()),
+            app_type: AppType::Patient,
+            platform: Platform::Browser,
+            client_auth: ClientAuth::None,
+            secret_digest: None,
+            secret_hint: None,
+            previous: None,
+            jwks: None,
+            jwks_url: None,
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: SCOPE.into(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        })
+        .unwrap();
+    if approved {
+        let app_id = format!("app-{client_id}");
+        store.request_approval(&app_id, PracticeId(1), UserId(admin.id.0), now).unwrap();
+        store.decide_approval(&app_id, PracticeId(1), ApprovalStatus::Approved, None, admin.id, now).unwrap();
+    }
+    client_id.to_owned()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn authorize_query(server: &TestServer, client_id: &str, overrides: &[(&str, Option<&str>)]) -> String {
+    let aud = server.fhir("");
+    let aud = aud.trim_end_matches('/');
+    let mut params: Vec<(&str, Option<&str>)> = vec![
+        ("response_type", Some("code")),
+        ("client_id", Some(client_id)),
+        ("redirect_uri", Some(REDIRECT)),
+        ("scope", Some(SCOPE)),
+        ("state", Some(STATE)),
+        ("aud", Some(aud)),
+        ("code_challenge", Some(CHALLENGE)),
+        ("code_challenge_method", Some("S256")),
+        ("nonce", Some("n-0S6_WzA2Mj")),
+    ];
+    for (k, v) in overrides {
+        match params.iter_mut().find(|(name, _)| name == k) {
+            Some(p) => p.1 = *v,
+            None => params.push((k, *v)),
+        }
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    format!("{}/oauth/authorize?{}", server.base, q.finish())
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&#x2f;", "/"))
+}
+
+/// Walks sign-in and consent as the demo patient; returns the redirect's `Location`.
+async fn consent(server: &TestServer, client_id: &str, ticked: &[&str], action: &str) -> String {
+    let http = http();
+    let page = http.get(authorize_query(server, client_id, &[])).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let request = hidden(&html, "request").expect("the sign-in page carries the request");
+    let signed_in = http
+        .post(format!("{}/oauth/authorize", server.base))
+        .form(&[("request", request.as_str()), ("username", "patient"), ("password", PASSWORD), ("action", "sign_in")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let html = signed_in.text().await.unwrap();
+    assert!(html.contains("Growth &lt;Chart&gt;"), "consent names the app, escaped");
+    let csrf = hidden(&html, "csrf").expect("csrf");
+    let mut form: Vec<(&str, &str)> = vec![("request", &request), ("csrf", &csrf), ("action", action)];
+    form.extend(ticked.iter().map(|s| ("scope", *s)));
+    let done = http.post(format!("{}/oauth/authorize", server.base)).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(done.status(), 303, "{}", done.text().await.unwrap_or_default());
+    done.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn query_of(location: &str) -> Vec<(String, String)> {
+    let q = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+fn param(location: &str, name: &str) -> Option<String> {
+    query_of(location).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+async fn token(server: &TestServer, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+    let r = http().post(format!("{}/oauth/token", server.base)).form(form).send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn exchange(server: &TestServer, client_id: &str, code: &str, verifier: &str) -> (u16, Value) {
+    let (s, body, _) = token(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+            ("client_id", client_id),
+        ],
+    )
+    .await;
+    (s, body)
+}
+
+#[tokio::test]
+async fn standalone_launch_code_refresh_revoke() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_growth", true);
+    let all: Vec<&str> = vec!["patient/Patient.rs", "patient/Observation.rs"];
+    let location = consent(&server, &client, &all, "allow").await;
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(param(&location, "state").as_deref(), Some(STATE), "state echoed byte for byte");
+    let code = param(&location, "code").expect("code");
+
+    let (status, t, headers) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["pragma"], "no-cache");
+    assert_eq!(t["token_type"], "Bearer");
+    assert!(t["expires_in"].as_i64().is_some_and(|e| e > 0 && e <= 3600));
+    assert_eq!(t["patient"], REYNA);
+    assert_eq!(t["need_patient_banner"], true);
+    // Condition was unticked: the token's scope says so.
+    let scope = t["scope"].as_str().unwrap();
+    assert!(scope.contains("patient/Observation.rs") && !scope.contains("Condition"), "{scope}");
+    assert!(scope.contains("openid") && scope.contains("offline_access"), "{scope}");
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    let refresh = t["refresh_token"].as_str().expect("offline_access gives a refresh token").to_owned();
+    let id_token = t["id_token"].as_str().expect("openid fhirUser gives an id_token");
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], client);
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["iss"], server.base);
+    let fhir_user = claims["fhirUser"].as_str().unwrap();
+    assert!(fhir_user.ends_with(&format!("/Patient/{REYNA}")));
+
+    // The token reads what was consented, and only that.
+    let (s, body) = server.get(&format!("Patient/{REYNA}"), &access).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = server.get(&format!("Condition?patient={REYNA}"), &access).await;
+    assert_eq!(s, 403, "an unticked type is refused");
+    let (s, _) = server.get(&format!("Observation?patient={REYNA}"), &access).await;
+    assert_eq!(s, 200);
+
+    // Introspection needs client authentication in the header: a public client has none.
+    let r = http().post(format!("{}/oauth/introspect", server.base)).form(&[("token", access.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Refresh: rotation; the old one again revokes the family.
+    let (s, r1, _) =
+        token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", &client)]).await;
+    assert_eq!(s, 200, "{r1}");
+    assert_eq!(r1["scope"], t["scope"]);
+    let (s, narrowed, _) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r1["refresh_token"].as_str().unwrap()),
+            ("client_id", &client),
+            ("scope", "patient/Observation.rs"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{narrowed}");
+    assert_eq!(narrowed["scope"], "patient/Observation.rs");
+    let (s, wider, _) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", narrowed["refresh_token"].as_str().unwrap()),
+            ("client_id", &client),
+            ("scope", "patient/Condition.rs"),
+        ],
+    )
+    .await;
+    assert_eq!((s, wider["error"].as_str()), (400, Some("invalid_scope")));
+    let latest = narrowed["refresh_token"].as_str().unwrap();
+    let (s, again, _) =
+        token(&server, &[("grant_type", "refresh_token"), ("refresh_token", latest), ("client_id", &client)]).await;
+    assert_eq!(s, 200, "{again}");
+    // Reuse of an old one: invalid_grant, and everything of the grant dies.
+    let (s, reused, _) =
+        token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", &client)]).await;
+    assert_eq!((s, reused["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, _) = server.get(&format!("Patient/{REYNA}"), again["access_token"].as_str().unwrap()).await;
+    assert_eq!(s, 401, "a reused refresh token revokes the family");
+    let (s, after, _) = token(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", again["refresh_token"].as_str().unwrap()), ("client_id", &client)],
+    )
+    .await;
+    assert_eq!((s, after["error"].as_str()), (400, Some("invalid_grant")));
+    server.stop().await;
+}
+
+/// Checklist 23–26: each PKCE or code failure is `invalid_grant`, and the code is then dead.
+#[tokio::test]
+async fn code_negatives() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_neg", true);
+    let other = register(&server, "pci_smart_other", true);
+    type Form = Box<dyn Fn(&str) -> Vec<(String, String)>>;
+    let cases: Vec<(&str, Form)> = vec![
+        ("no verifier", Box::new(|c: &str| vec![("code".into(), c.into())])),
+        ("empty verifier", Box::new(|c: &str| vec![("code".into(), c.into()), ("code_verifier".into(), String::new())])),
+        (
+            "wrong verifier",
+            Box::new(|c: &str| vec![("code".into(), c.into()), ("code_verifier".into(), VERIFIER.replace('d', "e"))]),
+        ),
+        ("verifier = challenge", Box::new(|c: &str| vec![("code".into(), c.into()), ("code_verifier".into(), CHALLENGE.into())])),
+        (
+            "other redirect_uri",
+            Box::new(|c: &str| {
+                vec![
+                    ("code".into(), c.into()),
+                    ("code_verifier".into(), VERIFIER.into()),
+                    ("redirect_uri".into(), "http://127.0.0.1:9/x".into()),
+                ]
+            }),
+        ),
+    ];
+    for (name, form) in cases {
+        let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+        let code = param(&location, "code").unwrap();
+        let mut f: Vec<(String, String)> =
+            vec![("grant_type".into(), "authorization_code".into()), ("client_id".into(), client.clone())];
+        if !form(&code).iter().any(|(k, _)| k == "redirect_uri") {
+            f.push(("redirect_uri".into(), REDIRECT.into()));
+        }
+        f.extend(form(&code));
+        let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (s, body, _) = token(&server, &refs).await;
+        assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")), "{name}: {body}");
+        // The right verifier no longer helps: the code was used up by the failed attempt.
+        let (s, body) = exchange(&server, &client, &code, VERIFIER).await;
+        assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")), "{name}, then right: {body}");
+    }
+    // A bad code, and a good code presented by another client.
+    let (s, body) = exchange(&server, &client, "BAD_CODE", VERIFIER).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")));
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    let code = param(&location, "code").unwrap();
+    let (s, body) = exchange(&server, &other, &code, VERIFIER).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    // Reuse: the second exchange fails and revokes what the first issued.
+    let (s, first) = exchange(&server, &client, &code, VERIFIER).await;
+    assert_eq!(s, 200, "{first}");
+    let (s, body) = exchange(&server, &client, &code, VERIFIER).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, _) = server.get(&format!("Patient/{REYNA}"), first["access_token"].as_str().unwrap()).await;
+    assert_eq!(s, 401, "a reused code revokes the tokens it issued");
+    // Denied consent goes back as access_denied with the state.
+    let location = consent(&server, &client, &[], "deny").await;
+    assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&location, "state").as_deref(), Some(STATE));
+    server.stop().await;
+}
+
+/// Checklist 13–15 and tenant approval: what the authorization endpoint refuses, and how.
+#[tokio::test]
+async fn authorize_refusals() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_auth", true);
+    let unapproved = register(&server, "pci_smart_pending", false);
+    enum Expect {
+        Page,
+        Redirect(&'static str),
+    }
+    let cases: Vec<(&str, String, Expect)> = vec![
+        ("unknown client", authorize_query(&server, "pci_smart_nobody", &[]), Expect::Page),
+        (
+            "unregistered redirect",
+            authorize_query(&server, &client, &[("redirect_uri", Some("http://127.0.0.1:9/evil"))]),
+            Expect::Page,
+        ),
+        ("no PKCE", authorize_query(&server, &client, &[("code_challenge", None)]), Expect::Redirect("invalid_request")),
+        (
+            "plain PKCE",
+            authorize_query(&server, &client, &[("code_challenge_method", Some("plain"))]),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "wrong aud",
+            authorize_query(&server, &client, &[("aud", Some("https://elsewhere.example/fhir"))]),
+            Expect::Redirect("invalid_request"),
+        ),
+        ("no aud", authorize_query(&server, &client, &[("aud", None)]), Expect::Redirect("invalid_request")),
+        (
+            "scope not registered",
+            authorize_query(&server, &client, &[("scope", Some("patient/*.cruds"))]),
+            Expect::Redirect("invalid_scope"),
+        ),
+        (
+            "response_type token",
+            authorize_query(&server, &client, &[("response_type", Some("token"))]),
+            Expect::Redirect("unsupported_response_type"),
+        ),
+        ("not approved", authorize_query(&server, &unapproved, &[]), Expect::Redirect("unauthorized_client")),
+    ];
+    for (name, url, expect) in cases {
+        let r = http().get(&url).send().await.unwrap();
+        match expect {
+            Expect::Page => {
+                assert_eq!(r.status(), 400, "{name}");
+                assert!(r.headers().get("location").is_none(), "{name}: no redirect");
+                assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{name}");
+            }
+            Expect::Redirect(error) => {
+                assert_eq!(r.status(), 303, "{name}");
+                let location = r.headers()["location"].to_str().unwrap().to_owned();
+                assert!(location.starts_with(REDIRECT), "{name}: {location}");
+                assert_eq!(param(&location, "error").as_deref(), Some(error), "{name}");
+                assert_eq!(param(&location, "state").as_deref(), Some(STATE), "{name}");
+            }
+        }
+    }
+    // POST gives the same answer as GET.
+    let url = authorize_query(&server, &client, &[("code_challenge_method", Some("plain"))]);
+    let body = url.split_once('?').unwrap().1.to_owned();
+    let r = http()
+        .post(format!("{}/oauth/authorize", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(param(r.headers()["location"].to_str().unwrap(), "error").as_deref(), Some("invalid_request"));
+    server.stop().await;
+}
+
+/// Discovery: what the well-known documents and the CapabilityStatement say (checklist 1–10).
+#[tokio::test]
+async fn discovery_documents() {
+    let server = TestServer::start().await;
+    let get = |path: String| async move {
+        let r = http().get(path).header("accept", "text/html").send().await.unwrap();
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        (r.status().as_u16(), ct, r.json::<Value>().await.unwrap())
+    };
+    let (s, ct, smart) = get(format!("{}/.well-known/smart-configuration", server.fhir("").trim_end_matches('/'))).await;
+    assert_eq!(s, 200);
+    assert!(ct.starts_with("application/json"), "{ct}");
+    assert_eq!(smart["authorization_endpoint"], format!("{}/oauth/authorize", server.base));
+    assert_eq!(smart["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    for key in ["token_endpoint", "jwks_uri", "issuer", "introspection_endpoint", "revocation_endpoint"] {
+        assert!(smart[key].as_str().is_some_and(|u| u.starts_with(&server.base)), "{key}");
+    }
+    let (s, _, oidc) = get(format!("{}/.well-known/openid-configuration", server.base)).await;
+    assert_eq!(s, 200);
+    assert_eq!(oidc["issuer"], smart["issuer"]);
+    let (s, _, jwks) = get(oidc["jwks_uri"].as_str().unwrap().to_owned()).await;
+    assert_eq!(s, 200);
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(!keys.is_empty());
+    for k in keys {
+        assert_eq!(k["kty"], "RSA");
+        assert!(k["kid"].is_string() && k["n"].is_string() && k["e"].is_string());
+        assert!(k.get("d").is_none() && k.get("p").is_none());
+    }
+    server.stop().await;
+}
