@@ -23,6 +23,9 @@ use serde_json::{Map, Value};
 use crate::b64url_decode;
 use crate::jwks::{Jwks, KeyLookup};
 
+/// The algorithms a client assertion may be signed with, SMART's two first (discovery's
+/// `token_endpoint_auth_signing_alg_values_supported`).
+pub const ASSERTION_SIGNING_ALGS: [&str; 4] = ["RS384", "ES384", "RS256", "ES256"];
 /// Longest lifetime (`exp` − now) an assertion may claim (SMART: "no more than five minutes").
 pub const ASSERTION_MAX_LIFETIME_SECS: i64 = 300;
 /// Clock skew tolerated on top of the lifetime, for a client clock that runs ahead.

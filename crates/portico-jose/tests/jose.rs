@@ -58,6 +58,7 @@ fn claims(nonce: Option<&str>) -> IdTokenClaims {
 fn verify_id_token(token: &str, jwks: &Value) -> IdTokenClaims {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, Algorithm::RS256);
+    assert_eq!(portico_jose::ID_TOKEN_SIGNING_ALG, "RS256");
     assert_eq!(header.typ.as_deref(), Some("JWT"));
     let set: JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     let kid = header.kid.expect("the id_token names its key");
@@ -82,6 +83,27 @@ fn a_new_key_file_is_private_and_reloads_to_the_same_key() {
     let again = KeyRing::load_or_create(&path).unwrap();
     assert_eq!(again.current_kid(), ring.current_kid());
     assert_eq!(again.jwks(), ring.jwks());
+}
+
+#[test]
+fn concurrent_first_starts_agree_on_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.pem");
+    let start = std::sync::Barrier::new(4);
+    let kids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    KeyRing::load_or_create(&path).unwrap().current_kid().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let on_disk = KeyRing::load_or_create(&path).unwrap();
+    assert!(kids.iter().all(|k| k == on_disk.current_kid()), "{kids:?} vs {}", on_disk.current_kid());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
 }
 
 #[test]
@@ -521,6 +543,23 @@ fn client_assertion_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_advertised_algorithm_is_accepted() {
+    let expect = AssertionExpectations { client_id: CLIENT, token_url: TOKEN_URL, jwks_url: None };
+    for alg in portico_jose::ASSERTION_SIGNING_ALGS {
+        let (kid, signer) = match alg {
+            "RS384" => ("rsa-1", Signer::Rs384),
+            "RS256" => ("rsa-any-alg", Signer::Rs256),
+            "ES384" => ("ec-1", Signer::Es384),
+            "ES256" => ("ec-256", Signer::Es256),
+            other => panic!("no test key for {other}"),
+        };
+        let token = sign(&header(alg, kid), &assertion_claims(alg), signer);
+        assert!(verify_client_assertion(&token, &expect, &client().jwks, NOW).is_ok(), "{alg}");
+    }
+    assert_eq!(&portico_jose::ASSERTION_SIGNING_ALGS[..2], ["RS384", "ES384"], "SMART's two come first");
 }
 
 #[test]
