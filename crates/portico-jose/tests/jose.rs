@@ -499,6 +499,13 @@ fn client_assertion_table() {
         case("missing sub", none.clone(), json!({ "sub": null }), Err(E::SubjectMismatch)),
         case("crit header", json!({ "crit": ["exp"] }), none.clone(), Err(E::CriticalHeader)),
         case("alg RS512", json!({ "alg": "RS512" }), none.clone(), Err(E::UnsupportedAlg("RS512".into()))),
+        // Header values echoed in error_description keep to RFC 6749's printable ASCII.
+        case(
+            "unknown kid with quotes and non-ASCII",
+            json!({ "kid": "k\"é\\ 1" }),
+            none.clone(),
+            Err(E::UnknownKid("k1".into())),
+        ),
         Case {
             name: "RS384 under an EC key's kid",
             header: header("RS384", "ec-1"),
@@ -536,6 +543,10 @@ fn client_assertion_table() {
         let got_unit = got.as_ref().map(|_| ()).map_err(Clone::clone);
         if got_unit != case.expected {
             failures.push(format!("{}: expected {:?}, got {:?}", case.name, case.expected, got));
+        }
+        if let Err(e) = &got {
+            let text = e.to_string();
+            assert!(text.chars().all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\'), "not an error_description: {text}");
         }
         if let Ok(v) = got {
             assert_eq!((v.jti.as_str(), v.exp), (case.claims["jti"].as_str().unwrap(), case.claims["exp"].as_i64().unwrap()));
