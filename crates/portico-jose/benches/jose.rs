@@ -19,28 +19,33 @@ use portico_jose::{verify_client_assertion, AssertionExpectations, IdTokenClaims
 use serde_json::json;
 
 const NOW: i64 = 1_800_000_000;
-const RUN: Duration = Duration::from_secs(2);
+const ROUND: Duration = Duration::from_secs(1);
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Runs `f` repeatedly for about `RUN` and prints (and returns) its rate.
+/// Runs `f` in three rounds of about `ROUND` each and prints (and returns) the best round's rate:
+/// the machine is shared, and the best round is the one least disturbed by other work.
 fn rate(name: &str, mut f: impl FnMut(u64)) -> f64 {
     for i in 0..50 {
         f(i);
     }
-    let start = Instant::now();
+    let mut best = 0.0f64;
     let mut n = 0u64;
-    while start.elapsed() < RUN {
-        for _ in 0..50 {
-            f(n);
-            n += 1;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let first = n;
+        while start.elapsed() < ROUND {
+            for _ in 0..20 {
+                f(n);
+                n += 1;
+            }
         }
+        best = best.max((n - first) as f64 / start.elapsed().as_secs_f64());
     }
-    let per_sec = n as f64 / start.elapsed().as_secs_f64();
-    println!("{name:<58} {per_sec:>10.0} /s");
-    per_sec
+    println!("{name:<58} {best:>10.0} /s");
+    best
 }
 
 fn main() {

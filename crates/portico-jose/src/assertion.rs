@@ -23,6 +23,9 @@ use serde_json::{Map, Value};
 use crate::b64url_decode;
 use crate::jwks::{Jwks, KeyLookup};
 
+/// The algorithms a client assertion may be signed with, SMART's two first (discovery's
+/// `token_endpoint_auth_signing_alg_values_supported`).
+pub const ASSERTION_SIGNING_ALGS: [&str; 4] = ["RS384", "ES384", "RS256", "ES256"];
 /// Longest lifetime (`exp` − now) an assertion may claim (SMART: "no more than five minutes").
 pub const ASSERTION_MAX_LIFETIME_SECS: i64 = 300;
 /// Clock skew tolerated on top of the lifetime, for a client clock that runs ahead.
@@ -125,8 +128,8 @@ pub fn verify_client_assertion(
         "ES256" => Algorithm::ES256,
         "ES384" => Algorithm::ES384,
         a if a.eq_ignore_ascii_case("none") => return Err(AssertionError::AlgNone),
-        a if a.starts_with("HS") => return Err(AssertionError::SymmetricAlg(a.to_string())),
-        a => return Err(AssertionError::UnsupportedAlg(a.chars().take(20).collect())),
+        a if a.starts_with("HS") => return Err(AssertionError::SymmetricAlg(printable(a, 20))),
+        a => return Err(AssertionError::UnsupportedAlg(printable(a, 20))),
     };
     if header.contains_key("crit") {
         return Err(AssertionError::CriticalHeader);
@@ -143,8 +146,8 @@ pub fn verify_client_assertion(
         }
     }
     let key = keys.find(kid, alg, alg_name).map_err(|e| match e {
-        KeyLookup::UnknownKid => AssertionError::UnknownKid(kid.chars().take(100).collect()),
-        KeyLookup::Mismatch => AssertionError::KeyMismatch(kid.chars().take(100).collect()),
+        KeyLookup::UnknownKid => AssertionError::UnknownKid(printable(kid, 100)),
+        KeyLookup::Mismatch => AssertionError::KeyMismatch(printable(kid, 100)),
     })?;
 
     // jsonwebtoken checks the signature only: its own time checks read the system clock, and the
@@ -159,9 +162,7 @@ pub fn verify_client_assertion(
         Err(e) => {
             return Err(match e.kind() {
                 ErrorKind::InvalidSignature => AssertionError::BadSignature,
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => {
-                    AssertionError::KeyMismatch(kid.chars().take(100).collect())
-                }
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => AssertionError::KeyMismatch(printable(kid, 100)),
                 _ => AssertionError::Malformed,
             })
         }
@@ -195,6 +196,12 @@ pub fn verify_client_assertion(
         .filter(|j| !j.is_empty() && j.chars().count() <= JTI_MAX_CHARS)
         .ok_or(AssertionError::MissingJti)?;
     Ok(VerifiedAssertion { jti: jti.to_string(), exp, kid: kid.to_string() })
+}
+
+/// An attacker-chosen header value made fit for `error_description`, which RFC 6749 §5.2 limits to
+/// printable ASCII without `"` and `\\`; cut to `max` characters.
+fn printable(value: &str, max: usize) -> String {
+    value.chars().filter(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\')).take(max).collect()
 }
 
 /// The three parts of a compact JWS (a JWE has five and is refused).

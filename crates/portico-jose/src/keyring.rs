@@ -5,6 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -16,6 +17,8 @@ use serde_json::{json, Value};
 use crate::b64url;
 
 const PEM_TAG: &str = "PRIVATE KEY";
+/// The one algorithm id_tokens are signed with (discovery's `id_token_signing_alg_values_supported`).
+pub const ID_TOKEN_SIGNING_ALG: &str = "RS256";
 /// Smallest modulus accepted from a key file: what RFC 7518 §3.3 requires for RS256.
 const MIN_RSA_BITS: usize = 2048;
 const KEY_FILE_MAX_BYTES: u64 = 64 * 1024;
@@ -84,8 +87,8 @@ impl SigningKey {
         let n = b64url(public.modulus().big_endian_without_leading_zero());
         let e = b64url(public.exponent().big_endian_without_leading_zero());
         let kid = thumbprint(&n, &e);
-        let jwk = json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
-        let header = b64url(json!({ "alg": "RS256", "typ": "JWT", "kid": kid }).to_string().as_bytes());
+        let jwk = json!({ "kty": "RSA", "use": "sig", "alg": ID_TOKEN_SIGNING_ALG, "kid": kid, "n": n, "e": e });
+        let header = b64url(json!({ "alg": ID_TOKEN_SIGNING_ALG, "typ": "JWT", "kid": kid }).to_string().as_bytes());
         Ok(SigningKey { pair, kid, jwk, header })
     }
 
@@ -252,7 +255,9 @@ fn write_key_file(path: &Path, ring: &KeyRing, publish: Publish) -> Result<(), K
     let text = pem::encode_many(&blocks);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per process and call: two threads of one process may create or rotate at once.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(".{name}.{}-{}.tmp", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed)));
     // A crashed earlier run of a process with the same id may have left one behind.
     let _ = fs::remove_file(&tmp);
     let result = (|| {
@@ -260,7 +265,12 @@ fn write_key_file(path: &Path, ring: &KeyRing, publish: Publish) -> Result<(), K
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         match publish {
-            Publish::CreateNew => fs::hard_link(&tmp, path),
+            Publish::CreateNew => match fs::hard_link(&tmp, path) {
+                // A file system without hard links (FAT, some network mounts): rename, which only
+                // loses to a concurrent first start in the instant between this check and the rename.
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists && !path.exists() => fs::rename(&tmp, path),
+                other => other,
+            },
             Publish::Replace => fs::rename(&tmp, path),
         }?;
         // The new directory entry survives a crash only once the directory is synced.

@@ -13,10 +13,10 @@ mod keyring;
 
 pub use assertion::{
     peek_issuer, verify_client_assertion, AssertionError, AssertionExpectations, VerifiedAssertion, ASSERTION_MAX_LIFETIME_SECS,
-    ASSERTION_SKEW_SECS,
+    ASSERTION_SIGNING_ALGS, ASSERTION_SKEW_SECS,
 };
 pub use jwks::{Jwks, JwksError, JWKS_MAX_BYTES, JWKS_MAX_KEYS};
-pub use keyring::{IdTokenClaims, KeyError, KeyRing};
+pub use keyring::{IdTokenClaims, KeyError, KeyRing, ID_TOKEN_SIGNING_ALG};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -58,6 +58,7 @@ fn claims(nonce: Option<&str>) -> IdTokenClaims {
 fn verify_id_token(token: &str, jwks: &Value) -> IdTokenClaims {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, Algorithm::RS256);
+    assert_eq!(portico_jose::ID_TOKEN_SIGNING_ALG, "RS256");
     assert_eq!(header.typ.as_deref(), Some("JWT"));
     let set: JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     let kid = header.kid.expect("the id_token names its key");
@@ -82,6 +83,27 @@ fn a_new_key_file_is_private_and_reloads_to_the_same_key() {
     let again = KeyRing::load_or_create(&path).unwrap();
     assert_eq!(again.current_kid(), ring.current_kid());
     assert_eq!(again.jwks(), ring.jwks());
+}
+
+#[test]
+fn concurrent_first_starts_agree_on_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.pem");
+    let start = std::sync::Barrier::new(4);
+    let kids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    KeyRing::load_or_create(&path).unwrap().current_kid().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let on_disk = KeyRing::load_or_create(&path).unwrap();
+    assert!(kids.iter().all(|k| k == on_disk.current_kid()), "{kids:?} vs {}", on_disk.current_kid());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
 }
 
 #[test]
@@ -477,6 +499,13 @@ fn client_assertion_table() {
         case("missing sub", none.clone(), json!({ "sub": null }), Err(E::SubjectMismatch)),
         case("crit header", json!({ "crit": ["exp"] }), none.clone(), Err(E::CriticalHeader)),
         case("alg RS512", json!({ "alg": "RS512" }), none.clone(), Err(E::UnsupportedAlg("RS512".into()))),
+        // Header values echoed in error_description keep to RFC 6749's printable ASCII.
+        case(
+            "unknown kid with quotes and non-ASCII",
+            json!({ "kid": "k\"é\\ 1" }),
+            none.clone(),
+            Err(E::UnknownKid("k1".into())),
+        ),
         Case {
             name: "RS384 under an EC key's kid",
             header: header("RS384", "ec-1"),
@@ -515,12 +544,33 @@ fn client_assertion_table() {
         if got_unit != case.expected {
             failures.push(format!("{}: expected {:?}, got {:?}", case.name, case.expected, got));
         }
+        if let Err(e) = &got {
+            let text = e.to_string();
+            assert!(text.chars().all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\'), "not an error_description: {text}");
+        }
         if let Ok(v) = got {
             assert_eq!((v.jti.as_str(), v.exp), (case.claims["jti"].as_str().unwrap(), case.claims["exp"].as_i64().unwrap()));
             assert_eq!(v.kid, case.header["kid"].as_str().unwrap());
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_advertised_algorithm_is_accepted() {
+    let expect = AssertionExpectations { client_id: CLIENT, token_url: TOKEN_URL, jwks_url: None };
+    for alg in portico_jose::ASSERTION_SIGNING_ALGS {
+        let (kid, signer) = match alg {
+            "RS384" => ("rsa-1", Signer::Rs384),
+            "RS256" => ("rsa-any-alg", Signer::Rs256),
+            "ES384" => ("ec-1", Signer::Es384),
+            "ES256" => ("ec-256", Signer::Es256),
+            other => panic!("no test key for {other}"),
+        };
+        let token = sign(&header(alg, kid), &assertion_claims(alg), signer);
+        assert!(verify_client_assertion(&token, &expect, &client().jwks, NOW).is_ok(), "{alg}");
+    }
+    assert_eq!(&portico_jose::ASSERTION_SIGNING_ALGS[..2], ["RS384", "ES384"], "SMART's two come first");
 }
 
 #[test]
