@@ -4,7 +4,6 @@ import type { Ctx } from "../app";
 import { openDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { formatDateTime, groupHistory } from "../format";
-import type { Credential } from "../types";
 import type { PreviewSubject } from "./preview";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
