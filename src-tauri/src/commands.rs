@@ -4,10 +4,11 @@
 use std::sync::atomic::Ordering;
 
 use portico_api as wire;
-use portico_client::Client;
+use portico_client::{AppDeleted, Client, ServiceFeatures};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, State};
+use tauri_plugin_opener::OpenerExt;
 
 use crate::error::CommandError;
 use crate::service::{Desktop, ServiceState};
@@ -203,6 +204,163 @@ pub async fn practices(desktop: State<'_, Desktop>) -> Result<Vec<wire::Practice
 pub async fn capability_statement(desktop: State<'_, Desktop>) -> Result<Value> {
     let config = desktop.ready().await?;
     Ok(Client::new(&config.base_url)?.capability_statement().await?)
+}
+
+/// What the service offers besides its URLs: sign-up, the sample app. Asked without a session, because the
+/// sign-in screen needs it.
+#[tauri::command]
+pub async fn service_features(desktop: State<'_, Desktop>) -> Result<ServiceFeatures> {
+    let config = desktop.ready().await?;
+    Ok(Client::new(&config.base_url)?.features().await?)
+}
+
+/// Creates a developer account and signs in as it, keeping the session like `sign_in` does.
+#[tauri::command]
+pub async fn sign_up(desktop: State<'_, Desktop>, req: wire::Signup) -> Result<wire::User> {
+    let config = desktop.ready().await?;
+    let mut client = Client::new(&config.base_url)?;
+    let session = client.sign_up(&req).await?;
+    desktop.keychain.save(&session.token);
+    *desktop.client.lock().await = Some(client);
+    Ok(session.user)
+}
+
+#[tauri::command]
+pub async fn list_apps(desktop: State<'_, Desktop>) -> Result<Vec<wire::App>> {
+    Ok(desktop.signed_in().await?.apps().await?)
+}
+
+#[tauri::command]
+pub async fn register_app(desktop: State<'_, Desktop>, req: wire::NewApp) -> Result<wire::IssuedAppSecret> {
+    Ok(desktop.signed_in().await?.register_app(&req).await?)
+}
+
+#[tauri::command]
+pub async fn update_app(desktop: State<'_, Desktop>, id: String, change: wire::AppUpdate) -> Result<wire::App> {
+    Ok(desktop.signed_in().await?.update_app(&id, &change).await?)
+}
+
+#[tauri::command]
+pub async fn delete_app(desktop: State<'_, Desktop>, id: String) -> Result<AppDeleted> {
+    Ok(desktop.signed_in().await?.delete_app(&id).await?)
+}
+
+#[tauri::command]
+pub async fn rotate_app_secret(
+    desktop: State<'_, Desktop>,
+    id: String,
+    grace_minutes: Option<u32>,
+) -> Result<wire::IssuedAppSecret> {
+    Ok(desktop.signed_in().await?.rotate_app_secret(&id, grace_minutes).await?)
+}
+
+#[tauri::command]
+pub async fn request_approval(desktop: State<'_, Desktop>, app_id: String, practice_id: i64) -> Result<wire::Approval> {
+    Ok(desktop.signed_in().await?.request_approval(&app_id, practice_id).await?)
+}
+
+#[tauri::command]
+pub async fn approvals(desktop: State<'_, Desktop>) -> Result<Vec<wire::Approval>> {
+    Ok(desktop.signed_in().await?.approvals().await?)
+}
+
+#[tauri::command]
+pub async fn decide_approval(
+    desktop: State<'_, Desktop>,
+    app_id: String,
+    practice_id: i64,
+    decision: wire::ApprovalDecision,
+) -> Result<wire::Approval> {
+    Ok(desktop.signed_in().await?.decide_approval(&app_id, practice_id, &decision).await?)
+}
+
+#[tauri::command]
+pub async fn connected_apps(desktop: State<'_, Desktop>) -> Result<Vec<wire::ConnectedApp>> {
+    Ok(desktop.signed_in().await?.connected_apps().await?)
+}
+
+#[tauri::command]
+pub async fn extend_grant(desktop: State<'_, Desktop>, id: String, change: wire::ExtendGrant) -> Result<wire::ConnectedApp> {
+    Ok(desktop.signed_in().await?.extend_grant(&id, &change).await?)
+}
+
+/// "Try a sample app": opens the service's sample SMART app in the system browser. The URL comes from the
+/// service, never from the page.
+#[tauri::command]
+pub async fn open_sample_app(app: AppHandle, desktop: State<'_, Desktop>) -> Result<String> {
+    let config = desktop.ready().await?;
+    let features = Client::new(&config.base_url)?.features().await?;
+    let url =
+        features.sample_app_url.ok_or_else(|| CommandError::new("not_found", "This service does not serve a sample app."))?;
+    open_in_browser(&app, &url)?;
+    Ok(url)
+}
+
+/// Opens an app's homepage or privacy policy in the system browser (the window itself never navigates
+/// away from Portico). Only web URLs: https, or http on a loopback address as the service allows them.
+#[tauri::command]
+pub fn open_external(app: AppHandle, url: String) -> Result<()> {
+    if !is_web_url(&url) {
+        return Err(CommandError::new("invalid_input", "Only https links (or http on this computer) are opened."));
+    }
+    open_in_browser(&app, &url)
+}
+
+fn open_in_browser(app: &AppHandle, url: &str) -> Result<()> {
+    app.opener().open_url(url, None::<&str>).map_err(|e| {
+        tracing::warn!(error = %e, "could not open the system browser");
+        CommandError::new("internal", "The system browser could not be opened.")
+    })
+}
+
+/// https anywhere, http only on 127.0.0.1, localhost or [::1]: the same rule the service applies to an
+/// app's homepage and privacy policy, checked again here because anything else could launch a handler.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let host_ok = |rest: &str, loopback_only: bool| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.is_empty() || authority.contains('@') {
+            return false;
+        }
+        let host = if authority.starts_with('[') {
+            authority.split_inclusive(']').next().unwrap_or("")
+        } else {
+            authority.split(':').next().unwrap_or("")
+        };
+        !host.is_empty() && (!loopback_only || matches!(host, "127.0.0.1" | "localhost" | "[::1]"))
+    };
+    if let Some(rest) = lower.strip_prefix("https://") {
+        host_ok(rest, false)
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        host_ok(rest, true)
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_web_urls_open() {
+        for (url, ok) in [
+            ("https://sleep.example/privacy", true),
+            ("http://127.0.0.1:4000/sample-app/", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:9/", true),
+            ("http://sleep.example/", false),
+            ("http://127.0.0.1.evil.example/", false),
+            ("http://localhost@evil.example/", false),
+            ("file:///etc/passwd", false),
+            ("javascript:alert(1)", false),
+            ("https://", false),
+            ("https://a.example/ x", false),
+        ] {
+            assert_eq!(super::is_web_url(url), ok, "{url}");
+        }
+    }
 }
 
 #[tauri::command]

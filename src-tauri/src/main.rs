@@ -24,6 +24,8 @@ fn main() {
 
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_clipboard_manager::init())
+        // Used from Rust only (open_sample_app, open_external); the page has no opener permission.
+        .plugin(tauri_plugin_opener::init())
         .manage(Desktop::new(started))
         .invoke_handler(tauri::generate_handler![
             commands::service_status,
@@ -47,6 +49,20 @@ fn main() {
             commands::patients,
             commands::practices,
             commands::capability_statement,
+            commands::service_features,
+            commands::sign_up,
+            commands::list_apps,
+            commands::register_app,
+            commands::update_app,
+            commands::delete_app,
+            commands::rotate_app_secret,
+            commands::request_approval,
+            commands::approvals,
+            commands::decide_approval,
+            commands::connected_apps,
+            commands::extend_grant,
+            commands::open_sample_app,
+            commands::open_external,
             commands::copy_text,
             commands::ui_ready,
             commands::report_timing,

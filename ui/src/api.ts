@@ -3,6 +3,17 @@
 import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import type {
   AccessEvent,
+  App,
+  AppDeleted,
+  AppUpdate,
+  Approval,
+  ApprovalStatus,
+  ConnectedApp,
+  ExtendGrant,
+  IssuedAppSecret,
+  NewApp,
+  ServiceFeatures,
+  Signup,
   Credential,
   CredentialUpdate,
   Deleted,
@@ -101,3 +112,22 @@ export const copyText = (text: string, secret: boolean) => call<null>("copy_text
 export const receipts = () => call<RevocationReceipt[]>("receipts");
 export const uiReady = (screen: string) => call<null>("ui_ready", { screen });
 export const reportTiming = (name: string, ms: number) => call<null>("report_timing", { name, ms });
+
+export const serviceFeatures = () => call<ServiceFeatures>("service_features");
+export const signUp = (req: Signup) => call<User>("sign_up", { req });
+
+export const listApps = () => call<App[]>("list_apps");
+export const registerApp = (req: NewApp) => call<IssuedAppSecret>("register_app", { req });
+export const updateApp = (id: string, change: AppUpdate) => call<App>("update_app", { id, change });
+export const deleteApp = (id: string) => call<AppDeleted>("delete_app", { id });
+export const rotateAppSecret = (id: string, graceMinutes: number | null) =>
+  call<IssuedAppSecret>("rotate_app_secret", { id, graceMinutes });
+export const requestApproval = (appId: string, practiceId: number) =>
+  call<Approval>("request_approval", { appId, practiceId });
+export const approvals = () => call<Approval[]>("approvals");
+export const decideApproval = (appId: string, practiceId: number, status: Exclude<ApprovalStatus, "pending">, reason: string | null) =>
+  call<Approval>("decide_approval", { appId, practiceId, decision: { status, reason } });
+export const connectedApps = () => call<ConnectedApp[]>("connected_apps");
+export const extendGrant = (id: string, change: ExtendGrant) => call<ConnectedApp>("extend_grant", { id, change });
+export const openSampleApp = () => call<string>("open_sample_app");
+export const openExternal = (url: string) => call<null>("open_external", { url });

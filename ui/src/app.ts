@@ -13,25 +13,35 @@ export interface Ctx {
   getStatus: () => Promise<ServiceStatus | null>;
   /** Handles an error from any command: a lost session goes back to sign-in, everything else is a toast. */
   fail: (e: unknown, what: string, toastIt?: boolean) => api.ApiError;
+  /** Sets the count shown on an area's tab (0 hides it), e.g. pending app approvals. */
+  setBadge: (area: Area["id"], count: number) => void;
 }
 
 export interface Area {
-  id: "apps" | "users" | "developer" | "provider";
+  id: "apps" | "users" | "approvals" | "developer" | "provider" | "connected";
   label: string;
-  role: string;
+  /** Any of these roles opens the area. */
+  roles: string[];
+  /** Not shown to a user who has any of these roles (they find the same thing in another area). */
+  unless?: string[];
   load: () => Promise<{ render: (el: HTMLElement, ctx: Ctx) => void }>;
 }
 
+const STAFF = ["administrator", "provider", "developer", "nurse", "front_desk"];
+
 // Areas load on demand so the sign-in screen needs only this small entry chunk.
 const AREAS: Area[] = [
-  { id: "apps", label: "My apps", role: "patient", load: () => import("./views/patient") },
-  { id: "users", label: "Users", role: "administrator", load: () => import("./views/admin") },
-  { id: "developer", label: "Developer", role: "developer", load: () => import("./views/developer") },
-  { id: "provider", label: "Manage FHIR API", role: "provider", load: () => import("./views/provider") },
+  { id: "apps", label: "My apps", roles: ["patient"], load: () => import("./views/patient") },
+  { id: "users", label: "Users", roles: ["administrator"], load: () => import("./views/admin") },
+  { id: "approvals", label: "App approvals", roles: ["administrator"], load: () => import("./views/approvals") },
+  { id: "developer", label: "Developer", roles: ["developer", "app_developer"], load: () => import("./views/developer") },
+  { id: "provider", label: "Manage FHIR API", roles: ["provider"], load: () => import("./views/provider") },
+  // Staff who authorized an app themselves (user/ scopes); patients see theirs under "My apps".
+  { id: "connected", label: "Connected apps", roles: STAFF, unless: ["patient"], load: () => import("./views/connectedPage") },
 ];
 
 export function areasFor(roles: string[]): Area[] {
-  return AREAS.filter((a) => roles.includes(a.role));
+  return AREAS.filter((a) => a.roles.some((r) => roles.includes(r)) && !(a.unless ?? []).some((r) => roles.includes(r)));
 }
 
 
@@ -105,6 +115,13 @@ async function showHome(user: User, initial?: Area["id"]) {
       }
       return err;
     },
+    setBadge: (area, count) => {
+      const badge = buttons.get(area)?.querySelector<HTMLElement>(".tab-badge");
+      if (!badge) return;
+      badge.textContent = count > 0 ? String(count) : "";
+      badge.hidden = count <= 0;
+      buttons.get(area)?.setAttribute("aria-label", count > 0 ? `${areas.find((a) => a.id === area)?.label ?? area} (${count} pending)` : (areas.find((a) => a.id === area)?.label ?? area));
+    },
   };
 
   const main = h("main", { id: "main", class: "main", tabindex: "-1" });
@@ -133,7 +150,12 @@ async function showHome(user: User, initial?: Area["id"]) {
   };
 
   for (const a of areas) {
-    const b = h("button", { type: "button", class: "tab", "data-testid": `nav-${a.id}`, onclick: () => void select(a, true) }, a.label);
+    const b = h(
+      "button",
+      { type: "button", class: "tab", "data-testid": `nav-${a.id}`, onclick: () => void select(a, true) },
+      a.label,
+      a.id === "approvals" ? h("span", { class: "tab-badge", "data-testid": "approvals-badge", hidden: true, "aria-hidden": "true" }) : null,
+    );
     buttons.set(a.id, b);
     nav.append(b);
   }
@@ -169,6 +191,15 @@ async function showHome(user: User, initial?: Area["id"]) {
       ),
     );
     return;
+  }
+  if (areas.some((a) => a.id === "approvals")) {
+    // The badge is news on any screen, so it is counted at once, not when the area is opened.
+    void import("./apps").then(({ pendingCount }) =>
+      api.approvals().then(
+        (list) => ctx.setBadge("approvals", pendingCount(list)),
+        () => undefined, // no badge is better than an error toast on every sign-in
+      ),
+    );
   }
   const first = areas.find((a) => a.id === initial) ?? areas[0];
   await select(first, false);

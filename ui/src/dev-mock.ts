@@ -5,7 +5,7 @@
 // (that command fails), ?steps=demo-patient,preview (click elements by data-testid, one after another;
 // "fill:#id=value" types into a field; "key:Escape" presses a key).
 
-import type { AccessEvent, Credential, FhirJson, PatientSummary, User } from "./types";
+import type { AccessEvent, App, Approval, ConnectedApp, Credential, FhirJson, PatientSummary, User } from "./types";
 
 type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
 
@@ -26,6 +26,7 @@ const users: User[] = [
   { id: 4, username: "nurse", display_name: "Nora Nurse", roles: ["nurse"], practices: [practices[0]], patient_id: null },
   { id: 5, username: "frontdesk", display_name: "Frank Front", roles: ["front_desk"], practices: [practices[0]], patient_id: null },
   { id: 6, username: "patient", display_name: "Reyna Ziemann", roles: ["patient"], practices: [practices[0]], patient_id: "p-reyna" },
+  { id: 7, username: "appdev", display_name: "Ines Indie", roles: ["app_developer"], practices: [], patient_id: null },
 ];
 const patientList: PatientSummary[] = [
   { id: "p-reyna", name: "Reyna Ziemann", birth_date: "1968-04-11", gender: "female", practices: [1] },
@@ -69,6 +70,52 @@ const credentials: Credential[] = params.get("empty")
       cred({ name: "Care coordination", kind: "provider", owner: "provider", reach: "3 chosen patients, read-only", patients: ["p-reyna", "p-alexis", "p-asa"], valid_from: iso(now - 10 * DAY), valid_to: iso(now + 80 * DAY), last_used_at: iso(now - 5 * 3600000) }),
       cred({ name: "Lab interface (next quarter)", kind: "provider", owner: "provider", reach: "1 chosen patient, read-only", patients: ["p-chet"], valid_from: iso(now + 30 * DAY), usable: false }),
     ];
+
+// ---- third-party apps ----------------------------------------------------------------------------
+const approval = (app: App, practice: { id: number; name: string }, status: Approval["status"], daysAgo: number, reason: string | null = null): Approval => ({
+  app_id: app.id, app_name: app.name, client_id: app.client_id, practice_id: practice.id, practice_name: practice.name, status, reason,
+  requested_by: app.owner, requested_at: iso(now - daysAgo * DAY), decided_by: status === "pending" ? null : "admin", decided_at: status === "pending" ? null : iso(now - (daysAgo - 1) * DAY),
+});
+function mkApp(p: Partial<App> & Pick<App, "name" | "owner">): App {
+  return {
+    id: `app-${++seq}`, client_id: `pci_smart_${Math.random().toString(36).slice(2, 14)}`, description: "", homepage: null, privacy_policy: null,
+    app_type: "patient", platform: "web", client_auth: "client_secret_basic", secret_hint: "pcs_smart_…q7x2", previous_secret_valid_until: null,
+    redirect_uris: [], jwks: null, jwks_url: null, scopes: "launch/patient openid fhirUser offline_access patient/*.rs", active: true,
+    created_at: iso(now - 30 * DAY), approvals: [], connected_users: 0, ...p,
+  };
+}
+const apps: App[] = params.get("empty")
+  ? []
+  : [
+      mkApp({ name: "Sleep Coach", owner: "appdev", description: "Correlates sleep with vitals and medications; weekly report for the patient.", homepage: "https://sleepcoach.example", privacy_policy: "https://sleepcoach.example/privacy", redirect_uris: ["https://sleepcoach.example/smart/callback"], connected_users: 3, scopes: "launch/patient openid fhirUser offline_access patient/Observation.rs?category=vital-signs patient/MedicationRequest.rs" }),
+      mkApp({ name: "Pill Reminder (iOS)", owner: "appdev", platform: "native", client_auth: "none", secret_hint: null, redirect_uris: ["com.pillreminder.app:/oauth2redirect", "http://127.0.0.1:7777/callback"], scopes: "launch/patient openid fhirUser patient/MedicationRequest.rs", created_at: iso(now - 4 * DAY) }),
+      mkApp({ name: "Population dashboard", owner: "appdev", app_type: "system", platform: "service", client_auth: "private_key_jwt", secret_hint: null, jwks_url: "https://dash.example/.well-known/jwks.json", scopes: "system/Patient.rs system/Observation.rs", active: false, created_at: iso(now - 60 * DAY) }),
+      mkApp({ name: "Clinic scheduler", owner: "developer", description: "Shows upcoming encounters.", redirect_uris: ["https://sched.example/cb"], scopes: "launch/patient patient/Encounter.rs" }),
+    ];
+if (apps.length) {
+  apps[0].approvals = [approval(apps[0], practices[0], "approved", 20), approval(apps[0], practices[1], "denied", 9, "No business associate agreement on file yet.")];
+  apps[1].approvals = [approval(apps[1], practices[0], "pending", 1)];
+  apps[2].approvals = [approval(apps[2], practices[1], "withdrawn", 12, "Pilot ended.")];
+}
+const connected: ConnectedApp[] = params.get("empty") || !apps.length
+  ? []
+  : [
+      {
+        id: "grant-1", app_id: apps[0].id, client_id: apps[0].client_id, name: "Sleep Coach", description: apps[0].description, homepage: apps[0].homepage, privacy_policy: apps[0].privacy_policy,
+        developer: "Ines Indie (Indie Health Labs)", scope: "launch/patient openid fhirUser offline_access patient/Observation.rs?category=vital-signs patient/MedicationRequest.rs",
+        scope_descriptions: ["Know who you are (your name and Portico account)", "Keep access while you are away, until the end date", "Read your vital signs (weight, blood pressure, heart rate…)", "Read your medications"],
+        patient: "p-reyna", since: iso(now - 12 * DAY), last_used_at: iso(now - 3 * 3600000), expires_at: iso(now + 78 * DAY), active_tokens: 1, refresh_tokens: 1, usable: true, approved_by: ["Riverside Family Practice"],
+      },
+      {
+        id: "grant-2", app_id: "app-x", client_id: "pci_smart_zz", name: "Fit Steps", description: "", homepage: "https://fitsteps.example", privacy_policy: null,
+        developer: "Fit Steps Inc.", scope: "launch/patient patient/Observation.rs", scope_descriptions: ["Read your observations (vital signs, lab results, surveys)"],
+        patient: "p-reyna", since: iso(now - 100 * DAY), last_used_at: iso(now - 40 * DAY), expires_at: null, active_tokens: 0, refresh_tokens: 0, usable: false, approved_by: [],
+      },
+    ];
+const allApprovals = () => apps.flatMap((a) => a.approvals);
+const issuedApp = (a: App, secret: boolean) => ({
+  app: a, client_secret: secret ? "pcs_smart_" + "Vb8Qw2Lk9XzR4mWc8NfT1bYp6HsJ3dGa5E" : null, token_url: `${BASE}/token`, authorize_url: `${BASE}/oauth/authorize`, fhir_base_url: `${BASE}/fhir`,
+});
 
 // ---- synthetic FHIR for the preview ------------------------------------------------------------
 function obs(code: string, display: string, cat: string, t: number, value: number, unit: string): FhirJson {
@@ -227,10 +274,12 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
   delete_credential: ({ id }) => {
     const i = credentials.findIndex((x) => x.id === id);
     if (i >= 0) credentials.splice(i, 1);
+    const g = connected.findIndex((x) => x.id === id);
+    if (g >= 0) connected.splice(g, 1);
     return { id, deleted_now: i >= 0, tokens_revoked: 2, at: iso(Date.now()) };
   },
   preview: ({ id }) => {
-    const c = credentials.find((x) => x.id === id)!;
+    const c = credentials.find((x) => x.id === id) ?? { patients: ["p-reyna"] };
     const counts = [
       { resource_type: "Observation", count: OBS.length },
       ...Object.entries(clinical).map(([t, l]) => ({ resource_type: t, count: l.length })),
@@ -265,6 +314,60 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
   },
   practices: () => practices,
   capability_statement: () => capability,
+  service_features: () => ({ allow_signup: !params.get("nosignup"), sample_app_url: params.get("nosample") ? null : `${BASE}/sample-app/` }),
+  sign_up: ({ req }) => {
+    if (users.some((u) => u.username === req.username)) fail("conflict", `The username “${req.username}” is taken.`);
+    const u: User = { id: users.length + 1, username: req.username, display_name: `${req.given_name} ${req.family_name}`, roles: ["app_developer"], practices: [], patient_id: null };
+    users.push(u);
+    return (signedIn = u);
+  },
+  list_apps: () => apps.filter((a) => a.owner === signedIn?.username),
+  register_app: ({ req }) => {
+    if (apps.some((a) => a.owner === signedIn?.username && a.name === req.name)) fail("conflict", `You already have an app named “${req.name}”.`);
+    const secret = req.client_auth.startsWith("client_secret");
+    const a = mkApp({ ...req, owner: signedIn!.username, created_at: iso(Date.now()), secret_hint: secret ? "pcs_smart_…a5e2" : null });
+    apps.push(a);
+    return issuedApp(a, secret);
+  },
+  update_app: ({ id, change }) => {
+    const a = apps.find((x) => x.id === id) ?? fail("not_found", "No such app.");
+    for (const [k, v] of Object.entries(change)) if (v !== undefined && v !== null) (a as any)[k] = v === "" ? null : v;
+    return a;
+  },
+  delete_app: ({ id }) => {
+    const i = apps.findIndex((x) => x.id === id);
+    const n = i >= 0 ? apps[i].connected_users : 0;
+    if (i >= 0) apps.splice(i, 1);
+    return { revoked_grants: n };
+  },
+  rotate_app_secret: ({ id, graceMinutes }) => {
+    const a = apps.find((x) => x.id === id) ?? fail("not_found", "No such app.");
+    a.previous_secret_valid_until = graceMinutes ? iso(Date.now() + graceMinutes * 60000) : null;
+    return issuedApp(a, true);
+  },
+  request_approval: ({ appId, practiceId }) => {
+    const a = apps.find((x) => x.id === appId) ?? fail("not_found", "No such app.");
+    const p = practices.find((x) => x.id === practiceId) ?? fail("not_found", "No such practice.");
+    a.approvals = a.approvals.filter((x) => x.practice_id !== p.id);
+    const r = approval(a, p, "pending", 0);
+    a.approvals.push(r);
+    return r;
+  },
+  approvals: () => (signedIn?.roles.includes("administrator") ? allApprovals().map((r) => ({ ...r, ...(({ approvals: _a, ...app }) => ({ app }))(apps.find((a) => a.id === r.app_id)!) })) : fail("forbidden", "Administrators only.")),
+  decide_approval: ({ appId, practiceId, decision }) => {
+    const r = allApprovals().find((x) => x.app_id === appId && x.practice_id === practiceId) ?? fail("not_found", "No such request.");
+    if (decision.status !== "approved" && !decision.reason) fail("invalid_input", "reason: required when denying or withdrawing");
+    Object.assign(r, { status: decision.status, reason: decision.reason, decided_by: signedIn?.username ?? null, decided_at: iso(Date.now()) });
+    return r;
+  },
+  connected_apps: () => (signedIn ? connected : fail("unauthenticated", "Please sign in.")),
+  extend_grant: ({ id, change }) => {
+    const g = connected.find((x) => x.id === id) ?? fail("not_found", "No such grant.");
+    g.expires_at = change.expires_at;
+    return g;
+  },
+  open_sample_app: () => `${BASE}/sample-app/`,
+  open_external: () => null,
   copy_text: () => null,
   ui_ready: ({ screen }) => (console.info("ui_ready", screen, performance.now().toFixed(0), "ms"), null),
   report_timing: ({ name, ms }) => (console.info("timing", name, ms.toFixed(1), "ms"), ((window as any).__timings ??= []).push({ name, ms }), null),

@@ -227,6 +227,7 @@ const ROLE_LABEL: Record<string, string> = {
   nurse: "Nurse",
   front_desk: "Front desk",
   patient: "Patient",
+  app_developer: "App developer",
 };
 
 /** A role as people read it: "front_desk" → "Front desk". */

@@ -4,7 +4,7 @@ import { confirmDialog, openDialog } from "./dialog";
 import { h, icon } from "./dom";
 import { ShowOnceState, type Field } from "./showOnceState";
 import { toast } from "./toast";
-import type { IssuedSecret } from "./types";
+import type { IssuedAppSecret, IssuedSecret } from "./types";
 
 export interface ShowOnceLabels {
   title: string;
@@ -20,12 +20,13 @@ const TESTID: Record<Field, string> = {
   client_secret: "client-secret",
   token_url: "token-url",
   fhir_base_url: "fhir-base-url",
+  authorize_url: "authorize-url",
 };
 
 /** Opens the dialog; resolves when it is closed (the secret is gone by then). */
-export function showOnce(issued: IssuedSecret, labels: ShowOnceLabels = APP_LABELS, intro?: string): Promise<void> {
+export function showOnce(issued: IssuedSecret | IssuedAppSecret, labels: ShowOnceLabels = APP_LABELS, intro?: string): Promise<void> {
+  const name = "app" in issued ? issued.app.name : issued.credential.name;
   const state = new ShowOnceState(issued);
-  const name = issued.credential.name;
   return new Promise((resolve) => {
     const d = openDialog({
       title: labels.title,
@@ -153,6 +154,7 @@ export function showOnce(issued: IssuedSecret, labels: ShowOnceLabels = APP_LABE
         { class: "secret-grid" },
         idRow.el,
         secretRow.el,
+        state.value("authorize_url") ? row("authorize_url", "Authorize URL").el : null,
         row("token_url", "Token URL").el,
         row("fhir_base_url", "FHIR base URL").el,
       ),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MASK, ShowOnceState } from "./showOnceState";
-import type { IssuedSecret } from "./types";
+import type { App, IssuedAppSecret, IssuedSecret } from "./types";
 
 const SECRET = "pcs_app_Q7v2Lk9XzR4mWc8NfT1bYp6HsJ3dGa5EuK0iVo2rSx";
 function issued(): IssuedSecret {
@@ -34,7 +34,7 @@ describe("ShowOnceState", () => {
   it("tracks copied flags per field", () => {
     const s = new ShowOnceState(issued());
     s.markCopied("client_id");
-    expect(s.copied).toEqual({ client_id: true, client_secret: false, token_url: false, fhir_base_url: false });
+    expect(s.copied).toEqual({ client_id: true, client_secret: false, token_url: false, fhir_base_url: false, authorize_url: false });
     s.markCopied("client_secret");
     expect(s.copied.client_secret).toBe(true);
   });
@@ -80,5 +80,29 @@ describe("ShowOnceState", () => {
     expect(s.copied.client_secret).toBe(false);
     expect(s.requestClose()).toBe("close");
     expect(JSON.stringify(s)).not.toContain(SECRET);
+  });
+});
+
+describe("ShowOnceState for a registered app", () => {
+  const appIssued = (): IssuedAppSecret => ({
+    app: { name: "Sleep Coach", client_id: "pci_smart_abc" } as App,
+    client_secret: "pcs_smart_S3cr3tS3cr3tS3cr3t",
+    token_url: "http://127.0.0.1:1/token",
+    authorize_url: "http://127.0.0.1:1/oauth/authorize",
+    fhir_base_url: "http://127.0.0.1:1/fhir",
+  });
+
+  it("shows the app's client id and authorize URL, and takes the secret out of the response", () => {
+    const r = appIssued();
+    const s = new ShowOnceState(r);
+    expect(r.client_secret).toBe("");
+    expect([s.value("client_id"), s.value("authorize_url"), s.value("client_secret")]).toEqual(["pci_smart_abc", "http://127.0.0.1:1/oauth/authorize", "pcs_smart_S3cr3tS3cr3tS3cr3t"]);
+    expect(JSON.parse(s.qrPayload())).toMatchObject({ client_id: "pci_smart_abc", authorize_url: "http://127.0.0.1:1/oauth/authorize" });
+    s.done();
+    expect([s.value("authorize_url"), s.value("client_secret")]).toEqual(["", ""]);
+  });
+
+  it("a credential's QR payload stays the four fields it was", () => {
+    expect(Object.keys(JSON.parse(new ShowOnceState(issued()).qrPayload()))).toEqual(["client_id", "client_secret", "token_url", "fhir_base_url"]);
   });
 });

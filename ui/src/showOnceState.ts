@@ -2,9 +2,9 @@
 // masked by default, copy flags per field, closing without having taken the secret asks first,
 // and Done drops the secret from memory.
 
-import type { IssuedSecret } from "./types";
+import type { IssuedAppSecret, IssuedSecret } from "./types";
 
-export type Field = "client_id" | "client_secret" | "token_url" | "fhir_base_url";
+export type Field = "client_id" | "client_secret" | "token_url" | "fhir_base_url" | "authorize_url";
 export const MASK = "•".repeat(24);
 
 export interface Details {
@@ -12,22 +12,33 @@ export interface Details {
   client_secret: string;
   token_url: string;
   fhir_base_url: string;
+  /** Registered SMART apps: where people are sent to authorize them. */
+  authorize_url?: string;
 }
 
 export class ShowOnceState {
   private details: Details | null;
   revealed = false;
   qrShown = false;
-  readonly copied: Record<Field, boolean> = { client_id: false, client_secret: false, token_url: false, fhir_base_url: false };
+  readonly copied: Record<Field, boolean> = { client_id: false, client_secret: false, token_url: false, fhir_base_url: false, authorize_url: false };
   private finished = false;
 
-  constructor(issued: IssuedSecret) {
-    this.details = {
-      client_id: issued.client_id,
-      client_secret: issued.client_secret,
-      token_url: issued.token_url,
-      fhir_base_url: issued.fhir_base_url,
-    };
+  constructor(issued: IssuedSecret | IssuedAppSecret) {
+    this.details =
+      "app" in issued
+        ? {
+            client_id: issued.app.client_id,
+            client_secret: issued.client_secret ?? "",
+            token_url: issued.token_url,
+            fhir_base_url: issued.fhir_base_url,
+            authorize_url: issued.authorize_url,
+          }
+        : {
+            client_id: issued.client_id,
+            client_secret: issued.client_secret,
+            token_url: issued.token_url,
+            fhir_base_url: issued.fhir_base_url,
+          };
     // The response object is not kept: overwrite the secret there too.
     issued.client_secret = "";
   }
@@ -37,7 +48,7 @@ export class ShowOnceState {
   }
 
   value(field: Field): string {
-    return this.details ? this.details[field] : "";
+    return this.details ? (this.details[field] ?? "") : "";
   }
 
   /** What the secret field shows: the mask until revealed. */
@@ -64,7 +75,13 @@ export class ShowOnceState {
   qrPayload(): string {
     if (!this.details) return "";
     const d = this.details;
-    return JSON.stringify({ client_id: d.client_id, client_secret: d.client_secret, token_url: d.token_url, fhir_base_url: d.fhir_base_url });
+    return JSON.stringify({
+      client_id: d.client_id,
+      client_secret: d.client_secret,
+      token_url: d.token_url,
+      fhir_base_url: d.fhir_base_url,
+      ...(d.authorize_url ? { authorize_url: d.authorize_url } : {}),
+    });
   }
 
   /** The secret left the dialog: copied, or shown as a QR code for a phone to scan. */

@@ -2,8 +2,8 @@
 // crates/portico-api/src/lib.rs (times are RFC 3339 UTC strings) plus the
 // shell-only shapes (ServiceStatus, DemoAccount).
 
-export type Role = "administrator" | "provider" | "developer" | "nurse" | "front_desk" | "patient";
-export const ROLES: readonly Role[] = ["administrator", "provider", "developer", "nurse", "front_desk", "patient"];
+export type Role = "administrator" | "provider" | "developer" | "nurse" | "front_desk" | "patient" | "app_developer";
+export const ROLES: readonly Role[] = ["administrator", "provider", "developer", "nurse", "front_desk", "patient", "app_developer"];
 
 export type ErrorCode =
   | "unauthenticated"
@@ -196,4 +196,139 @@ export interface RevocationReceipt {
   deleted_at: string;
   tokens_revoked: number;
   first_refused: AccessEvent | null;
+}
+
+// ---- Third-party apps (SMART): registration, practice approval, connected apps ----
+
+export type AppType = "patient" | "system";
+export type Platform = "web" | "native" | "browser" | "service";
+export type ClientAuth = "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+export type ApprovalStatus = "pending" | "approved" | "denied" | "withdrawn";
+
+/** A registration as a developer submits it. */
+export interface NewApp {
+  name: string;
+  description: string;
+  homepage: string | null;
+  privacy_policy: string | null;
+  app_type: AppType;
+  platform: Platform;
+  client_auth: ClientAuth;
+  redirect_uris: string[];
+  /** An inline JWKS (JSON text), for private_key_jwt. */
+  jwks: string | null;
+  jwks_url: string | null;
+  /** Space-separated SMART scopes the app may ask for. */
+  scopes: string;
+}
+
+/** PATCH body: absent (or null) fields stay as they are. */
+export interface AppUpdate {
+  name?: string;
+  description?: string;
+  homepage?: string;
+  privacy_policy?: string;
+  redirect_uris?: string[];
+  jwks?: string;
+  jwks_url?: string;
+  scopes?: string;
+  /** false disables the app (its tokens stop on the next request), true enables it again. */
+  active?: boolean;
+}
+
+/** A practice's decision on an app, as the developer and administrators see it. */
+export interface Approval {
+  app_id: string;
+  app_name: string;
+  client_id: string;
+  practice_id: number;
+  practice_name: string;
+  status: ApprovalStatus;
+  reason: string | null;
+  requested_by: string;
+  requested_at: Instant;
+  decided_by: string | null;
+  decided_at: Instant | null;
+}
+
+/** A registered app as listed: never holds its secret. */
+export interface App {
+  id: string;
+  client_id: string;
+  name: string;
+  description: string;
+  homepage: string | null;
+  privacy_policy: string | null;
+  app_type: AppType;
+  platform: Platform;
+  client_auth: ClientAuth;
+  secret_hint: string | null;
+  previous_secret_valid_until: Instant | null;
+  redirect_uris: string[];
+  jwks: string | null;
+  jwks_url: string | null;
+  scopes: string;
+  active: boolean;
+  owner: string;
+  created_at: Instant;
+  approvals: Approval[];
+  /** People who have authorized it (live grants). */
+  connected_users: number;
+}
+
+/** Registering an app or rotating its secret: the secret appears here once (client_secret_* apps). */
+export interface IssuedAppSecret {
+  app: App;
+  client_secret: string | null;
+  token_url: string;
+  authorize_url: string;
+  fhir_base_url: string;
+}
+
+export interface AppDeleted {
+  revoked_grants: number;
+}
+
+/** An app a person authorized (a grant). Its id works with preview, history and delete_credential. */
+export interface ConnectedApp {
+  id: string;
+  app_id: string;
+  client_id: string;
+  name: string;
+  description: string;
+  homepage: string | null;
+  privacy_policy: string | null;
+  developer: string;
+  scope: string;
+  scope_descriptions: string[];
+  patient: string | null;
+  since: Instant;
+  last_used_at: Instant | null;
+  /** When the grant ends (offline access: 90 days unless the person chose otherwise). */
+  expires_at: Instant | null;
+  active_tokens: number;
+  refresh_tokens: number;
+  /** Reaches data right now (approved, app enabled, within its end date). */
+  usable: boolean;
+  approved_by: string[];
+}
+
+export interface ExtendGrant {
+  expires_at: Instant | null;
+}
+
+/** A developer account created from the sign-in screen. */
+export interface Signup {
+  username: string;
+  given_name: string;
+  family_name: string;
+  email: string;
+  company: string;
+  password: string;
+}
+
+/** What /api/info says beyond the URLs. */
+export interface ServiceFeatures {
+  allow_signup: boolean;
+  sample_app_url: string | null;
 }

@@ -239,10 +239,106 @@ impl Client {
         self.get("api/practices").await
     }
 
+    /// What `/api/info` says beyond the URLs: whether sign-up is open, where the sample app is. Read
+    /// leniently (absent fields are "no"), so a service that predates them simply offers neither.
+    pub async fn features(&self) -> Result<ServiceFeatures> {
+        self.get("api/info").await
+    }
+
+    /// Creates a developer account (`serve --allow-signup`), then signs in as it: the account exists only
+    /// to register apps, and the person who made it expects to be in.
+    pub async fn sign_up(&mut self, req: &wire::Signup) -> Result<wire::Session> {
+        let _created: Value = self.send(Method::POST, "api/signup", Some(req)).await?;
+        self.sign_in(&req.username, &req.password).await
+    }
+
+    // ---- third-party apps: the developer's registrations ----
+
+    /// The caller's own registrations.
+    pub async fn apps(&self) -> Result<Vec<wire::App>> {
+        self.get("api/apps").await
+    }
+
+    /// Registers an app; the answer holds its secret once (client_secret_* apps).
+    pub async fn register_app(&self, req: &wire::NewApp) -> Result<wire::IssuedAppSecret> {
+        self.send(Method::POST, "api/apps", Some(req)).await
+    }
+
+    pub async fn app(&self, id: &str) -> Result<wire::App> {
+        self.get(&format!("api/apps/{}", seg(id))).await
+    }
+
+    /// Edits, disables (`active: false`) or enables an app.
+    pub async fn update_app(&self, id: &str, change: &wire::AppUpdate) -> Result<wire::App> {
+        self.send(Method::PATCH, &format!("api/apps/{}", seg(id)), Some(change)).await
+    }
+
+    /// Deletes an app: every grant and token of it dies.
+    pub async fn delete_app(&self, id: &str) -> Result<AppDeleted> {
+        self.send(Method::DELETE, &format!("api/apps/{}", seg(id)), None::<&()>).await
+    }
+
+    pub async fn rotate_app_secret(&self, id: &str, grace_minutes: Option<u32>) -> Result<wire::IssuedAppSecret> {
+        self.send(Method::POST, &format!("api/apps/{}/rotate-secret", seg(id)), Some(&wire::RotateAppSecret { grace_minutes }))
+            .await
+    }
+
+    /// Asks a practice to approve the app (pending until an administrator of it decides).
+    pub async fn request_approval(&self, app_id: &str, practice_id: i64) -> Result<wire::Approval> {
+        self.send(Method::POST, &format!("api/apps/{}/approvals", seg(app_id)), Some(&wire::ApprovalRequest { practice_id }))
+            .await
+    }
+
+    // ---- administrators: approvals for their practices ----
+
+    pub async fn approvals(&self) -> Result<Vec<wire::Approval>> {
+        self.get("api/approvals").await
+    }
+
+    pub async fn decide_approval(
+        &self,
+        app_id: &str,
+        practice_id: i64,
+        decision: &wire::ApprovalDecision,
+    ) -> Result<wire::Approval> {
+        self.send(Method::PUT, &format!("api/approvals/{}/{practice_id}", seg(app_id)), Some(decision)).await
+    }
+
+    // ---- patients and staff: the apps they authorized (grants) ----
+    // Preview, history and revoke of a grant are the credential calls with the grant's id.
+
+    pub async fn connected_apps(&self) -> Result<Vec<wire::ConnectedApp>> {
+        self.get("api/connected-apps").await
+    }
+
+    /// Moves the end date of one's own grant.
+    pub async fn extend_grant(&self, id: &str, change: &wire::ExtendGrant) -> Result<wire::ConnectedApp> {
+        self.send(Method::PATCH, &format!("api/connected-apps/{}", seg(id)), Some(change)).await
+    }
+
     /// The live CapabilityStatement (`GET /fhir/metadata`, no token needed).
     pub async fn capability_statement(&self) -> Result<Value> {
         fhir_response(self.http.get(self.url("fhir/metadata")?).header("Accept", "application/fhir+json").send().await?).await
     }
+}
+
+/// The parts of `/api/info` that say what the service offers besides its URLs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceFeatures {
+    /// The sign-in screen may offer "Create a developer account".
+    #[serde(default)]
+    pub allow_signup: bool,
+    /// The sample SMART app the service serves, e.g. `http://127.0.0.1:4000/sample-app/`.
+    #[serde(default)]
+    pub sample_app_url: Option<String>,
+}
+
+/// What deleting an app did.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppDeleted {
+    /// Grants (and with them every token) that died with the app.
+    #[serde(default)]
+    pub revoked_grants: u32,
 }
 
 /// Percent-encodes one path segment.

@@ -5,12 +5,17 @@ import { append, emptyBlock, errorBlock, h, icon, loadingBlock, mount } from "..
 import { PROVIDER_LABELS } from "../showOnce";
 import { toast } from "../toast";
 import type { FhirJson, ServiceStatus } from "../types";
+import { appsPanel } from "./apps";
 import { credentialList } from "./credentials";
 import { openNewCredential } from "./newCredential";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
+  // API keys reach the developer's practices, so only staff developers have them; an app developer
+  // (a sign-up account) registers apps and reads the documentation.
+  const staffDeveloper = ctx.user.roles.includes("developer");
   const tabs = [
-    { id: "keys", label: "API keys", build: () => keysPanel(ctx) },
+    ...(staffDeveloper ? [{ id: "keys", label: "API keys", build: () => keysPanel(ctx) }] : []),
+    { id: "apps", label: "Apps", build: () => appsPanel(ctx) },
     { id: "docs", label: "API documentation", build: () => docsPanel(ctx) },
   ];
   const tablist = h("div", { class: "subtabs", role: "tablist", "aria-label": "Developer" });
@@ -39,7 +44,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
   });
   panel.id = "dev-panel";
   el.append(
-    h("div", { class: "page-head" }, h("div", null, h("h1", null, "Developer"), h("p", { class: "muted" }, "Keys reach exactly the practices you can reach, checked at every request."))),
+    h("div", { class: "page-head" }, h("div", null, h("h1", null, "Developer"), h("p", { class: "muted" }, staffDeveloper ? "Keys reach exactly the practices you can reach, checked at every request. Apps reach what people consent to, in practices that approved them." : "Register SMART apps and ask practices to approve them. Apps reach what people consent to, checked at every request."))),
     tablist,
     panel,
   );

@@ -4,12 +4,12 @@ import type { Ctx } from "../app";
 import { openDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { formatDateTime, groupHistory } from "../format";
-import type { Credential } from "../types";
+import type { PreviewSubject } from "./preview";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
 const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short" });
 
-export function openHistory(c: Credential, ctx: Ctx): void {
+export function openHistory(c: PreviewSubject, ctx: Ctx): void {
   const d = openDialog({ title: `History of “${c.name}”`, size: "large", testid: "history-panel", initialFocus: () => d.root });
   const content = h("div", { class: "history", "aria-live": "polite" });
   d.body.append(

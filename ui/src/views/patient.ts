@@ -1,6 +1,7 @@
 // "My apps": every credential the patient gave to an app, with preview, history, regenerate, delete.
 import type { Ctx } from "../app";
 import { h, icon } from "../dom";
+import { connectedAppsSection } from "./connected";
 import { credentialList } from "./credentials";
 import { openNewCredential } from "./newCredential";
 import { receiptsSection } from "./receipts";
@@ -31,6 +32,8 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       "New app credential",
     );
   const receipts = receiptsSection(ctx);
+  // Apps the patient authorized in a browser sit beside the ones given a credential.
+  const connected = connectedAppsSection(ctx, { onChange: () => void receipts.refresh() });
   const list = credentialList({
     ctx,
     onChange: () => void receipts.refresh(),
@@ -48,6 +51,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       newButton(),
     ),
     list.el,
+    connected.el,
     receipts.el,
   );
 }

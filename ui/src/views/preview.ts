@@ -8,6 +8,9 @@ import { nextPath, resourcesOf, rowsFor, shapeObservations, type ChartGroup, typ
 import { formatDate } from "../format";
 import type { Credential, FhirJson, PatientSummary, Preview } from "../types";
 
+/** A credential, or a connected app's grant (same id space): what preview and history need of it. */
+export type PreviewSubject = Pick<Credential, "id" | "name" | "kind">;
+
 const LISTED: Array<{ type: string; title: string; empty: string }> = [
   { type: "Condition", title: "Conditions", empty: "No conditions." },
   { type: "MedicationRequest", title: "Medications", empty: "No medications." },
@@ -100,7 +103,7 @@ function section(title: string, count: number | null, ...body: Array<HTMLElement
   );
 }
 
-export function openPreview(c: Credential, ctx: Ctx, t0: number): void {
+export function openPreview(c: PreviewSubject, ctx: Ctx, t0: number): void {
   const d = openDialog({ title: `What “${c.name}” can see`, size: "large", testid: "preview-panel", initialFocus: () => d.root });
   const content = h("div", { class: "preview", "aria-live": "polite" });
   d.body.append(
@@ -128,7 +131,7 @@ export function openPreview(c: Credential, ctx: Ctx, t0: number): void {
   void load();
 }
 
-async function renderPicker(el: HTMLElement, c: Credential, pv: Preview, ctx: Ctx, fhirBase: string, t0: number) {
+async function renderPicker(el: HTMLElement, c: PreviewSubject, pv: Preview, ctx: Ctx, fhirBase: string, t0: number) {
   let names = new Map<string, PatientSummary>();
   try {
     names = new Map((await api.patients(null)).map((p) => [p.id, p]));
@@ -167,7 +170,7 @@ async function renderPicker(el: HTMLElement, c: Credential, pv: Preview, ctx: Ct
   void api.reportTiming("preview_render", performance.now() - t0).catch(() => undefined);
 }
 
-async function renderData(el: HTMLElement, c: Credential, pv: Preview, patient: string | null, fhirBase: string, t0: number) {
+async function renderData(el: HTMLElement, c: PreviewSubject, pv: Preview, patient: string | null, fhirBase: string, t0: number) {
   const counts = new Map(pv.counts.map((x) => [x.resource_type, x.count]));
   const has = (t: string) => (counts.get(t) ?? 0) > 0;
   const q = (p: string) => withPatient(p, patient);

@@ -21,6 +21,7 @@ export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
   const submit = h("button", { type: "submit", class: "primary wide", "data-testid": "sign-in" }, "Sign in");
   const notice = h("div", { class: "notice-slot" });
   const demo = h("div", { class: "demo-slot" });
+  const signup = h("div", { class: "signup-slot" });
   let busy = false;
 
   const setBusy = (b: boolean) => {
@@ -100,6 +101,7 @@ export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
         o.message ? h("p", { class: "notice", role: "status" }, o.message) : null,
         notice,
         form,
+        signup,
       ),
       demo,
     ),
@@ -114,6 +116,35 @@ export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
       );
     }
   });
+
+  // Only a service started with --allow-signup offers developer accounts.
+  void api
+    .serviceFeatures()
+    .then((f) => {
+      if (!f.allow_signup || !root.contains(signup)) return;
+      mount(
+        signup,
+        h(
+          "p",
+          { class: "signup-line" },
+          "Building an app? ",
+          h(
+            "button",
+            {
+              type: "button",
+              class: "link",
+              "data-testid": "create-developer-account",
+              onclick: async () => {
+                const { openSignup } = await import("./signup");
+                openSignup(o.onSignedIn);
+              },
+            },
+            "Create a developer account",
+          ),
+        ),
+      );
+    })
+    .catch(() => undefined);
 
   void api
     .demoAccounts()
