@@ -56,6 +56,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let base = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
     let mut config = Config::new(base);
     config.audit_read_retention_days = args.audit_retention_days;
+    config.key_file = Some(portico_server::embedded::key_file_beside(&args.db.db));
     if bound.ip().is_loopback() || !args.public_hosts.is_empty() {
         // The bound address itself stays reachable too, when a public URL names the service otherwise.
         config = config.trusting_only(args.public_hosts.into_iter().chain([bound.to_string()]));

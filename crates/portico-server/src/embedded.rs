@@ -51,6 +51,7 @@ impl Embedded {
     /// 127.0.0.1 with a port the OS picks. Returns once the listener is bound, so requests can follow at once.
     pub async fn start(db: &Path, demo: Demo) -> Result<Embedded, EmbedError> {
         let path = db.to_owned();
+        let key_file = key_file_beside(db);
         let (store, seeded, demo_password) = tokio::task::spawn_blocking(move || -> Result<_, EmbedError> {
             let mut store = Store::open(&path)?;
             let (seeded, password) = match demo {
@@ -69,7 +70,8 @@ impl Embedded {
         .await
         .map_err(|_| EmbedError::Task)??;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let config = Config::new(format!("http://{}", listener.local_addr()?)).trusting_only([]);
+        let mut config = Config::new(format!("http://{}", listener.local_addr()?)).trusting_only([]);
+        config.key_file = Some(key_file);
         let (stop, stopped) = oneshot::channel::<()>();
         let db = portico_store::Database::new(store)?;
         let task = tokio::spawn(crate::serve(listener, AppState::new(db, config.clone()), async {
@@ -97,4 +99,11 @@ impl Drop for Embedded {
             let _ = s.send(());
         }
     }
+}
+
+/// The id_token signing keys live beside the database they sign for (mode 0600).
+pub fn key_file_beside(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".signing-keys.pem");
+    db.with_file_name(name)
 }
