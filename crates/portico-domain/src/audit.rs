@@ -35,10 +35,15 @@ pub enum AuditKind {
     SignIn,
     SignInRefused,
     UserChanged,
+    AppRegistered,
+    AppChanged,
+    AppDeleted,
+    ApprovalRequested,
+    ApprovalDecided,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 18] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
@@ -52,6 +57,11 @@ impl AuditKind {
         AuditKind::SignIn,
         AuditKind::SignInRefused,
         AuditKind::UserChanged,
+        AuditKind::AppRegistered,
+        AuditKind::AppChanged,
+        AuditKind::AppDeleted,
+        AuditKind::ApprovalRequested,
+        AuditKind::ApprovalDecided,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +79,12 @@ impl AuditKind {
             AuditKind::SignIn => "sign_in",
             AuditKind::SignInRefused => "sign_in_refused",
             AuditKind::UserChanged => "user_changed",
+            // Stored in the audit table: these strings never change.
+            AuditKind::AppRegistered => "app_registered",
+            AuditKind::AppChanged => "app_changed",
+            AuditKind::AppDeleted => "app_deleted",
+            AuditKind::ApprovalRequested => "approval_requested",
+            AuditKind::ApprovalDecided => "approval_decided",
         }
     }
 

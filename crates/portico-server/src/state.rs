@@ -28,6 +28,9 @@ pub struct Config {
     /// Successful reads (and previews) are kept one audit row each for this many days, then rolled into
     /// per-day counts that the history views still show (see `maintenance`). Everything else is kept forever.
     pub audit_read_retention_days: u32,
+    /// Whether anyone may create an app-developer account (`POST /api/signup`, `portico serve
+    /// --allow-signup`, on in the embedded demo). Off by default: a clinic's service has no strangers' accounts.
+    pub allow_signup: bool,
 }
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
             session_lifetime_secs: 12 * 3600,
             trusted_hosts: None,
             audit_read_retention_days: Config::DEFAULT_AUDIT_READ_RETENTION_DAYS,
+            allow_signup: false,
         }
     }
 
