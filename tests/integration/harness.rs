@@ -85,6 +85,11 @@ impl TestServer {
 
     /// Starts a server after `setup` has adjusted its writer connection (e.g. a shorter busy timeout).
     pub async fn start_with(setup: impl FnOnce(&Store)) -> TestServer {
+        TestServer::start_configured(setup, |c| c).await
+    }
+
+    /// Starts a server whose configuration `configure` has adjusted (e.g. signup allowed).
+    pub async fn start_configured(setup: impl FnOnce(&Store), configure: impl FnOnce(Config) -> Config) -> TestServer {
         init_logging();
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("portico.db");
@@ -94,7 +99,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         // Guarded like the embedded service: only its own Host, no cross-site /api requests.
-        let config = Config::new(&base).trusting_only([]);
+        let config = configure(Config::new(&base).trusting_only([]));
         let offset = Arc::new(AtomicI64::new(0));
         let o = offset.clone();
         let clock: portico_server::Clock = Arc::new(move || Utc::now() + Duration::seconds(o.load(Ordering::SeqCst)));

@@ -4,6 +4,7 @@
 
 mod abuse;
 mod access_matrix;
+mod apps;
 mod audit_retention;
 mod bad_input;
 mod conformance;

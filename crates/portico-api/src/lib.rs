@@ -264,6 +264,12 @@ pub struct ServiceInfo {
     pub token_url: String,
     pub revoke_url: String,
     pub version: String,
+    /// Whether the sign-in screen may offer "create a developer account" (`POST /api/signup`).
+    #[serde(default)]
+    pub allow_signup: bool,
+    /// Where the service serves its sample SMART app, when it does.
+    #[serde(default)]
+    pub sample_app_url: Option<String>,
 }
 
 // Types that carry a password, session token or client secret print it redacted, so no Debug output or

@@ -29,7 +29,7 @@ pub enum UsersCommand {
         display_name: String,
         #[arg(long, env = "PORTICO_PASSWORD", hide_env_values = true)]
         password: String,
-        /// administrator, provider, developer, nurse, front_desk or patient (repeatable).
+        /// administrator, provider, developer, nurse, front_desk, patient or app_developer (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
         /// Practice id (repeatable).
@@ -98,7 +98,7 @@ pub enum CredentialsCommand {
     },
 }
 
-fn open(db: &DbArg) -> Result<Store> {
+pub(crate) fn open(db: &DbArg) -> Result<Store> {
     if !db.db.exists() {
         bail!("{} does not exist (run `portico seed` or `portico serve --demo` first)", db.db.display());
     }
@@ -109,7 +109,7 @@ fn roles(names: &[String]) -> Result<Vec<Role>> {
     names.iter().map(|r| Role::parse(r).ok_or_else(|| anyhow!("unknown role '{r}'"))).collect()
 }
 
-fn print_json(v: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! The `portico` command: run the service, load data, manage users and credentials, and walk the whole
+//! The `portico` command: run the service, load data, manage users, credentials and apps, and walk the whole
 //! flow headless (`portico demo`). Thin: each subcommand parses arguments and calls the libraries.
 
 mod admin;
+mod apps;
 mod data;
 mod demo;
 mod serve;
@@ -59,6 +60,9 @@ enum Command {
     /// Credentials (patient app credentials, developer and provider keys).
     #[command(subcommand)]
     Credentials(admin::CredentialsCommand),
+    /// Third-party apps: register them and approve them for a practice.
+    #[command(subcommand)]
+    Apps(apps::AppsCommand),
     /// Start the service with demo data on a free port and walk the whole flow through real HTTP.
     Demo,
 }
@@ -72,6 +76,7 @@ fn main() -> Result<()> {
         Command::Seed { db } => data::seed(&db.db),
         Command::Users(c) => admin::users(c),
         Command::Credentials(c) => admin::credentials(c),
+        Command::Apps(c) => apps::apps(c),
         Command::Demo => demo::run(),
     }
 }

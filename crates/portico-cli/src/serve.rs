@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// per-app, per-patient daily counts that the history still shows. Other events are kept forever.
     #[arg(long = "audit-retention-days", value_name = "N", default_value_t = Config::DEFAULT_AUDIT_READ_RETENTION_DAYS)]
     audit_retention_days: u32,
+    /// Let anyone create an app-developer account from the sign-in screen (`POST /api/signup`): such an
+    /// account can register apps and ask practices to approve them, nothing else.
+    #[arg(long)]
+    allow_signup: bool,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -57,6 +61,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let mut config = Config::new(base);
     config.audit_read_retention_days = args.audit_retention_days;
     config.key_file = Some(portico_server::embedded::key_file_beside(&args.db.db));
+    config.allow_signup = args.allow_signup;
     if bound.ip().is_loopback() || !args.public_hosts.is_empty() {
         // The bound address itself stays reachable too, when a public URL names the service otherwise.
         config = config.trusting_only(args.public_hosts.into_iter().chain([bound.to_string()]));

@@ -21,11 +21,14 @@ pub enum Role {
     Nurse,
     FrontDesk,
     Patient,
+    /// A third-party app developer (self-service signup): registers apps and asks practices to approve
+    /// them, nothing else. Not staff, in no practice, reaches no health data.
+    AppDeveloper,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Administrator, Role::Provider, Role::Developer, Role::Nurse, Role::FrontDesk, Role::Patient];
+    pub const ALL: [Role; 7] =
+        [Role::Administrator, Role::Provider, Role::Developer, Role::Nurse, Role::FrontDesk, Role::Patient, Role::AppDeveloper];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +38,7 @@ impl Role {
             Role::Nurse => "nurse",
             Role::FrontDesk => "front_desk",
             Role::Patient => "patient",
+            Role::AppDeveloper => "app_developer",
         }
     }
 
@@ -48,7 +52,12 @@ impl Role {
     }
 
     pub fn is_staff(self) -> bool {
-        !matches!(self, Role::Patient)
+        !matches!(self, Role::Patient | Role::AppDeveloper)
+    }
+
+    /// May register third-party apps and request practice approval for them.
+    pub fn registers_apps(self) -> bool {
+        matches!(self, Role::Developer | Role::AppDeveloper)
     }
 }
 
@@ -111,6 +120,9 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("root"), None);
+        assert!(!Role::AppDeveloper.is_staff() && !Role::AppDeveloper.writes_clinical_data());
+        let registrars: Vec<Role> = Role::ALL.into_iter().filter(|r| r.registers_apps()).collect();
+        assert_eq!(registrars, [Role::Developer, Role::AppDeveloper]);
     }
 
     #[test]

@@ -39,10 +39,15 @@ pub enum AuditKind {
     Authorized,
     /// An authorization request refused or denied (by the person, or by a rule).
     AuthorizeRefused,
+    AppRegistered,
+    AppChanged,
+    AppDeleted,
+    ApprovalRequested,
+    ApprovalDecided,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 15] = [
+    pub const ALL: [AuditKind; 20] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
@@ -58,6 +63,11 @@ impl AuditKind {
         AuditKind::UserChanged,
         AuditKind::Authorized,
         AuditKind::AuthorizeRefused,
+        AuditKind::AppRegistered,
+        AuditKind::AppChanged,
+        AuditKind::AppDeleted,
+        AuditKind::ApprovalRequested,
+        AuditKind::ApprovalDecided,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +87,12 @@ impl AuditKind {
             AuditKind::UserChanged => "user_changed",
             AuditKind::Authorized => "authorized",
             AuditKind::AuthorizeRefused => "authorize_refused",
+            // Stored in the audit table: these strings never change.
+            AuditKind::AppRegistered => "app_registered",
+            AuditKind::AppChanged => "app_changed",
+            AuditKind::AppDeleted => "app_deleted",
+            AuditKind::ApprovalRequested => "approval_requested",
+            AuditKind::ApprovalDecided => "approval_decided",
         }
     }
 

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use portico_api as wire;
 use portico_api::ErrorCode;
@@ -42,6 +42,15 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/practices", put(set_practices))
         .route("/patients", get(patients))
         .route("/practices", get(practices))
+        .route("/apps", get(list_apps).post(register_app))
+        .route("/apps/{id}", get(get_app).patch(update_app).delete(delete_app))
+        .route("/apps/{id}/rotate-secret", post(rotate_app_secret))
+        .route("/apps/{id}/approvals", post(request_approval))
+        .route("/approvals", get(approvals))
+        .route("/approvals/{app_id}/{practice_id}", put(decide_approval))
+        .route("/connected-apps", get(connected_apps))
+        .route("/connected-apps/{id}", patch(extend_grant))
+        .route("/signup", post(sign_up))
         .fallback(|| async { ApiFailure::not_found("no such endpoint").into_response() })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiFailure::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed here")).into_response()
@@ -158,6 +167,8 @@ async fn info(State(state): State<AppState>) -> Response {
         token_url: c.token_url(),
         revoke_url: c.revoke_url(),
         version: env!("CARGO_PKG_VERSION").into(),
+        allow_signup: c.allow_signup,
+        sample_app_url: None,
     })
     .into_response()
 }
@@ -327,4 +338,110 @@ async fn patients(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
 
 async fn practices(State(state): State<AppState>, headers: HeaderMap) -> Response {
     reply(with_user_read(&state, &headers, |store, _, _, _| manage::practices(store)).await)
+}
+
+async fn list_apps(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user_read(&state, &headers, |store, user, _, now| manage::list_apps(store, user, now)).await)
+}
+
+async fn register_app(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let r = async {
+        let req: wire::NewApp = json(body).await?;
+        with_user(&state, &headers, move |store, user, st, now| manage::register_app(store, user, &req, st.config(), now)).await
+    }
+    .await;
+    // The answer may carry the app's client secret: no cache may keep it.
+    no_store(reply_created(r))
+}
+
+async fn get_app(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
+    reply(with_user_read(&state, &headers, move |store, user, _, now| manage::get_app(store, user, &id, now)).await)
+}
+
+async fn update_app(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>, body: Body) -> Response {
+    let r = async {
+        let req: wire::AppUpdate = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::update_app(store, user, &id, &req, now)).await
+    }
+    .await;
+    reply(r)
+}
+
+async fn delete_app(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>) -> Response {
+    reply(with_user(&state, &headers, move |store, user, _, now| manage::delete_app(store, user, &id, now)).await)
+}
+
+async fn rotate_app_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    body: Body,
+) -> Response {
+    let r = async {
+        let req: wire::RotateAppSecret =
+            if body_is_empty(&headers) { wire::RotateAppSecret::default() } else { json(body).await? };
+        with_user(&state, &headers, move |store, user, st, now| {
+            manage::rotate_app_secret(store, user, &id, &req, st.config(), now)
+        })
+        .await
+    }
+    .await;
+    no_store(reply(r))
+}
+
+async fn request_approval(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    body: Body,
+) -> Response {
+    let r = async {
+        let req: wire::ApprovalRequest = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::request_approval(store, user, &id, &req, now)).await
+    }
+    .await;
+    reply_created(r)
+}
+
+async fn approvals(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user_read(&state, &headers, |store, user, _, _| manage::approvals(store, user)).await)
+}
+
+async fn decide_approval(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath((app_id, practice_id)): ApiPath<(String, i64)>,
+    body: Body,
+) -> Response {
+    let r = async {
+        let req: wire::ApprovalDecision = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| {
+            manage::decide_approval(store, user, &app_id, practice_id, &req, now)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+async fn connected_apps(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user_read(&state, &headers, |store, user, _, now| manage::connected_apps(store, user, now)).await)
+}
+
+async fn extend_grant(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<String>, body: Body) -> Response {
+    let r = async {
+        let req: wire::ExtendGrant = json(body).await?;
+        with_user(&state, &headers, move |store, user, _, now| manage::extend_grant(store, user, &id, &req, now)).await
+    }
+    .await;
+    reply(r)
+}
+
+async fn sign_up(State(state): State<AppState>, ClientAddr(addr): ClientAddr, body: Body) -> Response {
+    let r = async {
+        let req: wire::Signup = json(body).await?;
+        manage::sign_up(&state, req, addr).await
+    }
+    .await;
+    reply_created(r)
 }

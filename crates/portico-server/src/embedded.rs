@@ -72,6 +72,8 @@ impl Embedded {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut config = Config::new(format!("http://{}", listener.local_addr()?)).trusting_only([]);
         config.key_file = Some(key_file);
+        // The demo shows the whole app-developer journey, which starts with creating an account.
+        config.allow_signup = demo != Demo::Off;
         let (stop, stopped) = oneshot::channel::<()>();
         let db = portico_store::Database::new(store)?;
         let task = tokio::spawn(crate::serve(listener, AppState::new(db, config.clone()), async {

@@ -31,6 +31,9 @@ pub struct Config {
     /// The PEM file holding the id_token signing keys (created with mode 0600 on first use). `None`: a key
     /// made for this process only (tests).
     pub key_file: Option<std::path::PathBuf>,
+    /// Whether anyone may create an app-developer account (`POST /api/signup`, `portico serve
+    /// --allow-signup`, on in the embedded demo). Off by default: a clinic's service has no strangers' accounts.
+    pub allow_signup: bool,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
             trusted_hosts: None,
             audit_read_retention_days: Config::DEFAULT_AUDIT_READ_RETENTION_DAYS,
             key_file: None,
+            allow_signup: false,
         }
     }
 

@@ -318,6 +318,15 @@ impl Store {
         rows.collect::<std::result::Result<_, _>>().map_err(sqlite)
     }
 
+    /// How many live grants (people's consents, or a backend app's standing access) an app has.
+    pub fn live_grant_count(&self, app_id: &str) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM credentials WHERE app_id = ? AND deleted_at IS NULL")
+            .map_err(sqlite)?
+            .query_row([app_id], |r| r.get(0))
+            .map_err(sqlite)
+    }
+
     /// The live grant `owner` made to `app_id` (a patient or staff consent), if any.
     pub fn grant_of(&self, app_id: &str, owner: UserId) -> Result<Option<CredentialRecord>> {
         let id: Option<String> = self
@@ -675,7 +684,9 @@ mod tests {
         };
         s.insert_refresh_token(&rt).unwrap();
         assert_eq!(s.live_refresh_tokens(&grant.id, now).unwrap(), 1);
+        assert_eq!(s.live_grant_count("app-1").unwrap(), 1);
         assert_eq!(s.delete_app("app-1", now).unwrap(), Some(1));
+        assert_eq!(s.live_grant_count("app-1").unwrap(), 0);
         assert_eq!(s.live_refresh_tokens(&grant.id, now).unwrap(), 0);
         assert!(!s.use_refresh_token(&rt.digest, now).unwrap());
         assert!(s.grant_of("app-1", dev).unwrap().is_none());

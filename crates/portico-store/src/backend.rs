@@ -78,6 +78,7 @@ store_trait! {
         fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>>;
         fn apps_of(&self, owner: UserId) -> Result<Vec<AppRecord>>;
         fn grant_of(&self, app_id: &str, owner: UserId) -> Result<Option<CredentialRecord>>;
+        fn live_grant_count(&self, app_id: &str) -> Result<i64>;
         fn approvals_of_app(&self, app_id: &str) -> Result<Vec<ApprovalRecord>>;
         fn approvals_for_practices(&self, practices: &[PracticeId]) -> Result<Vec<ApprovalRecord>>;
         fn approved_practices(&self, app_id: &str) -> Result<Vec<PracticeId>>;

@@ -1,10 +1,12 @@
 //! The management API's logic, one module per concern: `sessions` (sign-in, sign-out, the session's user),
 //! `credentials` (create, list, change, regenerate, delete), `previews` (what a credential reaches, run
-//! through the engine), `history` (audit views and revocation receipts) and `users` (users, roles,
-//! practices, patients). Functions over the store, called by the thin handlers in `api`. Authorization
+//! through the engine), `history` (audit views and revocation receipts), `users` (users, roles,
+//! practices, patients) and `apps` (third-party app registrations, practice approvals, connected apps,
+//! developer signup). Functions over the store, called by the thin handlers in `api`. Authorization
 //! rules for people live here: owners manage their own credentials; administrators see and revoke staff
 //! keys of their practices and manage users of their practices.
 
+mod apps;
 mod credentials;
 mod history;
 mod previews;
@@ -19,6 +21,7 @@ use portico_store::{ReadStore, UserRecord};
 
 use crate::error::ApiFailure;
 
+pub use apps::*;
 pub use credentials::*;
 pub use history::*;
 pub use previews::*;
