@@ -11,6 +11,9 @@ install_deps() {
     command -v WebKitWebDriver >/dev/null || pkgs+=(webkit2gtk-driver)
     command -v keyctl >/dev/null || pkgs+=(keyutils)
     command -v xclip >/dev/null || pkgs+=(xclip)
+    # A real browser for the SMART flows (sign-in and consent pages): Debian's Chromium and its driver.
+    command -v chromium >/dev/null || pkgs+=(chromium)
+    command -v chromedriver >/dev/null || pkgs+=(chromium-driver)
   fi
   if [ ${#pkgs[@]} -gt 0 ]; then
     echo "==> installing ${pkgs[*]}"

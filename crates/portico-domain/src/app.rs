@@ -141,6 +141,27 @@ fn host_of(rest: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
+/// Does a presented redirect URI match a registered one? Exactly, except that a loopback `http` URI matches
+/// on any port (RFC 8252 §7.3: a native app listens on whichever port the OS gives it).
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let loopback = |u: &str| -> Option<(String, String)> {
+        let rest = u.strip_prefix("http://")?;
+        let (authority, path) = rest.find(['/', '?']).map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+        let host =
+            if authority.starts_with('[') { authority.split_inclusive(']').next()? } else { authority.split(':').next()? };
+        let port = &authority[host.len()..];
+        if !(port.is_empty() || (port.len() > 1 && port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))) {
+            return None;
+        }
+        // `localhost` is a name that can be re-pointed; RFC 8252 §8.3 leaves its port fixed.
+        matches!(host, "127.0.0.1" | "[::1]").then(|| (host.to_owned(), path.to_owned()))
+    };
+    matches!((loopback(registered), loopback(presented)), (Some(a), Some(b)) if a == b)
+}
+
 pub fn is_loopback_host(host: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
@@ -234,6 +255,25 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(check_redirect_uri(uri).is_ok(), ok, "{uri}");
+        }
+    }
+
+    #[test]
+    fn loopback_redirects_match_on_any_port() {
+        for (registered, presented, ok) in [
+            ("https://a.example/cb", "https://a.example/cb", true),
+            ("https://a.example/cb", "https://a.example/cb?x", false),
+            ("https://a.example:443/cb", "https://a.example:444/cb", false),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", true),
+            ("http://127.0.0.1:8080/cb", "http://127.0.0.1:51234/cb", true),
+            ("http://[::1]/cb", "http://[::1]:4000/cb", true),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51234/other", false),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51234@evil.example/cb", false),
+            ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb", false),
+            ("http://localhost/cb", "http://localhost:4000/cb", false),
+            ("http://127.0.0.1/cb", "http://[::1]:4000/cb", false),
+        ] {
+            assert_eq!(redirect_uri_matches(registered, presented), ok, "{registered} vs {presented}");
         }
     }
 

@@ -224,7 +224,7 @@ fn check(store: &dyn ReadStore, p: BTreeMap<String, String>, fhir_base: &str) ->
         ));
     }
     let redirect_uri = match p.get("redirect_uri") {
-        Some(r) if app.redirect_uris.iter().any(|u| u == r) => r.clone(),
+        Some(r) if app.redirect_uris.iter().any(|u| portico_domain::redirect_uri_matches(u, r)) => r.clone(),
         Some(_) => {
             return Err(page_error(
                 "Unregistered return address",
