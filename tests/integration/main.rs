@@ -6,6 +6,7 @@ mod abuse;
 mod access_matrix;
 mod apps;
 mod audit_retention;
+mod backend_services;
 mod bad_input;
 mod conformance;
 mod fhir_api;
