@@ -97,8 +97,18 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 
 /// Walks sign-in and consent as the demo patient; returns the redirect's `Location`.
 async fn consent(server: &TestServer, client_id: &str, ticked: &[&str], action: &str) -> String {
+    consent_with(server, client_id, ticked, action, &[]).await
+}
+
+async fn consent_with(
+    server: &TestServer,
+    client_id: &str,
+    ticked: &[&str],
+    action: &str,
+    overrides: &[(&str, Option<&str>)],
+) -> String {
     let http = http();
-    let page = http.get(authorize_query(server, client_id, &[])).send().await.unwrap();
+    let page = http.get(authorize_query(server, client_id, overrides)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let request = hidden(&html, "request").expect("the sign-in page carries the request");
@@ -419,6 +429,82 @@ async fn discovery_documents() {
         assert_eq!(k["kty"], "RSA");
         assert!(k["kid"].is_string() && k["n"].is_string() && k["e"].is_string());
         assert!(k.get("d").is_none() && k.get("p").is_none());
+    }
+    server.stop().await;
+}
+
+/// A practice's own FHIR base: its metadata and SMART configuration, and tokens bound to it (aud).
+#[tokio::test]
+async fn practice_bases_bind_tokens_to_their_audience() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_tenant", true);
+    let tenant = format!("{}/t/1/fhir", server.base);
+    let location = consent_with(&server, &client, &["patient/Patient.rs"], "allow", &[("aud", Some(&tenant))]).await;
+    let code = param(&location, "code").expect("code");
+    let (s, t) = exchange(&server, &client, &code, VERIFIER).await;
+    assert_eq!(s, 200, "{t}");
+    let access = t["access_token"].as_str().unwrap();
+    let get = |url: String| async move {
+        let r = http().get(url).bearer_auth(access).send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    for (url, status) in [
+        (format!("{tenant}/Patient/{REYNA}"), 200),
+        (format!("{}/Patient/{REYNA}", server.fhir("").trim_end_matches('/')), 401),
+        (format!("{}/t/2/fhir/Patient/{REYNA}", server.base), 401),
+        (format!("{}/t/99/fhir/Patient/{REYNA}", server.base), 404),
+    ] {
+        let (got, body) = get(url.clone()).await;
+        assert_eq!(got, status, "{url}: {body}");
+    }
+    let (s, cs) = get(format!("{tenant}/metadata")).await;
+    assert_eq!((s, cs["implementation"]["url"].as_str()), (200, Some(tenant.as_str())));
+    let (s, smart) = get(format!("{tenant}/.well-known/smart-configuration")).await;
+    assert_eq!((s, smart["authorization_endpoint"].is_string()), (200, true));
+    // A /fhir token does not work at a practice's base either.
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    let (_, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    let r =
+        http().get(format!("{tenant}/Patient/{REYNA}")).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    server.stop().await;
+}
+
+/// Checklist 67: who may read what across origins, and preflight.
+#[tokio::test]
+async fn cors_by_endpoint_and_origin() {
+    let server = TestServer::start().await;
+    register(&server, "pci_smart_cors", true);
+    let registered = "http://127.0.0.1:5173"; // the app's redirect URI is a loopback one: any port
+    let stranger = "https://evil.example";
+    let fhir = server.fhir("").trim_end_matches('/').to_owned();
+    let cases: Vec<(&str, String, &str, Option<&str>)> = vec![
+        // Public documents: any origin (echoed).
+        ("GET", format!("{}/.well-known/smart-configuration", server.base), stranger, Some(stranger)),
+        ("GET", format!("{fhir}/.well-known/smart-configuration"), stranger, Some(stranger)),
+        ("GET", format!("{fhir}/metadata"), stranger, Some(stranger)),
+        ("GET", format!("{}/oauth/jwks", server.base), stranger, Some(stranger)),
+        ("POST", format!("{}/oauth/token", server.base), registered, Some(registered)),
+        ("POST", format!("{}/oauth/token", server.base), stranger, None),
+        ("GET", format!("{fhir}/Patient"), registered, Some(registered)),
+        ("GET", format!("{fhir}/Patient"), stranger, None),
+        ("GET", format!("{}/api/info", server.base), registered, None),
+    ];
+    for (method, url, origin, expected) in cases {
+        // The preflight a browser sends before a request with an Authorization header.
+        let r = http()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        let acao = r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(acao.as_deref(), expected, "preflight {method} {url} from {origin}");
+        let r = http().get(&url).header("origin", origin).send().await.unwrap();
+        let acao = r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(acao.as_deref(), expected, "{url} from {origin}");
     }
     server.stop().await;
 }

@@ -162,6 +162,21 @@ pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
     matches!((loopback(registered), loopback(presented)), (Some(a), Some(b)) if a == b)
 }
 
+/// Is `origin` (as a browser sends it: `scheme://host[:port]`) the origin of the registered redirect URI
+/// `registered`? A loopback `http` URI's origin has any port, as its redirects do.
+pub fn origin_of_redirect_matches(registered: &str, origin: &str) -> bool {
+    let Some((scheme, rest)) = registered.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let exact = format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase());
+    if origin.eq_ignore_ascii_case(&exact) {
+        return true;
+    }
+    // The same check as for redirects: a loopback URI with the origin's path appended.
+    redirect_uri_matches(&format!("{exact}/"), &format!("{origin}/"))
+}
+
 pub fn is_loopback_host(host: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
@@ -274,6 +289,21 @@ mod tests {
             ("http://127.0.0.1/cb", "http://[::1]:4000/cb", false),
         ] {
             assert_eq!(redirect_uri_matches(registered, presented), ok, "{registered} vs {presented}");
+        }
+    }
+
+    #[test]
+    fn origins_of_redirect_uris() {
+        for (registered, origin, ok) in [
+            ("https://app.example/cb", "https://app.example", true),
+            ("https://app.example:8443/cb", "https://app.example:8443", true),
+            ("https://app.example/cb", "https://evil.example", false),
+            ("https://app.example/cb", "http://app.example", false),
+            ("http://127.0.0.1/sample-app/", "http://127.0.0.1:49152", true),
+            ("http://127.0.0.1/sample-app/", "http://127.0.0.1.evil.example:80", false),
+            ("com.example.app:/cb", "null", false),
+        ] {
+            assert_eq!(origin_of_redirect_matches(registered, origin), ok, "{registered} vs {origin}");
         }
     }
 

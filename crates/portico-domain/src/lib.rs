@@ -16,8 +16,8 @@ pub mod throttle;
 pub use access::{effective_access, Access, AppFacts, CredentialFacts, OwnerFacts, PatientScope, Refusal};
 pub use account::{hash_password, verify_password, PasswordError, PracticeId, Role, UserId, Username};
 pub use app::{
-    check_redirect_uri, check_registration, check_web_url, is_s256_challenge, pkce_matches, redirect_uri_matches, AppType,
-    ApprovalStatus, ClientAuth, Platform, RegistrationError,
+    check_redirect_uri, check_registration, check_web_url, is_s256_challenge, origin_of_redirect_matches, pkce_matches,
+    redirect_uri_matches, AppType, ApprovalStatus, ClientAuth, Platform, RegistrationError,
 };
 pub use audit::{AuditEvent, AuditKind, AuthDoor};
 pub use credential::{

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use portico_domain::PracticeId;
 use portico_fhir::capability::{capability_statement, smart_configuration as smart_config, Endpoints};
 use portico_fhir::outcome::IssueCode;
 use portico_fhir::search::is_json_format;
@@ -107,13 +108,13 @@ impl Urls {
 }
 
 async fn metadata(State(state): State<AppState>) -> Response {
-    let urls = Urls::of(&state, state.config().fhir_base());
+    let urls = Urls::of(&state, request_base(&state));
     let date = portico_domain::format_instant(state.now());
     fhir_json(StatusCode::OK, &capability_statement(&urls.endpoints(), &date))
 }
 
 pub async fn smart_configuration(State(state): State<AppState>) -> Response {
-    let urls = Urls::of(&state, state.config().fhir_base());
+    let urls = Urls::of(&state, request_base(&state));
     axum::Json(smart_config(&urls.endpoints())).into_response()
 }
 
@@ -208,18 +209,76 @@ async fn delete(
     handle(state, &headers, op).await
 }
 
+tokio::task_local! {
+    /// The practice whose FHIR base (`/t/{practice}/fhir`) the request came in at; unset at `/fhir`.
+    static TENANT: PracticeId;
+}
+
+/// The practice of the base this request came in at, if it is a practice's own.
+fn tenant() -> Option<PracticeId> {
+    TENANT.try_with(|p| *p).ok()
+}
+
+/// The FHIR base of this request: the service's, or the practice's.
+fn request_base(state: &AppState) -> String {
+    match tenant() {
+        Some(p) => crate::grants::tenant_base(&state.config().fhir_base(), p.0),
+        None => state.config().fhir_base(),
+    }
+}
+
+/// `/t/{practice}/fhir/...`: the same FHIR API for one practice. A token is accepted only at the base it was
+/// issued for (its `aud`), so a token of a practice's base reaches that practice's data and nothing else.
+pub async fn tenant_dispatch(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    use tower::ServiceExt as _;
+    let path = req.uri().path().to_owned();
+    let rest = path.strip_prefix("/t/").unwrap_or("");
+    let (practice, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let tail = tail.strip_prefix("fhir").unwrap_or("");
+    let not_found = || FhirError::not_found("no such practice FHIR base").into_response();
+    let Ok(id) = practice.parse::<i64>() else {
+        return not_found();
+    };
+    let known = state.read(Weight::Light, move |store, _| store.practices().map(|ps| ps.iter().any(|(p, _)| p.0 == id))).await;
+    if !matches!(known, Ok(Ok(true))) {
+        return not_found();
+    }
+    let (mut parts, body) = req.into_parts();
+    let target = match parts.uri.query() {
+        Some(q) => format!("/fhir{tail}?{q}"),
+        None => format!("/fhir{tail}"),
+    };
+    let Ok(uri) = target.parse() else {
+        return not_found();
+    };
+    parts.uri = uri;
+    // The outer route's path parameters must not reach the FHIR routes' extractors; the peer address must.
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().cloned();
+    parts.extensions = axum::http::Extensions::new();
+    if let Some(peer) = peer {
+        parts.extensions.insert(peer);
+    }
+    let router = Router::new().nest("/fhir", routes()).with_state(state);
+    let request = axum::extract::Request::from_parts(parts, body);
+    match TENANT.scope(PracticeId(id), router.oneshot(request)).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
 /// Authorizes first (so a request without a valid token learns nothing else), then runs the parsed op.
 /// Reads run on a reader snapshot and their audit events are committed by the writer before the answer
 /// leaves; writes run on the writer, the change and its audit events in one savepoint.
 async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirError>) -> Response {
     let bearer = bearer(headers);
-    let fhir_base = state.config().fhir_base();
+    let fhir_base = request_base(&state);
+    let tenant = tenant();
     let writes = op.as_ref().is_ok_and(FhirOp::writes);
     let result: Result<Result<Response, FhirError>, Unavailable> = if writes {
         state
             .write(move |store, now| {
                 store.atomically(|store| -> Result<Result<FhirOk, FhirError>, portico_store::StoreError> {
-                    let (result, events) = match authorized(&*store, bearer.as_deref(), op, now) {
+                    let (result, events) = match authorized(&*store, bearer.as_deref(), op, tenant, now) {
                         Ok((who, op)) => engine::execute(store, &who, op, &fhir_base, now),
                         Err((e, events)) => (Err(e), events),
                     };
@@ -233,7 +292,7 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
         let weight = if op.as_ref().is_ok_and(FhirOp::is_heavy) { Weight::Heavy } else { Weight::Light };
         let read = state
             .read(weight, move |store, now| {
-                let (result, events) = match authorized(store, bearer.as_deref(), op, now) {
+                let (result, events) = match authorized(store, bearer.as_deref(), op, tenant, now) {
                     Ok((who, op)) => engine::execute_read(store, &who, op, &fhir_base, now),
                     Err((e, events)) => (Err(e), events),
                 };
@@ -264,9 +323,17 @@ fn authorized(
     store: &dyn portico_store::ReadStore,
     bearer: Option<&str>,
     op: Result<FhirOp, FhirError>,
+    tenant: Option<PracticeId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(engine::Principal, FhirOp), (FhirError, Vec<portico_domain::AuditEvent>)> {
     let who = engine::authorize(store, bearer, now).map_err(|(e, event)| (e, event.map(|e| vec![*e]).unwrap_or_default()))?;
+    // A token works at the base it was issued for (its grant's practice, or `/fhir`), nowhere else.
+    if who.credential.practice != tenant {
+        let mut e = portico_domain::AuditEvent::new(portico_domain::AuditKind::FhirRefused, now);
+        e.outcome = "token used at another FHIR base than its audience".into();
+        e.credential_id = Some(who.credential.id.clone());
+        return Err((FhirError::unauthorized("this access token was issued for another FHIR base"), vec![e]));
+    }
     let op = op.map_err(|e| (e, Vec::new()))?;
     Ok((who, op))
 }

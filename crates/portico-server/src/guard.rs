@@ -31,7 +31,11 @@ enum Surface {
 impl Surface {
     fn of(path: &str) -> Surface {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-        if under("/fhir") {
+        let tenant_fhir = path
+            .strip_prefix("/t/")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(_, rest)| rest == "fhir" || rest.starts_with("fhir/"));
+        if under("/fhir") || tenant_fhir {
             Surface::Fhir
         } else if under("/api") {
             Surface::Api

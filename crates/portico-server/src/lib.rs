@@ -12,6 +12,7 @@ mod api;
 mod apps_token;
 mod assertions;
 mod authorize;
+mod cors;
 pub mod demo;
 pub mod embedded;
 pub mod engine;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/smart-configuration", get(fhir::smart_configuration))
         .route("/.well-known/openid-configuration", get(fhir::openid_configuration))
         .nest("/fhir", fhir::routes())
+        .route("/t/{practice}/fhir", axum::routing::any(fhir::tenant_dispatch))
+        .route("/t/{practice}/fhir/{*rest}", axum::routing::any(fhir::tenant_dispatch))
         .nest("/api", api::routes())
         // Outside /fhir and /api the only endpoints are OAuth's, so stray requests get OAuth's error format.
         .fallback(|| async {
@@ -78,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             };
             axum::response::IntoResponse::into_response(e)
         })
+        .layer(cors::layer(state.clone()))
         // Before any handler: requests for another host, or cross-site requests to /api (see `guard`).
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::middleware::from_fn(state::log_request))

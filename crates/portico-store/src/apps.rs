@@ -327,6 +327,20 @@ impl Store {
             .map_err(sqlite)
     }
 
+    /// Every redirect URI of every usable app (for CORS: their origins may call the token endpoint and FHIR).
+    pub fn registered_redirect_uris(&self) -> Result<Vec<String>> {
+        let mut st =
+            self.conn.prepare_cached("SELECT redirect_uris FROM apps WHERE active = 1 AND deleted_at IS NULL").map_err(sqlite)?;
+        let rows: Vec<String> =
+            st.query_map([], |r| r.get(0)).map_err(sqlite)?.collect::<std::result::Result<_, _>>().map_err(sqlite)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let uris: Vec<String> = serde_json::from_str(&r).map_err(|_| StoreError::Corrupt("apps.redirect_uris".into()))?;
+            out.extend(uris);
+        }
+        Ok(out)
+    }
+
     /// The live grant `owner` made to `app_id` (a patient or staff consent), if any.
     pub fn grant_of(&self, app_id: &str, owner: UserId) -> Result<Option<CredentialRecord>> {
         let id: Option<String> = self

@@ -77,6 +77,7 @@ store_trait! {
         fn app(&self, id: &str) -> Result<Option<AppRecord>>;
         fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>>;
         fn apps_of(&self, owner: UserId) -> Result<Vec<AppRecord>>;
+        fn registered_redirect_uris(&self) -> Result<Vec<String>>;
         fn grant_of(&self, app_id: &str, owner: UserId) -> Result<Option<CredentialRecord>>;
         fn live_grant_count(&self, app_id: &str) -> Result<i64>;
         fn approvals_of_app(&self, app_id: &str) -> Result<Vec<ApprovalRecord>>;
