@@ -458,17 +458,24 @@ async fn decide(
     }
     hidden.push(("csrf".into(), csrf_for(session)));
     // The patient (for staff: one of their practices'), and a practice of theirs that approves the app.
-    let (practices, approved, practice_names, developer) = {
+    let (practices, approved, practice_names, developer, patient_name) = {
         let (patient, app_id, owner) = (patient.clone(), req.app.id.clone(), req.app.owner);
         state
             .read(Weight::Light, move |store, _| -> Result<_, Failure> {
-                let practices = match &patient {
-                    Some(p) => store.patient_practices(p)?,
-                    None => Vec::new(),
+                let (practices, name) = match &patient {
+                    Some(p) => {
+                        let name = store
+                            .read_resource("Patient", &p.0)?
+                            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.json).ok())
+                            .map(|json| portico_store::display_name(&json))
+                            .filter(|n| !n.is_empty());
+                        (store.patient_practices(p)?, name)
+                    }
+                    None => (Vec::new(), None),
                 };
                 let names: BTreeMap<PracticeId, String> = store.practices()?.into_iter().collect();
                 let developer = store.user(owner)?.map(|u| u.display_name);
-                Ok((practices, store.approved_practices(&app_id)?, names, developer))
+                Ok((practices, store.approved_practices(&app_id)?, names, developer, name))
             })
             .await??
     };
@@ -538,20 +545,8 @@ async fn decide(
             Ok(redirect(&req.redirect_uri, &q.finish()))
         }
         _ => {
-            consent_page(
-                state,
-                &req,
-                &user,
-                patient,
-                &ticked,
-                form,
-                approving,
-                &practice_names,
-                developer,
-                hidden,
-                action == "preview",
-            )
-            .await
+            let shown = ConsentFacts { approving, names: &practice_names, developer, patient_name };
+            consent_page(state, &req, &user, patient, &ticked, form, shown, hidden, action == "preview").await
         }
     }
 }
@@ -680,6 +675,14 @@ async fn picker(
     ))
 }
 
+/// What the consent page says about who approved the app, who made it and whose record it is.
+struct ConsentFacts<'a> {
+    approving: Vec<PracticeId>,
+    names: &'a BTreeMap<PracticeId, String>,
+    developer: Option<String>,
+    patient_name: Option<String>,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn consent_page(
     state: &AppState,
@@ -688,12 +691,11 @@ async fn consent_page(
     patient: Option<PatientId>,
     ticked: &[String],
     form: &BTreeMap<String, String>,
-    approving: Vec<PracticeId>,
-    names: &BTreeMap<PracticeId, String>,
-    developer: Option<String>,
+    shown: ConsentFacts<'_>,
     hidden: Vec<(String, String)>,
     posted: bool,
 ) -> Result<Response, Failure> {
+    let ConsentFacts { approving, names, developer, patient_name } = shown;
     // First view: everything requested is ticked; after "Update preview": what the person ticked.
     let chosen = if posted { chosen_scopes(req, ticked) } else { req.scopes.clone() };
     let is_ticked = |s: &portico_domain::Scope| chosen.resources.0.iter().any(|c| c == s);
@@ -777,7 +779,7 @@ async fn consent_page(
             developer,
         },
         user_display: format!("{} ({})", user.display_name, user.username),
-        patient_display: patient.map(|p| p.0),
+        patient_display: patient.map(|p| patient_name.unwrap_or(p.0)),
         scopes: rows,
         openid: req.scopes.openid,
         fhir_user: req.scopes.fhir_user,

@@ -32,6 +32,15 @@ impl Store {
             .map_err(sqlite)?
             .execute(params![cutoff, batch as i64])
             .map_err(sqlite)?;
+        // The OAuth flows' leftovers: codes and refresh tokens past their expiry (a used or expired one is
+        // refused by its row's state until then), and assertion ids whose assertions have expired.
+        for sql in [
+            "DELETE FROM auth_codes WHERE rowid IN (SELECT rowid FROM auth_codes WHERE expires_at < ? LIMIT ?)",
+            "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ? LIMIT ?)",
+            "DELETE FROM assertion_jtis WHERE rowid IN (SELECT rowid FROM assertion_jtis WHERE expires_at < ? LIMIT ?)",
+        ] {
+            self.conn.prepare_cached(sql).map_err(sqlite)?.execute(params![cutoff, batch as i64]).map_err(sqlite)?;
+        }
         Ok(Pruned { tokens, sessions })
     }
 

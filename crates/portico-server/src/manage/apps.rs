@@ -613,8 +613,7 @@ fn to_connected(
         homepage: a.homepage.clone(),
         privacy_policy: a.privacy_policy.clone(),
         developer: username_of(store, a.owner)?,
-        // Plain words for each scope come with the consent pages' descriptions; until then, the scope itself.
-        scope_descriptions: scope.split_whitespace().map(str::to_owned).collect(),
+        scope_descriptions: portico_domain::RequestedScopes::parse(&scope).descriptions(),
         scope,
         patient: c.patients.first().or(owner.patient.as_ref()).map(|p| p.0.clone()),
         since: c.created_at,
