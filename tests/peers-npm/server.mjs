@@ -9,7 +9,7 @@
 //   PORTICO_BIN  the binary to test; relative paths are taken from the repo
 //                root (default: target/debug/portico)
 
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -17,6 +17,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DEMO_PASSWORD = "portico-demo";
@@ -191,4 +194,21 @@ export async function fhirGet(server, url, accessToken) {
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
   const res = await fetch(new URL(url, `${server.fhirBase}/`), { headers });
   return { status: res.status, headers: res.headers, body: await jsonOrText(res) };
+}
+
+/**
+ * `portico apps register ... --json` on the server's database (owner: the demo
+ * developer), then `portico apps approve --practice 1`. Returns {client_id,
+ * client_secret, id}. The running server sees the rows at once (SQLite WAL).
+ */
+export async function registerApp(server, name, args) {
+  const run = async (...argv) => {
+    const { stdout } = await execFileAsync(porticoBin(), argv, { timeout: 120_000 });
+    return stdout;
+  };
+  const out = await run("apps", "register", "--db", server.dbPath, "--owner", "developer", "--name", name, ...args, "--json");
+  const issued = JSON.parse(out);
+  if (!issued.client_id) throw new Error(`apps register printed ${out}`);
+  await run("apps", "approve", "--db", server.dbPath, issued.client_id, "--practice", "1");
+  return issued;
 }

@@ -12,6 +12,7 @@ session tokens) is appended to ``portico.secrets`` so that the last test
 from __future__ import annotations
 
 import csv
+import json
 import os
 import queue
 import signal
@@ -242,3 +243,49 @@ def patient_app(portico, patient_user, request) -> dict:
         patient_user["token"],
         {"kind": "patient_app", "name": f"peer {request.node.name}"[:80]},
     )
+
+
+# ---- SMART apps, and a real browser for the pages ------------------------------
+
+REDIRECT_URI = "http://127.0.0.1/callback"
+
+
+def register_app(portico: Portico, name: str, *args: str, approve: bool = True) -> dict:
+    """`portico apps register ... --json` on the server's database (owner: the
+    demo developer), then `portico apps approve --practice 1` unless told not to.
+    The server sees the rows at once: SQLite in WAL mode, a second process writing."""
+    out = portico.cli(
+        "apps", "register", "--db", str(portico.db_path), "--owner", "developer", "--name", name, *args, "--json"
+    )
+    issued = json.loads(out)
+    assert issued.get("client_id"), f"apps register printed {out!r}"
+    portico.remember(issued.get("client_secret"))
+    if approve:
+        portico.cli("apps", "approve", "--db", str(portico.db_path), issued["client_id"], "--practice", "1")
+    return issued
+
+
+@pytest.fixture(scope="session")
+def smart_configuration(portico) -> dict:
+    res = requests.get(f"{portico.base_url}/.well-known/smart-configuration", timeout=HTTP_TIMEOUT_S)
+    assert res.status_code == 200, f"smart-configuration -> {res.status_code}: {res.text}"
+    return res.json()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium for the session (started on first use)."""
+    from browser import Browser
+
+    b = Browser()
+    yield b
+    b.quit()
+
+
+@pytest.fixture()
+def callback():
+    """A one-shot redirect listener on 127.0.0.1:<free port> for one authorization."""
+    from browser import Callback
+
+    with Callback() as cb:
+        yield cb
