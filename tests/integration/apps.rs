@@ -499,7 +499,10 @@ async fn connected_apps_list_the_callers_grants_and_their_end_dates_move_within_
     assert_eq!(g["scope"], "patient/Observation.rs patient/Condition.rs");
     assert_eq!(
         g["scope_descriptions"],
-        json!(["Read and search your observations (lab results, vital signs and other measurements)", "Read and search your conditions"])
+        json!([
+            "Read and search your observations (lab results, vital signs and other measurements)",
+            "Read and search your conditions"
+        ])
     );
     assert_eq!((g["patient"].as_str(), g["usable"].clone()), (Some(REYNA), json!(false)), "not approved: not usable");
     assert!(g["expires_at"].is_string());

@@ -508,3 +508,139 @@ async fn cors_by_endpoint_and_origin() {
     }
     server.stop().await;
 }
+
+/// A grant's life (checklist 31, 36, 37, 53, 75): one-time grants get no refresh token; revoking from
+/// Connected apps stops access and refresh at once (and is idempotent); a disabled app is refused
+/// everywhere; a grant past its end date refreshes to `invalid_grant`.
+#[tokio::test]
+async fn grant_lifecycle() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_life", true);
+    let patient = server.client("patient").await;
+
+    // One-time: no offline_access asked, no refresh token.
+    let one_time = "launch/patient patient/Patient.rs";
+    let location = consent_with(&server, &client, &["patient/Patient.rs"], "allow", &[("scope", Some(one_time))]).await;
+    let (s, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t.get("refresh_token").is_none(), "{t}");
+
+    // Offline: listed under Connected apps; revoked there, everything of it stops.
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    let (_, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    let (access, refresh) = (t["access_token"].as_str().unwrap().to_owned(), t["refresh_token"].as_str().unwrap().to_owned());
+    let (s, _) = server.get(&format!("Patient/{REYNA}"), t["access_token"].as_str().unwrap()).await;
+    assert_eq!(s, 200);
+    let apps = patient.connected_apps().await.unwrap();
+    assert_eq!(apps.len(), 1, "one grant per person and app: authorizing again replaced the one-time grant");
+    assert_eq!(apps[0].client_id, client);
+    assert!(apps[0].expires_at.is_some(), "offline access ends (90 days by default)");
+    assert_eq!((apps[0].active_tokens, apps[0].refresh_tokens), (1, 1));
+    let receipt = patient.delete_credential(&apps[0].id).await.unwrap();
+    assert!(receipt.deleted_now && receipt.tokens_revoked == 1);
+    assert!(!patient.delete_credential(&apps[0].id).await.unwrap().deleted_now, "revoking twice is harmless");
+    let (s, _) = server.get(&format!("Patient/{REYNA}"), &access).await;
+    assert_eq!(s, 401);
+    let (s, body, _) =
+        token(&server, &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", &client)]).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(patient.connected_apps().await.unwrap().is_empty());
+
+    // Past its end date a grant neither reads nor refreshes.
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    let (_, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    server.advance(91 * 24 * 3600);
+    let (s, body, _) = token(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap()), ("client_id", &client)],
+    )
+    .await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    server.advance(-91 * 24 * 3600);
+
+    // A disabled app: its tokens stop, the token endpoint and the authorization page refuse it.
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    let (_, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    let mut store = server.store();
+    store
+        .update_app(&format!("app-{client}"), &portico_store::AppChange { active: Some(false), ..Default::default() }, Utc::now())
+        .unwrap();
+    let (s, _) = server.get(&format!("Patient/{REYNA}"), t["access_token"].as_str().unwrap()).await;
+    assert_eq!(s, 401);
+    let (s, body, _) = token(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap()), ("client_id", &client)],
+    )
+    .await;
+    assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")));
+    let r = http().get(authorize_query(&server, &client, &[])).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    server.stop().await;
+}
+
+/// Checklist 18: a staff member asking for `launch/patient` picks a patient of their practice; the token
+/// carries that patient and reaches nobody else.
+#[tokio::test]
+async fn staff_pick_a_patient() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_staff", true);
+    let http = http();
+    let html = http.get(authorize_query(&server, &client, &[])).send().await.unwrap().text().await.unwrap();
+    let request = hidden(&html, "request").unwrap();
+    let picker = http
+        .post(format!("{}/oauth/authorize", server.base))
+        .form(&[("request", request.as_str()), ("username", "provider"), ("password", PASSWORD), ("action", "sign_in")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picker.status(), 200);
+    let cookie = picker.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let html = picker.text().await.unwrap();
+    assert!(html.contains("name=\"patient\""), "a patient picker");
+    let chosen = server.patients_of(1).into_iter().find(|p| p != REYNA).unwrap();
+    let consent = http
+        .post(format!("{}/oauth/authorize", server.base))
+        .header("cookie", &cookie)
+        .form(&[("request", request.as_str()), ("patient", chosen.as_str()), ("action", "select_patient")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&consent, "csrf").expect("the consent page");
+    let done = http
+        .post(format!("{}/oauth/authorize", server.base))
+        .header("cookie", &cookie)
+        .form(&[
+            ("request", request.as_str()),
+            ("patient", chosen.as_str()),
+            ("csrf", csrf.as_str()),
+            ("action", "allow"),
+            ("scope", "patient/Patient.rs"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let code = param(done.headers()["location"].to_str().unwrap(), "code").unwrap();
+    let (s, t) = exchange(&server, &client, &code, VERIFIER).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["patient"], chosen.as_str());
+    assert!(t.get("id_token").is_none(), "staff have no FHIR resource of their own here: no id_token");
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(server.get(&format!("Patient/{chosen}"), access).await.0, 200);
+    assert_eq!(server.get(&format!("Patient/{REYNA}"), access).await.0, 404);
+    // A patient of another practice cannot be picked.
+    let other = server.patients_of(2).into_iter().next().unwrap();
+    let r = http
+        .post(format!("{}/oauth/authorize", server.base))
+        .header("cookie", &cookie)
+        .form(&[("request", request.as_str()), ("patient", other.as_str()), ("action", "select_patient")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200);
+    server.stop().await;
+}
