@@ -30,6 +30,8 @@ fn each_external_system_has_one_home_crate() {
         ("rusqlite", "portico-store"),
         ("axum", "portico-server"),
         ("minijinja", "portico-server"),
+        ("jsonwebtoken", "portico-jose"),
+        ("tower-http", "portico-server"),
         ("reqwest", "portico-client"),
         ("tauri", "portico-desktop"),
         ("keyring", "portico-desktop"),
