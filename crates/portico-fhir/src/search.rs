@@ -37,7 +37,7 @@ pub const MAX_CRITERIA: usize = 30;
 /// indexed lookup per page, and US Core asks for one or two.
 pub const MAX_INCLUDES: usize = 10;
 
-/// How a search treats parameters the server does not know or support (`Prefer: handling=`, R4 §3.1.1.4.1
+/// How a search treats parameters the server does not know or support (`Prefer: handling=`, R4 search.html#errors
 /// "Handling errors"). Malformed values of supported parameters are errors either way: ignoring
 /// `birthdate=garbage` would silently widen the answer, not just leave out a refinement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -564,7 +564,7 @@ impl SearchQuery {
         &self.ignored
     }
 
-    /// `_elements` (R4 §3.1.1.5.9): keeps only the listed top-level elements of a matched resource (each with
+    /// `_elements` (R4 search.html#elements): keeps only the listed top-level elements of a matched resource (each with
     /// its `_element` extension sibling) beside the mandatory `resourceType`, `id` and `meta`, and tags it
     /// SUBSETTED so nobody takes the rest for absent. A resource without `_elements` is left whole.
     pub fn subset(&self, resource: &mut Value) {
@@ -670,7 +670,7 @@ pub fn is_json_format(m: &str) -> bool {
     )
 }
 
-/// The code system of the SUBSETTED tag (R4 §3.1.1.5.9, `v3-ObservationValue`).
+/// The code system of the SUBSETTED tag (R4 search.html#elements, `v3-ObservationValue`).
 pub const SUBSETTED_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
 
 /// `_elements=a,b,Type.c`: element names (letters and digits, a choice element as `value[x]`), optionally

@@ -159,7 +159,7 @@ async fn search_post(
     preference_applied(handle(state, &headers, op, pretty).await, handling)
 }
 
-/// `Prefer: handling=lenient` (R4 §3.1.1.4.1, RFC 7240): the client would rather have an answer without the
+/// `Prefer: handling=lenient` (R4 search.html#errors, RFC 7240): the client would rather have an answer without the
 /// parameters the server does not support than none. Strict otherwise.
 fn handling(headers: &HeaderMap) -> Handling {
     let lenient = headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split([',', ';'])).any(|p| {
@@ -182,7 +182,7 @@ fn preference_applied(mut response: Response, handling: Handling) -> Response {
     response
 }
 
-/// `_pretty=true` (R4 §3.1.1.5.10 / http.html#pretty) on any interaction: indented JSON. The search parser
+/// `_pretty=true` (R4 http.html#pretty) on any interaction: indented JSON. The search parser
 /// checks the value; here only `true` matters.
 fn wants_pretty(params: &[(String, String)]) -> bool {
     params.iter().rev().find(|(k, _)| k == "_pretty").is_some_and(|(_, v)| v == "true")
