@@ -183,7 +183,8 @@ async fn bad_search_parameters_get_400_operation_outcomes() {
         "Observation?_summary=data",
         "Patient?birthdate=1974-13-45",
         "Observation?patient=",
-        "Observation?_include=Observation:patient",
+        "Observation?_include:iterate=Observation:has-member",
+        "Observation?_include=Observation:code",
         "Observation?_offset=18446744073709551615",
     ] {
         let (status, b) = s.get(q, &t).await;

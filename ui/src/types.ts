@@ -196,6 +196,11 @@ export interface RevocationReceipt {
   deleted_at: string;
   tokens_revoked: number;
   first_refused: AccessEvent | null;
+  /** Absent from servers older than these fields. */
+  created_at?: string | null;
+  valid_to?: string | null;
+  /** Username of whoever deleted the credential. */
+  revoked_by?: string | null;
 }
 
 // ---- Third-party apps (SMART): registration, practice approval, connected apps ----

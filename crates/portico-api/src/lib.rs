@@ -217,6 +217,15 @@ pub struct RevocationReceipt {
     pub deleted_at: DateTime<Utc>,
     pub tokens_revoked: i64,
     pub first_refused: Option<AccessEvent>,
+    /// When the credential was created (absent from servers before this field).
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// The end of its validity window, when it had one.
+    #[serde(default)]
+    pub valid_to: Option<DateTime<Utc>>,
+    /// Who deleted it: the owner, or an administrator of the owner's practice (username).
+    #[serde(default)]
+    pub revoked_by: Option<String>,
 }
 
 /// Counts per resource type of what a credential can see, computed by the same enforcement code as a token.

@@ -2,10 +2,44 @@
 
 use serde_json::{json, Value};
 
+/// Why an entry is in a searchset (`Bundle.entry.search.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// It meets the search's criteria.
+    Match,
+    /// `_include` or `_revinclude` brought it.
+    Include,
+    /// An OperationOutcome about the search itself (e.g. the parameters a lenient search ignored).
+    Outcome,
+}
+
+impl SearchMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Match => "match",
+            SearchMode::Include => "include",
+            SearchMode::Outcome => "outcome",
+        }
+    }
+}
+
 /// A searchset Bundle: total, link self (+ next when given), entries with fullUrl `{base}/{type}/{id}` and search.mode "match".
 ///
 /// `entry` is left out when there are no resources because FHIR JSON forbids empty arrays.
 pub fn searchset(base: &str, total: usize, resources: Vec<Value>, self_url: &str, next_url: Option<&str>) -> Value {
+    let entries = resources.into_iter().map(|r| (r, SearchMode::Match)).collect();
+    searchset_entries(base, Some(total), entries, self_url, next_url)
+}
+
+/// A searchset Bundle whose entries say why each is there; `total` None leaves it out (`_total=none`). An
+/// outcome entry has no fullUrl: an OperationOutcome about this search has no address of its own.
+pub fn searchset_entries(
+    base: &str,
+    total: Option<usize>,
+    entries: Vec<(Value, SearchMode)>,
+    self_url: &str,
+    next_url: Option<&str>,
+) -> Value {
     let base = base.trim_end_matches('/');
     let mut links = vec![json!({"relation": "self", "url": self_url})];
     if let Some(next) = next_url {
@@ -14,17 +48,22 @@ pub fn searchset(base: &str, total: usize, resources: Vec<Value>, self_url: &str
     let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": total,
         "link": links,
     });
-    if !resources.is_empty() {
-        let entries: Vec<Value> = resources
+    if let Some(total) = total {
+        bundle["total"] = json!(total);
+    }
+    if !entries.is_empty() {
+        let entries: Vec<Value> = entries
             .into_iter()
-            .map(|resource| {
+            .map(|(resource, mode)| {
+                if mode == SearchMode::Outcome {
+                    return json!({"resource": resource, "search": {"mode": mode.as_str()}});
+                }
                 let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
                 let id = resource.get("id").and_then(Value::as_str).unwrap_or_default();
                 let full_url = format!("{base}/{ty}/{id}");
-                json!({"fullUrl": full_url, "resource": resource, "search": {"mode": "match"}})
+                json!({"fullUrl": full_url, "resource": resource, "search": {"mode": mode.as_str()}})
             })
             .collect();
         bundle["entry"] = Value::Array(entries);

@@ -3,7 +3,7 @@
 //! Both are generated from the type table so that what is advertised is exactly what search
 //! implements.
 
-use crate::types::{supported_types, ParamDef, COMMON_PARAMS};
+use crate::types::{supported_types, ParamDef, ParamKind, COMMON_PARAMS};
 use serde_json::{json, Value};
 
 /// The URLs the documents point at; the server knows its own addresses, this crate does not.
@@ -33,11 +33,19 @@ pub fn capability_statement(e: &Endpoints, date: &str) -> Value {
             let codes: &[&str] =
                 if shared { &["read", "search-type"] } else { &["read", "search-type", "create", "update", "delete"] };
             let interactions: Vec<Value> = codes.iter().map(|code| json!({"code": code})).collect();
+            // Every reference parameter can be followed by `_include`; `_revinclude` works for any source
+            // type's reference parameter, of which US Core expects `Provenance:target` to be stated.
+            let includes: Vec<String> =
+                t.params.iter().filter(|p| p.kind == ParamKind::Reference).map(|p| format!("{}:{}", t.name, p.name)).collect();
             let mut resource = json!({
                 "type": t.name,
                 "interaction": interactions,
                 "searchParam": params,
+                "searchRevInclude": ["Provenance:target"],
             });
+            if !includes.is_empty() {
+                resource["searchInclude"] = json!(includes);
+            }
             if t.name == "Patient" {
                 resource["operation"] = json!([{
                     "name": "everything",

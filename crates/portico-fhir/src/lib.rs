@@ -31,5 +31,5 @@ pub use date::DateRange;
 pub use import::{clone_record, is_valid_id, prepare_bundle, ImportError, PreparedResource};
 pub use index::{index_entries, IndexEntries};
 pub use outcome::{operation_outcome, IssueCode};
-pub use search::{SearchError, SearchQuery};
+pub use search::{Handling, SearchError, SearchQuery};
 pub use types::{supported_types, type_def, ParamDef, ParamKind, TypeDef};

@@ -51,6 +51,14 @@ pub fn operation_outcome(code: IssueCode, diagnostics: &str) -> Value {
     })
 }
 
+/// An OperationOutcome of warnings, one issue per sentence: something the request asked for that the answer
+/// does not reflect, although the answer is still given.
+pub fn warnings(code: IssueCode, diagnostics: &[String]) -> Value {
+    let issues: Vec<Value> =
+        diagnostics.iter().map(|d| json!({"severity": "warning", "code": code.as_str(), "diagnostics": d})).collect();
+    json!({"resourceType": "OperationOutcome", "issue": issues})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,59 @@ const MAX_OFFSET: usize = 1_000_000_000;
 pub const MAX_VALUES_PER_PARAMETER: usize = 100;
 /// At most this many search parameters (criteria, ANDed) in one query, for the same reason.
 pub const MAX_CRITERIA: usize = 30;
+/// At most this many `_include` (and as many `_revinclude`) parameters in one query: each is one more
+/// indexed lookup per page, and US Core asks for one or two.
+pub const MAX_INCLUDES: usize = 10;
+
+/// How a search treats parameters the server does not know or support (`Prefer: handling=`, R4 search.html#errors
+/// "Handling errors"). Malformed values of supported parameters are errors either way: ignoring
+/// `birthdate=garbage` would silently widen the answer, not just leave out a refinement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handling {
+    /// Refuse the search (the default).
+    #[default]
+    Strict,
+    /// Leave such parameters out and say so ([`SearchQuery::ignored`]).
+    Lenient,
+}
+
+/// `_total`: whether the searchset states how many resources matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalMode {
+    None,
+    Estimate,
+    Accurate,
+}
+
+impl TotalMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            TotalMode::None => "none",
+            TotalMode::Estimate => "estimate",
+            TotalMode::Accurate => "accurate",
+        }
+    }
+}
+
+/// Why one parameter was not taken: `Unsupported` ones are left out under [`Handling::Lenient`].
+enum Refusal {
+    Unsupported(String),
+    Invalid(String),
+}
+
+impl From<SearchError> for Refusal {
+    fn from(e: SearchError) -> Refusal {
+        Refusal::Invalid(e.0)
+    }
+}
+
+fn unsupported<T>(msg: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::Unsupported(msg.into()))
+}
+
+fn invalid<T>(msg: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::Invalid(msg.into()))
+}
 
 /// A parsed search on one resource type.
 #[derive(Debug, Clone)]
@@ -44,6 +97,66 @@ pub struct SearchQuery {
     sort: Vec<SortKey>,
     sort_raw: Option<String>,
     summary_raw: Option<String>,
+    includes: Vec<Include>,
+    revincludes: Vec<Include>,
+    /// `_elements`, as given (type prefixes dropped); None = whole resources.
+    elements: Option<Vec<String>>,
+    total: Option<TotalMode>,
+    pretty: Option<bool>,
+    /// What a lenient search left out, one sentence per parameter.
+    ignored: Vec<String>,
+}
+
+/// One `_include` or `_revinclude` (`SourceType:param[:TargetType]`): follow a reference search parameter of
+/// the source type, from the page's resources (`_include`) or back to them (`_revinclude`). One level only:
+/// `:iterate` is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    source: &'static TypeDef,
+    param: &'static ParamDef,
+    /// The target type named, or implied (every `patient` parameter refers to Patients).
+    target: Option<&'static str>,
+    raw: String,
+}
+
+impl Include {
+    /// The type whose reference parameter is followed.
+    pub fn source_type(&self) -> &'static str {
+        self.source.name
+    }
+
+    /// The reference search parameter followed, e.g. `medication`.
+    pub fn param(&self) -> &'static str {
+        self.param.name
+    }
+
+    /// The only type of target followed, when the include names one (or the parameter implies one).
+    pub fn target_type(&self) -> Option<&'static str> {
+        self.target
+    }
+
+    /// The `(type, id)` pairs `resource` (of the source type) refers to through the parameter, restricted to
+    /// the target type, in document order without repeats. Read through the same extractor as the search
+    /// index, so an include follows exactly the references a search by the parameter would match.
+    pub fn references_of(&self, resource: &Value) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (ty, id) in self.param.paths.iter().flat_map(|p| values_at(resource, p)).filter_map(reference_of) {
+            if self.target.is_none_or(|t| t == ty) && !out.iter().any(|(t, i)| t == &ty && i == &id) {
+                out.push((ty, id));
+            }
+        }
+        out
+    }
+
+    /// The criterion on the source type that finds resources referring to any of `targets` (`(type, id)`,
+    /// at most [`MAX_VALUES_PER_PARAMETER`]): what `_revinclude` searches for.
+    pub fn referring_to(&self, targets: &[(&str, &str)]) -> Result<Criterion, SearchError> {
+        let raw: Vec<String> = targets.iter().map(|(t, id)| format!("{}/{}", escape(t), escape(id))).collect();
+        if raw.is_empty() {
+            return err(format!("no target for '{}'", self.raw));
+        }
+        Criterion::parse(self.param, self.param.name, None, &raw.join(","))
+    }
 }
 
 /// One search parameter occurrence; its values are ORed, occurrences are ANDed.
@@ -205,8 +318,16 @@ impl SortKey {
 }
 
 impl SearchQuery {
-    /// params = the decoded query pairs in order (GET query string or POST _search form body).
+    /// params = the decoded query pairs in order (GET query string or POST _search form body). Strict: any
+    /// parameter the server does not support is an error.
     pub fn parse(resource_type: &str, params: &[(String, String)]) -> Result<SearchQuery, SearchError> {
+        SearchQuery::parse_with(resource_type, params, Handling::Strict)
+    }
+
+    /// As [`SearchQuery::parse`]; under [`Handling::Lenient`] unknown parameters, unsupported modifiers and
+    /// unsupported values of the control parameters are left out (and listed in [`SearchQuery::ignored`]),
+    /// so neither the results nor the self link reflect them.
+    pub fn parse_with(resource_type: &str, params: &[(String, String)], handling: Handling) -> Result<SearchQuery, SearchError> {
         let Some(type_def) = type_def(resource_type) else {
             return err(format!("unsupported resource type '{resource_type}'"));
         };
@@ -218,66 +339,166 @@ impl SearchQuery {
             sort: Vec::new(),
             sort_raw: None,
             summary_raw: None,
+            includes: Vec::new(),
+            revincludes: Vec::new(),
+            elements: None,
+            total: None,
+            pretty: None,
+            ignored: Vec::new(),
         };
-        let mut seen_control: Vec<&str> = Vec::new();
+        let mut seen_control: Vec<String> = Vec::new();
         for (name, value) in params {
-            let (base, modifier) = match name.split_once(':') {
-                Some((b, m)) => (b, Some(m)),
-                None => (name.as_str(), None),
-            };
-            if base.starts_with('_') && !matches!(base, "_id" | "_lastUpdated") {
-                if let Some(m) = modifier {
-                    return err(format!("modifier ':{m}' is not supported on '{base}'"));
-                }
-                if seen_control.contains(&base) {
-                    return err(format!("parameter '{base}' may only be given once"));
-                }
-                query.control(base, value)?;
-                seen_control.push(base);
-                continue;
+            match query.parameter(name, value, &mut seen_control) {
+                Ok(()) => {}
+                Err(Refusal::Unsupported(why)) if handling == Handling::Lenient => query.ignored.push(why),
+                Err(Refusal::Unsupported(why) | Refusal::Invalid(why)) => return err(why),
             }
-            let def = COMMON_PARAMS.iter().find(|p| p.name == base).or_else(|| type_def.param(base));
-            let Some(def) = def else {
-                return err(format!("unknown search parameter '{name}' for {resource_type}"));
-            };
-            if query.criteria.len() == MAX_CRITERIA {
-                return err(format!("too many search parameters: at most {MAX_CRITERIA} may be combined in one search"));
-            }
-            query.criteria.push(Criterion::parse(def, name, modifier, value)?);
         }
         Ok(query)
     }
 
-    fn control(&mut self, name: &str, value: &str) -> Result<(), SearchError> {
+    fn parameter(&mut self, name: &str, value: &str, seen_control: &mut Vec<String>) -> Result<(), Refusal> {
+        let (base, modifier) = match name.split_once(':') {
+            Some((b, m)) => (b, Some(m)),
+            None => (name, None),
+        };
+        if base.starts_with('_') && !matches!(base, "_id" | "_lastUpdated") {
+            if matches!(base, "_include" | "_revinclude") {
+                return self.include(base == "_revinclude", modifier, value);
+            }
+            if let Some(m) = modifier {
+                return unsupported(format!("modifier ':{}' is not supported on '{}'", truncate(m), truncate(base)));
+            }
+            if seen_control.iter().any(|s| s == base) {
+                return invalid(format!("parameter '{base}' may only be given once"));
+            }
+            self.control(base, value)?;
+            seen_control.push(base.to_owned());
+            return Ok(());
+        }
+        let def = COMMON_PARAMS.iter().find(|p| p.name == base).or_else(|| self.type_def.param(base));
+        let Some(def) = def else {
+            return unsupported(format!("unknown search parameter '{name}' for {}", self.type_def.name));
+        };
+        if let Some(m) = modifier.filter(|m| !modifier_supported(def.kind, m)) {
+            return unsupported(format!("modifier ':{}' is not supported on '{}'", truncate(m), def.name));
+        }
+        if self.criteria.len() == MAX_CRITERIA {
+            return invalid(format!("too many search parameters: at most {MAX_CRITERIA} may be combined in one search"));
+        }
+        self.criteria.push(Criterion::parse(def, name, modifier, value)?);
+        Ok(())
+    }
+
+    /// `_include=Source:param[:Target]` (Source = the searched type) or `_revinclude=Source:param[:Target]`
+    /// (Target, when named or implied, = the searched type).
+    fn include(&mut self, rev: bool, modifier: Option<&str>, value: &str) -> Result<(), Refusal> {
+        let base = if rev { "_revinclude" } else { "_include" };
+        if let Some(m) = modifier {
+            return unsupported(format!("{base}:{} is not supported (one level of includes only)", truncate(m)));
+        }
+        let shown = truncate(value);
+        let parts: Vec<&str> = value.split(':').collect();
+        let (source, param, target) = match parts.as_slice() {
+            [s, p] => (*s, *p, None),
+            [s, p, t] => (*s, *p, Some(*t)),
+            _ => return unsupported(format!("{base}={shown} is not supported (use SourceType:parameter[:TargetType])")),
+        };
+        let Some(source) = type_def(source) else {
+            return unsupported(format!("{base}={shown}: resource type '{}' is not supported", truncate(source)));
+        };
+        if !rev && source.name != self.type_def.name {
+            return unsupported(format!(
+                "{base}={shown}: only references of the searched type {} can be included",
+                self.type_def.name
+            ));
+        }
+        let def = match source.param(param) {
+            Some(def) if def.kind == ParamKind::Reference => def,
+            _ => {
+                return unsupported(format!(
+                    "{base}={shown}: '{}' is not a reference search parameter of {}",
+                    truncate(param),
+                    source.name
+                ))
+            }
+        };
+        let implied = (def.name == "patient").then_some("Patient");
+        let target = match target {
+            None => implied,
+            Some(t) => match type_def(t) {
+                Some(td) if implied.is_none_or(|i| i == td.name) => Some(td.name),
+                _ => {
+                    return unsupported(format!(
+                        "{base}={shown}: '{}' is not a target of {}:{}",
+                        truncate(t),
+                        source.name,
+                        def.name
+                    ))
+                }
+            },
+        };
+        if rev && target.is_some_and(|t| t != self.type_def.name) {
+            return unsupported(format!("{base}={shown} can never refer to {}", self.type_def.name));
+        }
+        let include = Include { source, param: def, target, raw: value.to_owned() };
+        let list = if rev { &mut self.revincludes } else { &mut self.includes };
+        if list.contains(&include) {
+            return Ok(());
+        }
+        if list.len() == MAX_INCLUDES {
+            return invalid(format!("too many {base} parameters: at most {MAX_INCLUDES}"));
+        }
+        list.push(include);
+        Ok(())
+    }
+
+    fn control(&mut self, name: &str, value: &str) -> Result<(), Refusal> {
         match name {
             "_count" => {
                 self.count = match value.parse::<usize>() {
                     Ok(n) if n <= MAX_COUNT => n,
-                    _ => return err(format!("_count must be a whole number from 0 to {MAX_COUNT}, not '{value}'")),
+                    _ => return invalid(format!("_count must be a whole number from 0 to {MAX_COUNT}, not '{value}'")),
                 };
             }
             "_offset" => {
                 self.offset = match value.parse::<usize>() {
                     Ok(n) if n <= MAX_OFFSET => n,
-                    _ => return err(format!("_offset must be a whole number from 0 to {MAX_OFFSET}, not '{value}'")),
+                    _ => return invalid(format!("_offset must be a whole number from 0 to {MAX_OFFSET}, not '{value}'")),
                 };
             }
             "_summary" => {
                 if !matches!(value, "count" | "false") {
-                    return err(format!("_summary={value} is not supported (only 'count' and 'false')"));
+                    return unsupported(format!("_summary={value} is not supported (only 'count' and 'false')"));
                 }
                 self.summary_raw = Some(value.to_owned());
             }
             "_format" => {
                 if !is_json_format(value) {
-                    return err(format!("_format={value} is not supported (only JSON)"));
+                    return unsupported(format!("_format={value} is not supported (only JSON)"));
                 }
             }
             "_sort" => {
-                self.sort = parse_sort(self.type_def, value)?;
+                self.sort = parse_sort(self.type_def, value).map_err(|e| Refusal::Unsupported(e.0))?;
                 self.sort_raw = Some(value.to_owned());
             }
-            _ => return err(format!("unknown search parameter '{name}' for {}", self.type_def.name)),
+            "_elements" => self.elements = Some(parse_elements(self.type_def, value)?),
+            "_total" => {
+                self.total = Some(match value {
+                    "none" => TotalMode::None,
+                    "estimate" => TotalMode::Estimate,
+                    "accurate" => TotalMode::Accurate,
+                    _ => return unsupported(format!("_total={value} is not supported (use none, estimate or accurate)")),
+                });
+            }
+            "_pretty" => {
+                self.pretty = Some(match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return invalid(format!("_pretty must be true or false, not '{value}'")),
+                });
+            }
+            _ => return unsupported(format!("unknown search parameter '{name}' for {}", self.type_def.name)),
         }
         Ok(())
     }
@@ -318,6 +539,58 @@ impl SearchQuery {
         self.summary_raw.as_deref() == Some("count")
     }
 
+    /// The `_include`s, in the order given (repeats dropped).
+    pub fn includes(&self) -> &[Include] {
+        &self.includes
+    }
+
+    /// The `_revinclude`s, in the order given (repeats dropped).
+    pub fn revincludes(&self) -> &[Include] {
+        &self.revincludes
+    }
+
+    /// `_total=none`: the searchset leaves `total` out (unless `_summary=count` asked for nothing else).
+    pub fn omits_total(&self) -> bool {
+        self.total == Some(TotalMode::None) && !self.summary_count()
+    }
+
+    /// `_pretty=true`: the answer is indented JSON.
+    pub fn pretty(&self) -> bool {
+        self.pretty == Some(true)
+    }
+
+    /// What a lenient search left out and why, one sentence per parameter; empty when nothing was.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// `_elements` (R4 search.html#elements): keeps only the listed top-level elements of a matched resource (each with
+    /// its `_element` extension sibling) beside the mandatory `resourceType`, `id` and `meta`, and tags it
+    /// SUBSETTED so nobody takes the rest for absent. A resource without `_elements` is left whole.
+    pub fn subset(&self, resource: &mut Value) {
+        let Some(elements) = &self.elements else { return };
+        let Value::Object(map) = resource else { return };
+        let listed = |key: &str| {
+            let key = key.strip_prefix('_').unwrap_or(key);
+            elements.iter().any(|e| match e.strip_suffix("[x]") {
+                // A choice element: `value[x]` keeps valueQuantity, valueString, ….
+                Some(stem) => key.strip_prefix(stem).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase())),
+                None => key == e,
+            })
+        };
+        map.retain(|k, _| matches!(k.as_str(), "resourceType" | "id" | "meta") || listed(k));
+        let meta = map.entry("meta").or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(meta) = meta {
+            let tags = meta.entry("tag").or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(tags) = tags {
+                let subsetted = serde_json::json!({"system": SUBSETTED_SYSTEM, "code": "SUBSETTED", "display": "subsetted"});
+                if !tags.iter().any(|t| t["system"] == SUBSETTED_SYSTEM && t["code"] == "SUBSETTED") {
+                    tags.push(subsetted);
+                }
+            }
+        }
+    }
+
     /// sorts by the _sort keys (date params of this type, `_lastUpdated`, `_id`, `-` prefix = descending), ties and default broken by resource id, so paging is stable
     pub fn sort(&self, resources: &mut [Value]) {
         resources.sort_by_cached_key(|r| self.sort_key(r));
@@ -347,14 +620,25 @@ impl SearchQuery {
         key
     }
 
-    /// canonical query string (criteria + _count + _sort + _summary, properly percent-encoded) with the given _offset, for self/next links
+    /// canonical query string (criteria + includes + _elements + _sort + _summary + _total + _pretty + _count, properly percent-encoded) with the given _offset, for self/next links
     pub fn query_string(&self, offset: usize) -> String {
         let mut pairs: Vec<(&str, String)> = self.criteria.iter().map(|c| (c.raw_name.as_str(), c.raw_value.clone())).collect();
+        pairs.extend(self.includes.iter().map(|i| ("_include", i.raw.clone())));
+        pairs.extend(self.revincludes.iter().map(|i| ("_revinclude", i.raw.clone())));
+        if let Some(elements) = &self.elements {
+            pairs.push(("_elements", elements.join(",")));
+        }
         if let Some(sort) = &self.sort_raw {
             pairs.push(("_sort", sort.clone()));
         }
         if let Some(summary) = &self.summary_raw {
             pairs.push(("_summary", summary.clone()));
+        }
+        if let Some(total) = self.total {
+            pairs.push(("_total", total.as_str().to_owned()));
+        }
+        if let Some(pretty) = self.pretty {
+            pairs.push(("_pretty", pretty.to_string()));
         }
         pairs.push(("_count", self.count.to_string()));
         pairs.push(("_offset", offset.to_string()));
@@ -384,6 +668,46 @@ pub fn is_json_format(m: &str) -> bool {
         m.as_str(),
         "json" | "application/json" | "application/fhir+json" | "application/json+fhir" | "*/*" | "application/*"
     )
+}
+
+/// The code system of the SUBSETTED tag (R4 search.html#elements, `v3-ObservationValue`).
+pub const SUBSETTED_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
+
+/// `_elements=a,b,Type.c`: element names (letters and digits, a choice element as `value[x]`), optionally
+/// prefixed by the searched type.
+fn parse_elements(type_def: &'static TypeDef, value: &str) -> Result<Vec<String>, Refusal> {
+    let mut out: Vec<String> = Vec::new();
+    for part in value.split(',') {
+        let part = part.trim();
+        let name = match part.split_once('.') {
+            Some((ty, name)) if ty == type_def.name => name,
+            Some(_) => {
+                return unsupported(format!("_elements: '{}' is not a top-level element of {}", truncate(part), type_def.name))
+            }
+            None => part,
+        };
+        let stem = name.strip_suffix("[x]").unwrap_or(name);
+        if !stem.starts_with(|c: char| c.is_ascii_alphabetic()) || !stem.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return invalid(format!("_elements: '{}' is not an element name", truncate(part)));
+        }
+        if out.len() == MAX_CRITERIA * 2 {
+            return invalid(format!("_elements: at most {} elements", MAX_CRITERIA * 2));
+        }
+        if !out.iter().any(|e| e == name) {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a parameter of this kind takes this modifier (`Criterion::parse` reads the same ones).
+fn modifier_supported(kind: ParamKind, modifier: &str) -> bool {
+    match kind {
+        ParamKind::String => matches!(modifier, "exact" | "contains"),
+        // `subject:Patient=123` is the R4 way to say which type a bare id names.
+        ParamKind::Reference => is_type_name(modifier),
+        ParamKind::Token | ParamKind::Date => false,
+    }
 }
 
 fn parse_sort(type_def: &'static TypeDef, value: &str) -> Result<Vec<SortKey>, SearchError> {

@@ -244,8 +244,21 @@ fn parse_errors_table() {
         Err(e) => assert!(e.to_string().contains(expected), "{ty}?{query}: '{e}' lacks '{expected}'"),
     };
     check("Observation", "foo=1", "unknown search parameter 'foo' for Observation");
-    check("Observation", "_include=Observation:patient", "unknown search parameter '_include'");
-    check("Observation", "_elements=id", "unknown search parameter '_elements'");
+    check("Observation", "_include=Observation:code", "'code' is not a reference search parameter of Observation");
+    check("Observation", "_include=Observation", "use SourceType:parameter");
+    check("Observation", "_include=*", "use SourceType:parameter");
+    check("Observation", "_include:iterate=Observation:has-member", "_include:iterate is not supported");
+    check("Observation", "_include=Patient:organization", "only references of the searched type Observation");
+    check("Observation", "_include=Observation:patient:Group", "'Group' is not a target");
+    check("Observation", "_revinclude=Provenance:patient", "can never refer to Observation");
+    check("Observation", "_revinclude=Provenance:target:Patient", "can never refer to Observation");
+    check("Observation", "_revinclude=Basic:subject", "resource type 'Basic' is not supported");
+    check("Observation", "_elements=a b", "not an element name");
+    check("Observation", "_elements=", "not an element name");
+    check("Observation", "_elements=Patient.name", "not a top-level element of Observation");
+    check("Observation", "_total=sometimes", "_total=sometimes");
+    check("Observation", "_total=none&_total=none", "only be given once");
+    check("Observation", "_pretty=yes", "_pretty must be true or false");
     check("Observation", "subject.name=x", "unknown search parameter");
     check("Basic", "code=x", "unsupported resource type 'Basic'");
     check("Observation", "code:text=x", "modifier ':text'");
@@ -308,6 +321,100 @@ fn controls_are_read() {
     parse("Observation", "_format=application/fhir json");
     parse("Observation", "_sort=-date,_id,_lastUpdated");
     parse("Condition", "_sort=onset-date");
+}
+
+/// Under `Prefer: handling=lenient`, unknown parameters, unsupported modifiers and unsupported control
+/// values are left out (and named); malformed values of supported parameters are still errors.
+#[test]
+fn lenient_table() {
+    use portico_fhir::Handling;
+    // (query, ignored sentences that must appear (empty: none), None = still an error)
+    for (query, ignored) in [
+        ("code=x&foo=1", Some(vec!["unknown search parameter 'foo'"])),
+        ("code:text=x&status=final", Some(vec!["modifier ':text'"])),
+        ("_summary=text&_sort=code", Some(vec!["_summary=text", "cannot sort"])),
+        ("_include:iterate=Observation:has-member&_include=*", Some(vec!["_include:iterate", "_include=*"])),
+        ("_total=maybe&_elements=status", Some(vec!["_total=maybe"])),
+        ("status=final", Some(vec![])),
+        ("date=yesterday", None),
+        ("_count=x", None),
+        ("_pretty=1", None),
+        ("_elements=a b", None),
+    ] {
+        let strict = SearchQuery::parse("Observation", &pairs(query));
+        let lenient = SearchQuery::parse_with("Observation", &pairs(query), Handling::Lenient);
+        match ignored {
+            None => assert!(strict.is_err() && lenient.is_err(), "{query}"),
+            Some(ignored) => {
+                let q = lenient.unwrap_or_else(|e| panic!("{query}: {e}"));
+                assert_eq!(strict.is_ok(), ignored.is_empty(), "{query}");
+                assert_eq!(q.ignored().len(), ignored.len(), "{query}: {:?}", q.ignored());
+                for (got, want) in q.ignored().iter().zip(ignored) {
+                    assert!(got.contains(want), "{query}: '{got}' lacks '{want}'");
+                }
+                // What was ignored is not in the links either, and the links parse strictly.
+                let again = SearchQuery::parse("Observation", &pairs(&decode(&q.query_string(0)))).unwrap();
+                assert_eq!(again.criteria(), q.criteria(), "{query}");
+                assert!(again.ignored().is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn includes_are_read() {
+    let q = parse(
+        "MedicationRequest",
+        "_include=MedicationRequest:medication&_include=MedicationRequest:patient&_include=MedicationRequest:medication&_revinclude=Provenance:target",
+    );
+    let got: Vec<_> = q.includes().iter().map(|i| (i.source_type(), i.param(), i.target_type())).collect();
+    assert_eq!(got, [("MedicationRequest", "medication", None), ("MedicationRequest", "patient", Some("Patient"))]);
+    let rev: Vec<_> = q.revincludes().iter().map(|i| (i.source_type(), i.param(), i.target_type())).collect();
+    assert_eq!(rev, [("Provenance", "target", None)]);
+    let mr = json!({"resourceType": "MedicationRequest", "id": "m", "subject": {"reference": "Patient/p1"},
+        "medicationReference": {"reference": "http://x/fhir/Medication/med-1"}});
+    assert_eq!(q.includes()[0].references_of(&mr), [("Medication".to_owned(), "med-1".to_owned())]);
+    assert_eq!(q.includes()[1].references_of(&mr), [("Patient".to_owned(), "p1".to_owned())]);
+    // A named target type filters what is followed.
+    let q = parse("Observation", "_include=Observation:has-member:Observation&_include=Observation:subject:Device");
+    let obs = json!({"resourceType": "Observation", "id": "o", "subject": {"reference": "Patient/p"},
+        "hasMember": [{"reference": "Observation/a"}, {"reference": "QuestionnaireResponse/q"}, {"reference": "Observation/a"}]});
+    assert_eq!(q.includes()[0].references_of(&obs), [("Observation".to_owned(), "a".to_owned())]);
+    assert!(q.includes()[1].references_of(&obs).is_empty());
+    // _revinclude searches the source type for references to the page.
+    let q = parse("Observation", "_revinclude=Provenance:target");
+    let c = q.revincludes()[0].referring_to(&[("Observation", "a"), ("Observation", "b")]).unwrap();
+    assert_eq!(&c, &parse("Provenance", "target=Observation/a,Observation/b").criteria()[0]);
+}
+
+#[test]
+fn elements_keep_the_mandatory_and_the_listed() {
+    let patient = json!({"resourceType": "Patient", "id": "p", "meta": {"lastUpdated": "2024-01-01T00:00:00Z"},
+        "gender": "female", "birthDate": "1990-01-01", "_birthDate": {"extension": []}, "name": [{"family": "Z"}],
+        "deceasedBoolean": false});
+    // (query, the keys kept)
+    for (query, keys) in [
+        ("_elements=gender", vec!["gender", "id", "meta", "resourceType"]),
+        ("_elements=birthDate,Patient.name", vec!["_birthDate", "birthDate", "id", "meta", "name", "resourceType"]),
+        ("_elements=deceased[x]", vec!["deceasedBoolean", "id", "meta", "resourceType"]),
+        ("_elements=deceased", vec!["id", "meta", "resourceType"]),
+    ] {
+        let mut r = patient.clone();
+        parse("Patient", query).subset(&mut r);
+        let got: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(got, keys, "{query}");
+        assert_eq!(r["meta"]["lastUpdated"], "2024-01-01T00:00:00Z");
+        assert_eq!(r["meta"]["tag"].as_array().map(Vec::len), Some(1), "{query}");
+        assert_eq!(r["meta"]["tag"][0]["code"], "SUBSETTED");
+        // Subsetting twice tags once.
+        parse("Patient", query).subset(&mut r);
+        assert_eq!(r["meta"]["tag"].as_array().map(Vec::len), Some(1), "{query}");
+    }
+    let mut r = json!({"resourceType": "Patient", "id": "p", "gender": "male"});
+    parse("Patient", "gender=male").subset(&mut r);
+    assert_eq!(r, json!({"resourceType": "Patient", "id": "p", "gender": "male"}), "no _elements: untouched");
+    parse("Patient", "_elements=name").subset(&mut r);
+    assert_eq!(r["meta"]["tag"][0]["code"], "SUBSETTED", "meta is created to carry the tag");
 }
 
 // ---- sorting and paging --------------------------------------------------------------------
@@ -423,6 +530,19 @@ fn query_string_table() {
         "name:exact=Agust%C3%ADn%20N%C3%BA%C3%B1ez&_count=50&_offset=15",
     );
     check("Patient", &[("name", "a\\,b&c")], 0, "name=a%5C,b%26c&_count=50&_offset=0");
+    check(
+        "MedicationRequest",
+        &[
+            ("_pretty", "true"),
+            ("_total", "none"),
+            ("_revinclude", "Provenance:target"),
+            ("_elements", "MedicationRequest.status,subject"),
+            ("_include", "MedicationRequest:medication"),
+            ("patient", "85"),
+        ],
+        0,
+        "patient=85&_include=MedicationRequest:medication&_revinclude=Provenance:target&_elements=status,subject&_total=none&_pretty=true&_count=50&_offset=0",
+    );
 }
 
 #[test]

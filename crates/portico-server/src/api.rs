@@ -253,7 +253,7 @@ async fn preview_search(
     uri: Uri,
 ) -> Response {
     let params = query_pairs(uri.query());
-    run_preview(state, headers, id, FhirOp::Search { resource_type, params }).await
+    run_preview(state, headers, id, FhirOp::Search { resource_type, params, handling: Default::default() }).await
 }
 
 async fn preview_read(

@@ -11,8 +11,9 @@ use portico_domain::{
     effective_access, Access, AuditEvent, AuditKind, Category, Digest, Interaction, PatientId, PatientScope, PracticeId,
     ScopeSet, Secret, SecretKind,
 };
+use portico_fhir::bundle::SearchMode;
 use portico_fhir::outcome::IssueCode;
-use portico_fhir::search::{Criterion, SearchQuery};
+use portico_fhir::search::{Criterion, Handling, SearchQuery, MAX_VALUES_PER_PARAMETER};
 use portico_fhir::{type_def, TypeDef};
 use portico_store::{CredentialRecord, PatientFilter, ReadStore, StoredResource, WriteStore};
 use serde_json::Value;
@@ -150,12 +151,34 @@ fn resolve(store: &dyn ReadStore, cred: &CredentialRecord, now: DateTime<Utc>) -
 /// A FHIR interaction, parsed from HTTP by the handler (or built by the preview).
 #[derive(Clone, Debug)]
 pub enum FhirOp {
-    Read { resource_type: String, id: String },
-    Search { resource_type: String, params: Vec<(String, String)> },
-    Everything { id: String },
-    Create { resource_type: String, body: Value },
-    Update { resource_type: String, id: String, body: Value, if_match: Option<i64> },
-    Delete { resource_type: String, id: String, if_match: Option<i64> },
+    Read {
+        resource_type: String,
+        id: String,
+    },
+    /// `handling`: what `Prefer: handling=` asked for (strict unless the client said lenient).
+    Search {
+        resource_type: String,
+        params: Vec<(String, String)>,
+        handling: Handling,
+    },
+    Everything {
+        id: String,
+    },
+    Create {
+        resource_type: String,
+        body: Value,
+    },
+    Update {
+        resource_type: String,
+        id: String,
+        body: Value,
+        if_match: Option<i64>,
+    },
+    Delete {
+        resource_type: String,
+        id: String,
+        if_match: Option<i64>,
+    },
 }
 
 /// A successful FHIR answer.
@@ -380,10 +403,10 @@ fn run_read(
             served.push(r);
             Ok(FhirOk { status: StatusCode::OK, body: None, body_text, version, location: None })
         }
-        FhirOp::Search { resource_type, params } => {
+        FhirOp::Search { resource_type, params, handling } => {
             let td = known_type(&resource_type)?;
             who.require(td.name, Interaction::Search)?;
-            let query = SearchQuery::parse(td.name, &params).map_err(|e| FhirError::bad_request(e.to_string()))?;
+            let query = SearchQuery::parse_with(td.name, &params, handling).map_err(|e| FhirError::bad_request(e.to_string()))?;
             search(store, who, td, &query, fhir_base, served)
         }
         FhirOp::Everything { id } => {
@@ -585,17 +608,110 @@ fn search(
     criteria.extend(who.scope_criteria(td.name, Interaction::Search)?);
     let (total, rows) = store.search(td.name, reach(who, td), &criteria, query.sort_keys(), query.offset(), page_size)?;
     let page = rows.iter().map(parse_json).collect::<Result<Vec<_>, _>>()?;
+    // Includes follow the page's references before `_elements` may cut them away.
+    let included = included(store, who, td, query, &rows, &page)?;
+    let mut entries: Vec<(Value, SearchMode)> = Vec::with_capacity(page.len() + included.len() + 1);
+    for mut resource in page {
+        query.subset(&mut resource);
+        entries.push((resource, SearchMode::Match));
+    }
+    for r in &included {
+        entries.push((parse_json(r)?, SearchMode::Include));
+    }
+    if !query.ignored().is_empty() {
+        let ignored: Vec<String> = query.ignored().iter().map(|why| format!("ignored: {why}")).collect();
+        entries.push((portico_fhir::outcome::warnings(IssueCode::NotSupported, &ignored), SearchMode::Outcome));
+    }
     served.extend(rows);
-    Ok(searchset_page(fhir_base, td, query, total, page))
+    served.extend(included);
+    Ok(searchset_page(fhir_base, td, query, total, entries))
 }
 
-/// One page of search results, with its self link and, when more results follow, a next link.
-fn searchset_page(fhir_base: &str, td: &TypeDef, query: &SearchQuery, total: usize, page: Vec<Value>) -> FhirOk {
+/// The resources `_include` and `_revinclude` add to a page. Each is found by a search of its own type with
+/// the reach (patient compartment, or shared), scope and category criteria any search of that type gets, so
+/// an include never hands out what the principal could not have read directly; a type the token lacks is
+/// left out silently, as a reference to it would be unreadable anyway. Resources already on the page (or
+/// brought twice) appear once. `_include` needs read access to the target type, `_revinclude` search access
+/// to the source type: each is the interaction the client would otherwise have used.
+fn included(
+    store: &dyn ReadStore,
+    who: &Principal,
+    td: &TypeDef,
+    query: &SearchQuery,
+    rows: &[StoredResource],
+    page: &[Value],
+) -> Result<Vec<StoredResource>, FhirError> {
+    let mut seen: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|r| (r.resource_type.clone(), r.id.clone())).collect();
+    let mut out: Vec<StoredResource> = Vec::new();
+    let mut keep = |found: Vec<StoredResource>, out: &mut Vec<StoredResource>| {
+        for r in found {
+            if seen.insert((r.resource_type.clone(), r.id.clone())) {
+                out.push(r);
+            }
+        }
+    };
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let internal = |e: portico_fhir::SearchError| {
+        // The ids come from parsed references and the page's own rows, which are valid ids.
+        tracing::error!(error = %e, "an include produced an unparsable criterion");
+        FhirError::internal()
+    };
+    // _include: the page's references per target type, in page order.
+    let mut wanted: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for include in query.includes() {
+        for (ty, id) in page.iter().flat_map(|r| include.references_of(r)) {
+            let Some(target) = type_def(&ty) else { continue };
+            let ids = wanted.entry(target.name).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    for (ty, ids) in wanted {
+        if !who.permits(ty, Interaction::Read) {
+            continue;
+        }
+        let target = known_type(ty)?;
+        let restrict = who.scope_criteria(ty, Interaction::Read)?;
+        for chunk in ids.chunks(MAX_VALUES_PER_PARAMETER) {
+            let values: Vec<(Option<&str>, &str)> = chunk.iter().map(|id| (None, id.as_str())).collect();
+            let by_id = Criterion::token_any(ty, "_id", &values).map_err(internal)?;
+            let criteria: Vec<Criterion> = std::iter::once(by_id).chain(restrict.iter().cloned()).collect();
+            let (_, found) = store.search(ty, reach(who, target), &criteria, &[], 0, usize::MAX)?;
+            keep(found, &mut out);
+        }
+    }
+    // _revinclude: resources of the source type that refer to the page's resources.
+    let targets: Vec<(&str, &str)> = rows.iter().map(|r| (td.name, r.id.as_str())).collect();
+    for rev in query.revincludes() {
+        let source = rev.source_type();
+        if !who.permits(source, Interaction::Search) {
+            continue;
+        }
+        let source_td = known_type(source)?;
+        let restrict = who.scope_criteria(source, Interaction::Search)?;
+        for chunk in targets.chunks(MAX_VALUES_PER_PARAMETER) {
+            let referring = rev.referring_to(chunk).map_err(internal)?;
+            let criteria: Vec<Criterion> = std::iter::once(referring).chain(restrict.iter().cloned()).collect();
+            let (_, found) = store.search(source, reach(who, source_td), &criteria, &[], 0, usize::MAX)?;
+            keep(found, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+/// One page of search results, with its self link and, when more results follow, a next link. The links
+/// carry only what the search applied (a lenient search's ignored parameters are not in them).
+fn searchset_page(fhir_base: &str, td: &TypeDef, query: &SearchQuery, total: usize, entries: Vec<(Value, SearchMode)>) -> FhirOk {
     let link = |offset| format!("{fhir_base}/{}?{}", td.name, query.query_string(offset));
     let paged = !query.summary_count() && query.count() > 0;
     let next_offset = query.offset().saturating_add(query.count());
     let next = (paged && next_offset < total).then(|| link(next_offset));
-    FhirOk::json(portico_fhir::bundle::searchset(fhir_base, total, page, &link(query.offset()), next.as_deref()))
+    let total = (!query.omits_total()).then_some(total);
+    FhirOk::json(portico_fhir::bundle::searchset_entries(fhir_base, total, entries, &link(query.offset()), next.as_deref()))
 }
 
 fn truncate(s: &str) -> String {

@@ -9,7 +9,7 @@ use axum::Router;
 use portico_domain::PracticeId;
 use portico_fhir::capability::{capability_statement, smart_configuration as smart_config, Endpoints};
 use portico_fhir::outcome::IssueCode;
-use portico_fhir::search::is_json_format;
+use portico_fhir::search::{is_json_format, Handling};
 use serde_json::Value;
 
 use crate::engine::{self, FhirOk, FhirOp};
@@ -135,7 +135,10 @@ async fn search_get(
     uri: Uri,
 ) -> Response {
     let params = query_pairs(uri.query());
-    handle(state, &headers, Ok(FhirOp::Search { resource_type, params })).await
+    let pretty = wants_pretty(&params);
+    let handling = handling(&headers);
+    let response = handle(state, &headers, Ok(FhirOp::Search { resource_type, params, handling }), pretty).await;
+    preference_applied(response, handling)
 }
 
 async fn search_post(
@@ -145,35 +148,70 @@ async fn search_post(
     uri: Uri,
     body: Body,
 ) -> Response {
+    let handling = handling(&headers);
     let op = async {
         let bytes = read_body(body).await?;
         let mut params = query_pairs(uri.query());
         params.extend(url::form_urlencoded::parse(&bytes).into_owned());
-        Ok(FhirOp::Search { resource_type, params })
+        Ok(FhirOp::Search { resource_type, params, handling })
     }
     .await;
-    handle(state, &headers, op).await
+    let pretty = matches!(&op, Ok(FhirOp::Search { params, .. }) if wants_pretty(params));
+    preference_applied(handle(state, &headers, op, pretty).await, handling)
+}
+
+/// `Prefer: handling=lenient` (R4 search.html#errors, RFC 7240): the client would rather have an answer without the
+/// parameters the server does not support than none. Strict otherwise.
+fn handling(headers: &HeaderMap) -> Handling {
+    let lenient = headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split([',', ';'])).any(|p| {
+        p.split_once('=').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("handling") && v.trim().trim_matches('"').eq_ignore_ascii_case("lenient")
+        })
+    });
+    if lenient {
+        Handling::Lenient
+    } else {
+        Handling::Strict
+    }
+}
+
+/// RFC 7240 §3: a server that honoured a preference says so.
+fn preference_applied(mut response: Response, handling: Handling) -> Response {
+    if handling == Handling::Lenient && response.status().is_success() {
+        response.headers_mut().insert("preference-applied", HeaderValue::from_static("handling=lenient"));
+    }
+    response
+}
+
+/// `_pretty=true` (R4 http.html#pretty) on any interaction: indented JSON. The search parser
+/// checks the value; here only `true` matters.
+fn wants_pretty(params: &[(String, String)]) -> bool {
+    params.iter().rev().find(|(k, _)| k == "_pretty").is_some_and(|(_, v)| v == "true")
 }
 
 async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     FhirPath((resource_type, id)): FhirPath<(String, String)>,
+    uri: Uri,
 ) -> Response {
-    handle(state, &headers, Ok(FhirOp::Read { resource_type, id })).await
+    let pretty = wants_pretty(&query_pairs(uri.query()));
+    handle(state, &headers, Ok(FhirOp::Read { resource_type, id }), pretty).await
 }
 
 async fn operation(
     State(state): State<AppState>,
     headers: HeaderMap,
     FhirPath((resource_type, id, operation)): FhirPath<(String, String, String)>,
+    uri: Uri,
 ) -> Response {
+    let pretty = wants_pretty(&query_pairs(uri.query()));
     let op = if resource_type == "Patient" && operation == "$everything" {
         Ok(FhirOp::Everything { id })
     } else {
         Err(FhirError::new(StatusCode::NOT_FOUND, IssueCode::NotSupported, "only Patient/{id}/$everything is supported here"))
     };
-    handle(state, &headers, op).await
+    handle(state, &headers, op, pretty).await
 }
 
 async fn create(
@@ -183,7 +221,7 @@ async fn create(
     body: Body,
 ) -> Response {
     let op = async { Ok(FhirOp::Create { resource_type, body: json_body(body).await? }) }.await;
-    handle(state, &headers, op).await
+    handle(state, &headers, op, false).await
 }
 
 async fn update(
@@ -197,7 +235,7 @@ async fn update(
         Ok(FhirOp::Update { resource_type, id, body: json_body(body).await?, if_match })
     }
     .await;
-    handle(state, &headers, op).await
+    handle(state, &headers, op, false).await
 }
 
 async fn delete(
@@ -206,7 +244,7 @@ async fn delete(
     FhirPath((resource_type, id)): FhirPath<(String, String)>,
 ) -> Response {
     let op = if_match(&headers).map(|if_match| FhirOp::Delete { resource_type, id, if_match });
-    handle(state, &headers, op).await
+    handle(state, &headers, op, false).await
 }
 
 tokio::task_local! {
@@ -269,7 +307,7 @@ pub async fn tenant_dispatch(State(state): State<AppState>, req: axum::extract::
 /// Authorizes first (so a request without a valid token learns nothing else), then runs the parsed op.
 /// Reads run on a reader snapshot and their audit events are committed by the writer before the answer
 /// leaves; writes run on the writer, the change and its audit events in one savepoint.
-async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirError>) -> Response {
+async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirError>, pretty: bool) -> Response {
     let bearer = bearer(headers);
     let fhir_base = request_base(&state);
     let tenant = tenant();
@@ -287,7 +325,7 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
                 })
             })
             .await
-            .map(|r| r.map_err(FhirError::from).and_then(|r| r).map(render))
+            .map(|r| r.map_err(FhirError::from).and_then(|r| r).map(|ok| render_as(ok, pretty)))
     } else {
         let weight = if op.as_ref().is_ok_and(FhirOp::is_heavy) { Weight::Heavy } else { Weight::Light };
         let read = state
@@ -297,7 +335,7 @@ async fn handle(state: AppState, headers: &HeaderMap, op: Result<FhirOp, FhirErr
                     Err((e, events)) => (Err(e), events),
                 };
                 // Rendered here, off the async runtime: a large bundle is milliseconds of serialization.
-                (result.map(render), events)
+                (result.map(|ok| render_as(ok, pretty)), events)
             })
             .await;
         match read {
@@ -339,7 +377,20 @@ fn authorized(
 }
 
 pub fn render(ok: FhirOk) -> Response {
-    let mut r = match (ok.body_text, &ok.body) {
+    render_as(ok, false)
+}
+
+/// `pretty`: indented JSON (`_pretty=true`), at the price of parsing a body that was kept as text.
+fn render_as(ok: FhirOk, pretty: bool) -> Response {
+    let body_text = match (ok.body_text, &ok.body) {
+        (Some(text), _) if pretty => {
+            serde_json::from_str::<Value>(&text).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).or(Some(text))
+        }
+        (Some(text), _) => Some(text),
+        (None, Some(b)) if pretty => serde_json::to_string_pretty(b).ok(),
+        (None, _) => None,
+    };
+    let mut r = match (body_text, &ok.body) {
         (Some(text), _) => (ok.status, [(header::CONTENT_TYPE, FHIR_JSON)], text).into_response(),
         (None, Some(b)) => fhir_json(ok.status, b),
         (None, None) => ok.status.into_response(),

@@ -67,6 +67,10 @@ pub fn receipts(store: &dyn ReadStore, user: &UserRecord) -> Result<Vec<wire::Re
                 .cloned()
         });
         let first_refused = refused.map(|(seq, e)| to_event(store, seq, e, &mut names)).transpose()?;
+        let revoked_by = match deletion.and_then(|i| events[i].1.actor) {
+            Some(actor) => store.user(actor)?.map(|u| u.username),
+            None => None,
+        };
         out.push(wire::RevocationReceipt {
             credential_id: c.id,
             name: c.name,
@@ -74,6 +78,9 @@ pub fn receipts(store: &dyn ReadStore, user: &UserRecord) -> Result<Vec<wire::Re
             deleted_at,
             tokens_revoked,
             first_refused,
+            created_at: Some(c.created_at),
+            valid_to: c.window.to,
+            revoked_by,
         });
     }
     Ok(out)

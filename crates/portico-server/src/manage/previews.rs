@@ -43,7 +43,11 @@ pub fn preview(
         .map(|(resource_type, count)| wire::TypeCount { resource_type, count })
         .collect();
     let mut patients = Vec::new();
-    let op = FhirOp::Search { resource_type: "Patient".into(), params: vec![("_count".into(), "1000".into())] };
+    let op = FhirOp::Search {
+        resource_type: "Patient".into(),
+        params: vec![("_count".into(), "1000".into())],
+        handling: Default::default(),
+    };
     if let (Ok(FhirOk { body: Some(b), .. }), _) = engine::execute_read(store, &who, op, fhir_base, now) {
         patients = b["entry"]
             .as_array()
@@ -66,7 +70,11 @@ pub fn counts(store: &dyn ReadStore, who: &engine::Principal, fhir_base: &str, n
         if td.name != "Patient" && td.compartment.is_empty() {
             continue;
         }
-        let op = FhirOp::Search { resource_type: td.name.to_owned(), params: vec![("_summary".into(), "count".into())] };
+        let op = FhirOp::Search {
+            resource_type: td.name.to_owned(),
+            params: vec![("_summary".into(), "count".into())],
+            handling: Default::default(),
+        };
         // A type the scopes exclude (403), or one that fails, simply does not appear.
         if let (Ok(FhirOk { body: Some(b), .. }), _) = engine::execute_read(store, who, op, fhir_base, now) {
             let n = b["total"].as_u64().unwrap_or(0) as usize;
