@@ -2,7 +2,7 @@
 //! so that making them is not what gets measured. Registers (idempotently) a public patient app, a
 //! confidential one and a system app with a fresh RSA key, approved by the demo practice; then writes into
 //! OUT_DIR: `codes.txt` (authorization codes of one grant of the demo patient, PKCE verifier `VERIFIER`),
-//! `refresh.txt` (live refresh tokens of that grant), `introspect.env` (the confidential app's id and secret
+//! `refresh.txt` (live refresh tokens, each of a grant of its own), `introspect.env` (the confidential app's id and secret
 //! and an access token of it) and `assertions.txt` (RS384 client assertions of the system app for
 //! `BASE_URL/oauth/token`, each with its own jti, valid five minutes).
 //!
@@ -144,13 +144,16 @@ fn main() {
         writeln!(file, "{}", code.expose()).unwrap();
     }
     file.flush().unwrap();
+    // Each refresh token is its own grant (family): a token that wrk happened to send twice revokes its own
+    // family only, not every other chain of the run.
     let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("refresh.txt")).unwrap());
     for _ in 0..refresh {
+        let family = grant(&mut store, "pci_smart_bench_public");
         let r = Secret::generate(SecretKind::RefreshToken, &mut rand::rngs::OsRng);
         store
             .insert_refresh_token(&RefreshTokenRecord {
                 digest: r.digest(),
-                credential_id: public_grant.clone(),
+                credential_id: family,
                 issued_at: now,
                 expires_at: now + Duration::days(90),
                 used_at: None,
