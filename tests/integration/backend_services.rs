@@ -19,38 +19,43 @@ use crate::harness::*;
 const CLIENT: &str = "pci_smart_backend";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-fn b64(bytes: &[u8]) -> String {
+pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-struct Keys {
-    rsa: RsaKeyPair,
-    stranger: RsaKeyPair,
+pub struct Keys {
+    pub rsa: RsaKeyPair,
+    pub stranger: RsaKeyPair,
     ec: EcdsaKeyPair,
-    jwks: Value,
+    pub jwks: Value,
 }
 
-fn keys() -> &'static Keys {
+pub fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
         let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
         let stranger = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
         let ec = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
-        let public = rsa.public_key();
         let point = ec.public_key().as_ref();
         let half = (point.len() - 1) / 2;
         let jwks = json!({ "keys": [
-            { "kty": "RSA", "kid": "rsa-1", "alg": "RS384", "use": "sig",
-              "n": b64(public.modulus().big_endian_without_leading_zero()),
-              "e": b64(public.exponent().big_endian_without_leading_zero()) },
+            rsa_jwk(&rsa, "rsa-1"),
             { "kty": "EC", "crv": "P-384", "kid": "ec-1", "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..]) },
         ]});
         Keys { rsa, stranger, ec, jwks }
     })
 }
 
+/// The public JWK of an RSA key, for RS384.
+pub fn rsa_jwk(pair: &RsaKeyPair, kid: &str) -> Value {
+    let public = pair.public_key();
+    json!({ "kty": "RSA", "kid": kid, "alg": "RS384", "use": "sig",
+        "n": b64(public.modulus().big_endian_without_leading_zero()),
+        "e": b64(public.exponent().big_endian_without_leading_zero()) })
+}
+
 #[derive(Clone, Copy)]
-enum Signer {
+pub enum Signer {
     Rs384,
     Es384,
     Stranger,
@@ -58,7 +63,7 @@ enum Signer {
     Unsigned,
 }
 
-fn sign(header: &Value, claims: &Value, signer: Signer) -> String {
+pub fn sign(header: &Value, claims: &Value, signer: Signer) -> String {
     let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
     let k = keys();
     let rng = SystemRandom::new();
@@ -126,7 +131,7 @@ fn claims(server: &TestServer, jti: &str) -> Value {
     json!({ "iss": CLIENT, "sub": CLIENT, "aud": format!("{}/oauth/token", server.base), "exp": now + 240, "jti": jti })
 }
 
-fn header(alg: &str, kid: &str) -> Value {
+pub fn header(alg: &str, kid: &str) -> Value {
     json!({ "alg": alg, "kid": kid, "typ": "JWT" })
 }
 

@@ -19,34 +19,38 @@ const SCOPE: &str = "launch/patient openid fhirUser offline_access patient/Patie
 
 /// Registers a public app (approved by the demo practice) straight in the store; returns its client id.
 fn register(server: &TestServer, client_id: &str, approved: bool) -> String {
+    register_with(server, client_id, approved, |_| {})
+}
+
+fn register_with(server: &TestServer, client_id: &str, approved: bool, adjust: impl FnOnce(&mut AppRecord)) -> String {
     let mut store = server.store();
     let now = Utc::now();
     let admin = store.user_by_username("admin").unwrap().unwrap();
-    store
-        .insert_app(&AppRecord {
-            id: format!("app-{client_id}"),
-            client_id: client_id.into(),
-            owner: admin.id,
-            name: "Growth <Chart>".into(),
-            description: "Plots growth".into(),
-            homepage: Some("https://growth.example".into()),
-            privacy_policy: Some("https://growth.example/privacy".into()),
-            app_type: AppType::Patient,
-            platform: Platform::Browser,
-            client_auth: ClientAuth::None,
-            secret_digest: None,
-            secret_hint: None,
-            previous: None,
-            jwks: None,
-            jwks_url: None,
-            redirect_uris: vec![REDIRECT.into()],
-            scopes: SCOPE.into(),
-            active: true,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-        })
-        .unwrap();
+    let mut app = AppRecord {
+        id: format!("app-{client_id}"),
+        client_id: client_id.into(),
+        owner: admin.id,
+        name: "Growth <Chart>".into(),
+        description: "Plots growth".into(),
+        homepage: Some("https://growth.example".into()),
+        privacy_policy: Some("https://growth.example/privacy".into()),
+        app_type: AppType::Patient,
+        platform: Platform::Browser,
+        client_auth: ClientAuth::None,
+        secret_digest: None,
+        secret_hint: None,
+        previous: None,
+        jwks: None,
+        jwks_url: None,
+        redirect_uris: vec![REDIRECT.into()],
+        scopes: SCOPE.into(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    adjust(&mut app);
+    store.insert_app(&app).unwrap();
     if approved {
         let app_id = format!("app-{client_id}");
         store.request_approval(&app_id, PracticeId(1), UserId(admin.id.0), now).unwrap();
@@ -642,5 +646,111 @@ async fn staff_pick_a_patient() {
         .await
         .unwrap();
     assert_ne!(r.status(), 200);
+    server.stop().await;
+}
+
+/// Checklist 44, 45, 48: a web app authenticating with `private_key_jwt` (keys at a JWKS URL) through the
+/// code and refresh grants; the JWKS is fetched once, cached, and fetched again when an unknown `kid` arrives.
+#[tokio::test]
+async fn asymmetric_client_with_a_jwks_url() {
+    use crate::backend_services::{header, keys, rsa_jwk, sign, Signer};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A tiny JWKS host on loopback (http is allowed there), counting its fetches.
+    let served = Arc::new(Mutex::new(serde_json::json!({ "keys": [rsa_jwk(&keys().rsa, "rsa-1")] }).to_string()));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let (s2, f2) = (served.clone(), fetches.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 2048];
+            let _ = sock.read(&mut buf).await;
+            f2.fetch_add(1, Ordering::SeqCst);
+            let body = s2.lock().unwrap().clone();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: max-age=300\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    });
+
+    let server = TestServer::start().await;
+    let url = jwks_url.clone();
+    let client = register_with(&server, "pci_smart_keyed", true, move |a| {
+        a.platform = Platform::Web;
+        a.client_auth = ClientAuth::PrivateKeyJwt;
+        a.jwks_url = Some(url);
+    });
+    let token_url = format!("{}/oauth/token", server.base);
+    let assertion = |kid: &str, signer: Signer, jti: &str| {
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({ "iss": client, "sub": client, "aud": token_url, "exp": now + 240, "jti": jti });
+        sign(&header("RS384", kid), &claims, signer)
+    };
+    let assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    let code = param(&location, "code").unwrap();
+    let a1 = assertion("rsa-1", Signer::Rs384, "k1");
+    let (s, t, _) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_assertion_type", assertion_type),
+            ("client_assertion", &a1),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t["id_token"].is_string(), "an asymmetric client gets an id_token too");
+    let a2 = assertion("rsa-1", Signer::Rs384, "k2");
+    let (s, r, _) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_assertion_type", assertion_type),
+            ("client_assertion", &a2),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "the JWKS was fetched once and cached");
+
+    // The app rotates to a new key: the unknown kid makes the service fetch the JWKS again.
+    *served.lock().unwrap() = serde_json::json!({ "keys": [rsa_jwk(&keys().stranger, "rsa-2")] }).to_string();
+    let a3 = assertion("rsa-2", Signer::Stranger, "k3");
+    let (s, r2, _) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r["refresh_token"].as_str().unwrap()),
+            ("client_assertion_type", assertion_type),
+            ("client_assertion", &a3),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{r2}");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    // The old key is gone from the JWKS: an assertion signed with it fails.
+    let a4 = assertion("rsa-1", Signer::Rs384, "k4");
+    let (s, body, _) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r2["refresh_token"].as_str().unwrap()),
+            ("client_assertion_type", assertion_type),
+            ("client_assertion", &a4),
+        ],
+    )
+    .await;
+    assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")));
     server.stop().await;
 }
