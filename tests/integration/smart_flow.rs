@@ -754,3 +754,75 @@ async fn asymmetric_client_with_a_jwks_url() {
     assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")));
     server.stop().await;
 }
+
+/// Checklist 49–51, 79: introspection needs the client in the Authorization header, answers the caller's own
+/// tokens only (anything else exactly `{"active":false}`), and each call is on record.
+#[tokio::test]
+async fn introspection_is_the_callers_and_on_record() {
+    use portico_domain::{Secret, SecretKind};
+    let server = TestServer::start().await;
+    let secret = Secret::generate(SecretKind::AppSecret, &mut rand::rngs::OsRng);
+    let digest = secret.digest();
+    let confidential = register_with(&server, "pci_smart_conf", true, move |a| {
+        a.platform = Platform::Web;
+        a.client_auth = ClientAuth::SecretBasic;
+        a.secret_digest = Some(digest);
+    });
+    let other_secret = Secret::generate(SecretKind::AppSecret, &mut rand::rngs::OsRng);
+    let other_digest = other_secret.digest();
+    let other = register_with(&server, "pci_smart_conf2", true, move |a| {
+        a.platform = Platform::Web;
+        a.client_auth = ClientAuth::SecretBasic;
+        a.secret_digest = Some(other_digest);
+    });
+    let location = consent(&server, &confidential, &["patient/Patient.rs"], "allow").await;
+    let r = http()
+        .post(format!("{}/oauth/token", server.base))
+        .basic_auth(&confidential, Some(secret.expose()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&location, "code").unwrap()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    let base = server.base.clone();
+    let introspect = |id: String, secret: String, token: String| {
+        let url = format!("{base}/oauth/introspect");
+        async move {
+            let r = http().post(url).basic_auth(id, Some(secret)).form(&[("token", token)]).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, body) = introspect(confidential.clone(), secret.expose().to_owned(), access.to_owned()).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["client_id"], confidential);
+    assert_eq!(body["scope"], t["scope"]);
+    assert_eq!(body["patient"], REYNA);
+    assert!(body["exp"].as_i64().is_some_and(|e| e > Utc::now().timestamp()));
+    let inactive = serde_json::json!({ "active": false });
+    assert_eq!(
+        introspect(other, other_secret.expose().to_owned(), access.to_owned()).await,
+        (200, inactive.clone()),
+        "another app's token"
+    );
+    assert_eq!(
+        introspect(confidential.clone(), secret.expose().to_owned(), "pca_nonsense".into()).await,
+        (200, inactive.clone())
+    );
+    let (s, _) = introspect(confidential.clone(), "pcs_smart_wrong".into(), access.to_owned()).await;
+    assert_eq!(s, 401, "a wrong secret");
+    let conn = rusqlite::Connection::open(&server.db).unwrap();
+    let rows: i64 = conn.query_row("SELECT count(*) FROM audit WHERE kind = 'token_introspected'", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 3, "each authenticated introspection is on record");
+    let raw: i64 =
+        conn.query_row("SELECT count(*) FROM audit WHERE detail LIKE ?1 OR token_digest = ?1", [access], |r| r.get(0)).unwrap();
+    assert_eq!(raw, 0, "never the token itself");
+    server.stop().await;
+}

@@ -44,10 +44,12 @@ pub enum AuditKind {
     AppDeleted,
     ApprovalRequested,
     ApprovalDecided,
+    /// An app asked whether a token is active (RFC 7662).
+    TokenIntrospected,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 20] = [
+    pub const ALL: [AuditKind; 21] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
@@ -68,6 +70,7 @@ impl AuditKind {
         AuditKind::AppDeleted,
         AuditKind::ApprovalRequested,
         AuditKind::ApprovalDecided,
+        AuditKind::TokenIntrospected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +96,7 @@ impl AuditKind {
             AuditKind::AppDeleted => "app_deleted",
             AuditKind::ApprovalRequested => "approval_requested",
             AuditKind::ApprovalDecided => "approval_decided",
+            AuditKind::TokenIntrospected => "token_introspected",
         }
     }
 

@@ -153,13 +153,23 @@ pub async fn introspect(State(state): State<AppState>, ClientAddr(addr): ClientA
         let (issuer, fhir_base) = (state.config().base_url.clone(), state.config().fhir_base());
         let answer = state
             .read(crate::state::Weight::Light, move |store, now| match crate::apps_token::authenticate(store, &p, now)? {
-                Some(app) => crate::apps_token::introspect(store, &app, &token, &issuer, &fhir_base, now).map(Some),
+                Some(app) => {
+                    let body = crate::apps_token::introspect(store, &app, &token, &issuer, &fhir_base, now)?;
+                    // On record (the token's digest, never the token), committed before the answer leaves.
+                    let mut e = AuditEvent::new(AuditKind::TokenIntrospected, now);
+                    e.client_id = Some(app.client_id.clone());
+                    e.token_digest = Secret::parse(SecretKind::AccessToken, &token).map(|t| t.digest().to_hex());
+                    e.outcome = if body["active"] == true { "active".into() } else { "inactive".into() };
+                    e.patient = body["patient"].as_str().map(|p| portico_domain::PatientId(p.to_owned()));
+                    Ok::<_, OAuthError>(Some((body, e)))
+                }
                 None => Ok(None),
             })
             .await??;
         match answer {
-            Some(body) => {
+            Some((body, event)) => {
                 state.throttle_succeeded(&keys[0]);
+                state.write(move |store, _| store.append_audit(&[event])).await??;
                 Ok(body)
             }
             None => {
