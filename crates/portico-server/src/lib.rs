@@ -24,6 +24,7 @@ mod maintenance;
 pub mod manage;
 mod oauth;
 pub mod pages;
+mod sample_app;
 mod state;
 
 use std::future::Future;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(fhir::openid_configuration))
         .nest("/fhir", fhir::routes())
         .nest("/api", api::routes())
+        .merge(sample_app::routes())
         // Outside /fhir and /api the only endpoints are OAuth's, so stray requests get OAuth's error format.
         .fallback(|| async {
             let e = error::OAuthError {
