@@ -13,6 +13,12 @@ export default defineConfig({
     target: ["es2020", "safari13"],
     sourcemap: false,
     rollupOptions: {
+      onwarn(warning, warn) {
+        // fhirclient's WebCrypto fallback (isomorphic-webcrypto, UMD) is bundled but runs only where
+        // globalThis.crypto is missing; its `typeof module` guard is fine in ESM.
+        if (warning.code === "COMMONJS_VARIABLE_IN_ESM") return;
+        warn(warning);
+      },
       input: {
         // Relative to the project root, where npm runs the build.
         index: "index.html",

@@ -15,6 +15,7 @@ mod harness;
 mod loopback_guard;
 mod management;
 mod oauth;
+mod sample_app;
 mod secrets_at_rest;
 mod shared_resources;
 mod smart_flow;
