@@ -82,13 +82,25 @@ function failure(e: unknown) {
   );
 }
 
-function list(testid: string, items: { primary: string; secondary?: string; muted?: boolean }[], empty: string) {
+interface Item {
+  primary: string;
+  value?: string;
+  secondary?: string;
+  muted?: boolean;
+}
+
+function list(testid: string, items: Item[], empty: string) {
   if (items.length === 0) return el("p", { class: "empty" }, empty);
   return el(
     "ul",
     { class: "list", "data-testid": testid },
     ...items.map((i) =>
-      el("li", { class: i.muted ? "muted" : "" }, el("span", {}, i.primary), i.secondary ? el("small", {}, i.secondary) : null),
+      el(
+        "li",
+        { class: i.muted ? "muted" : "" },
+        el("span", { class: "what" }, i.primary, i.secondary ? el("small", {}, i.secondary) : null),
+        i.value ? el("strong", {}, i.value) : null,
+      ),
     ),
   );
 }
@@ -137,7 +149,7 @@ async function load(client: Client) {
         el("h2", {}, "Latest vital signs"),
         list(
           "vitals",
-          latestVitals(vitals).map((v) => ({ primary: `${v.name}: ${v.value}`, secondary: v.date })),
+          latestVitals(vitals).map((v) => ({ primary: v.name, value: v.value, secondary: v.date })),
           "No vital signs shared with this app.",
         ),
       ),

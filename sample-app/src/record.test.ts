@@ -48,12 +48,18 @@ describe("record", () => {
         resourceType: "Observation",
         code: { text: "Blood pressure", coding: [{ code: "85354-9" }] },
         effectiveDateTime: "2022-05-01",
-        component: [{ valueQuantity: q(121, "mm[Hg]") }, { valueQuantity: q(79, "mm[Hg]") }],
+        // Diastolic first, as Synthea writes it: the order must come from the codes.
+        component: [
+          { code: { coding: [{ code: "8462-4" }] }, valueQuantity: q(79, "mm[Hg]") },
+          { code: { coding: [{ code: "8480-6" }] }, valueQuantity: q(121, "mm[Hg]") },
+        ],
       },
+      { resourceType: "Observation", code: { text: "Pain severity" }, effectiveDateTime: "2021-01-01", valueQuantity: q(2, "{score}") },
     ];
     expect(latestVitals(obs)).toEqual([
       { name: "Body weight", value: "77.3 kg", date: "2023-01-01" },
-      { name: "Blood pressure", value: "121/79 mm[Hg]", date: "2022-05-01" },
+      { name: "Blood pressure", value: "121/79 mmHg", date: "2022-05-01" },
+      { name: "Pain severity", value: "2", date: "2021-01-01" },
     ]);
   });
 });

@@ -106,20 +106,33 @@ export function medicationList(requests: MedicationRequest[]): { name: string; s
   return [...out.values()];
 }
 
+/** A UCUM unit as people read it: annotations such as `{score}` say nothing to a reader, `mm[Hg]` is mmHg. */
+function unitText(q: Quantity): string {
+  const unit = q.unit ?? q.code ?? "";
+  return unit.startsWith("{") ? "" : unit.replace("[Hg]", "Hg");
+}
+
 function formatQuantity(q: Quantity | undefined): string | null {
   if (q?.value === undefined) return null;
   const value = Math.round(q.value * 10) / 10;
-  const unit = q.unit ?? q.code ?? "";
+  const unit = unitText(q);
   return unit ? `${value} ${unit}` : String(value);
 }
+
+const SYSTOLIC = "8480-6";
+const DIASTOLIC = "8462-4";
 
 function observationValue(o: Observation): string | null {
   const direct = formatQuantity(o.valueQuantity);
   if (direct) return direct;
-  // Blood pressure is a panel: systolic and diastolic are components.
-  const parts = (o.component ?? []).map((c) => c.valueQuantity).filter((q): q is Quantity => q?.value !== undefined);
-  if (parts.length === 2) return `${Math.round(parts[0].value ?? 0)}/${Math.round(parts[1].value ?? 0)} ${parts[0].unit ?? ""}`.trim();
-  return parts.map(formatQuantity).filter(Boolean).join(", ") || null;
+  // Blood pressure is a panel: systolic and diastolic are components, in no fixed order.
+  const part = (code: string) => o.component?.find((c) => c.code?.coding?.some((x) => x.code === code))?.valueQuantity;
+  const [sys, dia] = [part(SYSTOLIC), part(DIASTOLIC)];
+  if (sys?.value !== undefined && dia?.value !== undefined) {
+    return `${Math.round(sys.value)}/${Math.round(dia.value)} ${unitText(sys)}`.trim();
+  }
+  const parts = (o.component ?? []).map((c) => formatQuantity(c.valueQuantity)).filter(Boolean);
+  return parts.join(", ") || null;
 }
 
 /** The latest value of each vital sign (by its code), newest first. */

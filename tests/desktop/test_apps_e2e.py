@@ -135,10 +135,11 @@ def connect_sample_app_as_patient(app) -> dict:
     password, allows, and waits for the app to show the patient's name. Returns {"access_token",
     "fhir_base_url", "name", "browser"} (the browser stays open, to reload after the revocation).
     """
+    # demo_accounts waits for the embedded service to be up; service_status then has its address.
+    password = next(a["password"] for a in invoke(app, "demo_accounts") if a["username"] == "patient")
     status = invoke(app, "service_status")
     info = requests.get(f"{status['base_url']}/api/info", timeout=30).json()
     assert info["sample_app_url"], "the desktop's embedded service serves the sample app"
-    password = next(a["password"] for a in invoke(app, "demo_accounts") if a["username"] == "patient")
 
     browser = chromium()
     try:
