@@ -123,7 +123,10 @@ async fn flow(base: &str, config: &Config) -> Result<()> {
         Err(ClientError::OAuth { status, error, .. }) => println!("    token endpoint: {status} {error}"),
         other => bail!("expected invalid_client, got {:?}", other.map(|_| "a token")),
     }
-    println!("\nCredential walkthrough complete: create → token → read → preview → history → delete → 401 ({}).", config.base_url);
+    println!(
+        "\nCredential walkthrough complete: create → token → read → preview → history → delete → 401 ({}).",
+        config.base_url
+    );
     Ok(())
 }
 
@@ -153,21 +156,16 @@ async fn smart_flow(config: &Config) -> Result<()> {
     println!("    redirect URI {REDIRECT}   scopes \"{}\"", app.scopes);
 
     step(10, "The developer asks the demo practice to approve it");
-    let practice = developer
-        .practices()
-        .await?
-        .into_iter()
-        .find(|p| p.name == demo::PRACTICES[0])
-        .context("the demo practice exists")?;
+    let practice =
+        developer.practices().await?.into_iter().find(|p| p.name == demo::PRACTICES[0]).context("the demo practice exists")?;
     let asked = developer.request_approval(&app.id, practice.id).await?;
     println!("    {}: {}", practice.name, asked.status);
 
     step(11, "An administrator of the practice approves it");
     let mut admin = Client::new(base)?;
     admin.sign_in("admin", demo::DEMO_PASSWORD).await?;
-    let decided = admin
-        .decide_approval(&app.id, practice.id, &wire::ApprovalDecision { status: "approved".into(), reason: None })
-        .await?;
+    let decided =
+        admin.decide_approval(&app.id, practice.id, &wire::ApprovalDecision { status: "approved".into(), reason: None }).await?;
     println!("    {}: {} by admin", practice.name, decided.status);
 
     step(12, "The app sends the patient to Portico's authorize page; the patient signs in and consents");
@@ -183,9 +181,7 @@ async fn smart_flow(config: &Config) -> Result<()> {
         code_challenge: challenge,
     };
     println!("    GET {}/oauth/authorize?response_type=code&client_id={}&code_challenge_method=S256&…", base, app.client_id);
-    let authorized = smart
-        .authorize_as(&request, "patient", demo::DEMO_PASSWORD, |title| println!("    page: {title}"))
-        .await?;
+    let authorized = smart.authorize_as(&request, "patient", demo::DEMO_PASSWORD, |title| println!("    page: {title}")).await?;
     println!("    the patient allows: {}", authorized.allowed.join(" "));
 
     step(13, "Portico redirects back to the app with a code");
@@ -216,7 +212,11 @@ async fn smart_flow(config: &Config) -> Result<()> {
     let refresh = token.refresh_token.clone().context("offline_access gives a refresh token")?;
     let renewed = smart.refresh(&refresh).await?;
     let rotated = renewed.refresh_token.as_deref().is_some_and(|r| r != refresh);
-    println!("    new access token, expires_in {} s; new refresh token: {}", renewed.expires_in, if rotated { "yes" } else { "no" });
+    println!(
+        "    new access token, expires_in {} s; new refresh token: {}",
+        renewed.expires_in,
+        if rotated { "yes" } else { "no" }
+    );
     let read = fhir.get(&format!("Patient/{patient_id}"), &renewed.access_token).await;
     println!("    read with the new token: {}", describe(&read));
 

@@ -142,11 +142,7 @@ impl SmartApp {
         let back = Url::parse(&location).map_err(|e| ClientError::Url(e.to_string()))?;
         let param = |name: &str| back.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         if let Some(error) = param("error") {
-            return Err(ClientError::OAuth {
-                status,
-                error,
-                description: param("error_description").unwrap_or_default(),
-            });
+            return Err(ClientError::OAuth { status, error, description: param("error_description").unwrap_or_default() });
         }
         let code = param("code").ok_or_else(|| unexpected(status, "the redirect carries no code"))?;
         Ok(Authorized { code, state: param("state").unwrap_or_default(), allowed })
@@ -166,8 +162,7 @@ impl SmartApp {
 
     /// `refresh_token`: the answer carries the next refresh token (rotation).
     pub async fn refresh(&self, refresh_token: &str) -> Result<SmartToken> {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", &self.client_id)])
-            .await
+        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", &self.client_id)]).await
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> Result<SmartToken> {

@@ -50,10 +50,7 @@ pub(crate) fn installed_dir(dir: Option<&Path>) -> Option<&Path> {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sample-app", get(redirect_to_root))
-        .route(PATH, get(file))
-        .route("/sample-app/{*path}", get(file))
+    Router::new().route("/sample-app", get(redirect_to_root)).route(PATH, get(file)).route("/sample-app/{*path}", get(file))
 }
 
 /// `GET /sample-app`: the app's relative links need the trailing slash.
