@@ -56,7 +56,7 @@ impl Desktop {
         let slot = self.embedded.clone();
         let demo_password = self.demo_password.clone();
         tauri::async_runtime::spawn(async move {
-            match Embedded::start(&db, Demo::PerLaunchPassword).await {
+            match Embedded::start_with(&db, Demo::PerLaunchPassword, sample_app_dir()).await {
                 Ok(e) => {
                     let config = e.config.clone();
                     if let Some(p) = e.demo_password.clone() {
@@ -107,4 +107,14 @@ impl Desktop {
     pub fn next_clipboard_generation(&self) -> u64 {
         self.clipboard_generation.fetch_add(1, Ordering::SeqCst) + 1
     }
+}
+
+/// Where the built sample SMART app is: `PORTICO_SAMPLE_APP_DIR`, else the repository's `sample-app/dist`
+/// this binary was built from (scripts/run and scripts/test build it first). A packaged app without either
+/// serves none, and the UI hides "Try a sample app".
+fn sample_app_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PORTICO_SAMPLE_APP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-app/dist")));
+    dir.join("index.html").is_file().then_some(dir)
 }

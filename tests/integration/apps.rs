@@ -71,6 +71,14 @@ fn public_app(name: &str) -> Value {
     })
 }
 
+/// The demo seed registers the sample SMART app (owned by `developer`, approved by practice 1); tests that
+/// count apps and approvals from zero take it away first.
+fn without_the_sample_app(s: &TestServer) {
+    let mut store = s.store();
+    let app = store.app_by_client_id(portico_server::demo::SAMPLE_APP_CLIENT_ID).unwrap().expect("seeded");
+    store.delete_app(&app.id, Utc::now()).unwrap();
+}
+
 const PUBLIC_JWKS: &str = r#"{"keys":[{"kty":"RSA","kid":"k1","alg":"RS384","n":"sXch","e":"AQAB"}]}"#;
 
 fn system_app(name: &str) -> Value {
@@ -104,6 +112,7 @@ async fn register(api: &Api, body: Value) -> (String, String, Option<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_registration_rule_answers_400_naming_it() {
     let s = TestServer::start().await;
+    without_the_sample_app(&s);
     let dev = Api::as_user(&s, "developer").await;
     let uris: Vec<String> = (0..21).map(|i| format!("https://app.example/cb{i}")).collect();
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -331,6 +340,7 @@ async fn roles_decide_who_registers_and_an_app_developer_sees_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practice_administrator_decides_on_requests_for_their_practice_only() {
     let s = TestServer::start().await;
+    without_the_sample_app(&s);
     s.add_user("appdev", &[Role::AppDeveloper], &[], None);
     s.add_user("admin2", &[Role::Administrator], &[2], None);
     let dev = Api::as_user(&s, "appdev").await;

@@ -16,6 +16,7 @@ mod harness;
 mod loopback_guard;
 mod management;
 mod oauth;
+mod sample_app;
 mod search_extras;
 mod secrets_at_rest;
 mod shared_resources;

@@ -407,6 +407,26 @@ pub struct Approval {
     pub requested_at: DateTime<Utc>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The app's details, so an administrator decides on what the app is, in the list itself.
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub privacy_policy: Option<String>,
+    #[serde(default)]
+    pub app_type: String,
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub client_auth: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub scopes: String,
+    /// The developer who registered it.
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// A registered app as listed: never holds its secret.

@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// account can register apps and ask practices to approve them, nothing else.
     #[arg(long)]
     allow_signup: bool,
+    /// Serve the built sample SMART app (`sample-app/dist`, made by `npm run build` in sample-app/) at
+    /// /sample-app/. With --demo it is registered and approved as a public client.
+    #[arg(long, value_name = "DIR")]
+    sample_app_dir: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -62,6 +66,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.audit_read_retention_days = args.audit_retention_days;
     config.key_file = Some(portico_server::embedded::key_file_beside(&args.db.db));
     config.allow_signup = args.allow_signup;
+    if let Some(dir) = &args.sample_app_dir {
+        if !dir.join("index.html").is_file() {
+            eprintln!("warning: {} has no index.html; /sample-app/ will say the app is not installed", dir.display());
+        }
+    }
+    config.sample_app_dir = args.sample_app_dir;
     if bound.ip().is_loopback() || !args.public_hosts.is_empty() {
         // The bound address itself stays reachable too, when a public URL names the service otherwise.
         config = config.trusting_only(args.public_hosts.into_iter().chain([bound.to_string()]));
@@ -78,6 +88,9 @@ fn print_banner(config: &Config, db: &std::path::Path, demo_accounts: bool) {
     println!("  FHIR base:  {}", config.fhir_base());
     println!("  Token URL:  {}", config.token_url());
     println!("  Database:   {}", db.display());
+    if config.sample_app_dir.as_deref().is_some_and(|d| d.join("index.html").is_file()) {
+        println!("  Sample app: {}/sample-app/", config.base_url);
+    }
     if demo_accounts {
         crate::print_demo_accounts();
     }

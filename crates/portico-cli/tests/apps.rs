@@ -137,7 +137,9 @@ fn register_prints_the_secret_once_and_approve_takes_a_practice_id_or_name() {
 
     let list: Value = serde_json::from_str(&ok(portico(&["apps", "list", "--db", db, "--json"]))).expect("json");
     let apps = list.as_array().expect("array");
-    assert_eq!(apps.len(), 3);
+    // The three registered here, and the sample SMART app the demo seed registers.
+    assert_eq!(apps.len(), 4);
+    assert!(apps.iter().any(|a| a["client_id"] == "pci_smart_sample"));
     let approved = apps.iter().find(|a| a["client_id"] == client_id).expect("listed");
     assert_eq!(approved["approvals"][0]["status"], "approved");
     assert_eq!(approved["approvals"][0]["practice_name"], "Riverside Family Medicine");

@@ -12,7 +12,9 @@ use serde_json::Value;
 use url::Url;
 
 mod jwks;
+mod smart;
 pub use jwks::{fetch_jwks, FetchError, FetchedJwks, JWKS_FETCH_MAX_BYTES, JWKS_FETCH_TIMEOUT};
+pub use smart::{AuthorizeRequest, Authorized, SmartApp, SmartToken};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -91,7 +91,10 @@ fn approval_json(status: &str) -> Value {
     json!({
         "app_id": "app-1", "app_name": "Sleep Coach", "client_id": "pci_smart_abc", "practice_id": 2,
         "practice_name": "Hillcrest", "status": status, "reason": null, "requested_by": "dev",
-        "requested_at": "2025-01-02T03:04:05Z", "decided_by": null, "decided_at": null
+        "requested_at": "2025-01-02T03:04:05Z", "decided_by": null, "decided_at": null,
+        "description": "Tracks sleep", "homepage": "https://sleep.example", "privacy_policy": null,
+        "app_type": "patient", "platform": "web", "client_auth": "client_secret_basic",
+        "redirect_uris": ["https://sleep.example/cb"], "scopes": "patient/*.rs", "owner": "dev"
     })
 }
 

@@ -168,7 +168,8 @@ async fn info(State(state): State<AppState>) -> Response {
         revoke_url: c.revoke_url(),
         version: env!("CARGO_PKG_VERSION").into(),
         allow_signup: c.allow_signup,
-        sample_app_url: None,
+        sample_app_url: crate::sample_app::installed_dir(c.sample_app_dir.as_deref())
+            .map(|_| format!("{}{}", c.base_url, crate::sample_app::PATH)),
     })
     .into_response()
 }

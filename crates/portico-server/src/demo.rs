@@ -1,10 +1,11 @@
-//! The demo data set: two practices, the 18 sample patients split between them, and one user per role.
-//! Used by `portico serve --demo`, `portico demo` and the desktop app's first run.
+//! The demo data set: two practices, the 18 sample patients split between them, one user per role, and
+//! the sample SMART app registered and approved. Used by `portico serve --demo`, `portico demo` and the
+//! desktop app's first run.
 
 use chrono::{DateTime, Utc};
-use portico_domain::{hash_password, PatientId, PracticeId, Role};
+use portico_domain::{hash_password, AppType, ApprovalStatus, ClientAuth, PatientId, Platform, PracticeId, Role};
 use portico_fhir::import::{prepare_bundle, PreparedResource};
-use portico_store::{ImportSummary, NewUser, StoreError, WriteStore};
+use portico_store::{AppRecord, ImportSummary, NewUser, StoreError, WriteStore};
 
 /// Every demo account's password where the demo is public (`portico serve --demo`, `portico demo`, the
 /// test peers). Printed by the commands that create them; a demo store is not for real data. The desktop
@@ -112,9 +113,18 @@ pub fn set_demo_password(store: &mut dyn WriteStore, password: &DemoPassword) ->
     })
 }
 
-/// Seeds an empty store; a store that already has practices is left as it is.
+/// The sample SMART app's client id: fixed, so the app served at `/sample-app/` knows it without asking.
+pub const SAMPLE_APP_CLIENT_ID: &str = "pci_smart_sample";
+pub const SAMPLE_APP_NAME: &str = "Portico Sample Health App";
+/// A loopback URI, which matches on whatever port the service runs (RFC 8252 §7.3).
+pub const SAMPLE_APP_REDIRECT_URI: &str = "http://127.0.0.1/sample-app/";
+pub const SAMPLE_APP_SCOPES: &str = "launch/patient openid fhirUser offline_access patient/*.rs";
+
+/// Seeds an empty store. A store that already has practices keeps its data; it only gets the sample
+/// app if it lacks it (a store seeded before the app existed).
 pub fn seed(store: &mut dyn WriteStore, now: DateTime<Utc>) -> Result<SeedSummary, SeedError> {
     if !store.practices()?.is_empty() {
+        store.atomically(|s| ensure_sample_app(s, now))?;
         return Ok(SeedSummary { already_seeded: true, import: ImportSummary::default(), patients: 0 });
     }
     let records = sample_records()?;
@@ -147,5 +157,48 @@ pub fn seed(store: &mut dyn WriteStore, now: DateTime<Utc>) -> Result<SeedSummar
             now,
         )?;
     }
+    ensure_sample_app(store, now)?;
     Ok(SeedSummary { already_seeded: false, import, patients })
+}
+
+/// Registers the sample SMART app (a public browser client owned by the demo developer) and has the first
+/// demo practice approve it, unless it is registered already; a store without the demo developer or
+/// administrator (not a demo store) is left alone. Written directly rather than through
+/// `manage::register_app`, which draws a random client id.
+fn ensure_sample_app(store: &mut dyn WriteStore, now: DateTime<Utc>) -> Result<(), StoreError> {
+    if store.app_by_client_id(SAMPLE_APP_CLIENT_ID)?.is_some() {
+        return Ok(());
+    }
+    let (Some(developer), Some(admin)) = (store.user_by_username("developer")?, store.user_by_username("admin")?) else {
+        return Ok(());
+    };
+    let Some(practice) = store.practice_by_name(PRACTICES[0])? else { return Ok(()) };
+    let app = AppRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: SAMPLE_APP_CLIENT_ID.to_owned(),
+        owner: developer.id,
+        name: SAMPLE_APP_NAME.to_owned(),
+        description: "A small browser app built with the fhirclient library: it shows the signed-in patient's \
+                      name, conditions, medications and latest vital signs. Served by this Portico service."
+            .to_owned(),
+        homepage: None,
+        privacy_policy: None,
+        app_type: AppType::Patient,
+        platform: Platform::Browser,
+        client_auth: ClientAuth::None,
+        secret_digest: None,
+        secret_hint: None,
+        previous: None,
+        jwks: None,
+        jwks_url: None,
+        redirect_uris: vec![SAMPLE_APP_REDIRECT_URI.to_owned()],
+        scopes: SAMPLE_APP_SCOPES.to_owned(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    store.insert_app(&app)?;
+    store.request_approval(&app.id, practice, developer.id, now)?;
+    store.decide_approval(&app.id, practice, ApprovalStatus::Approved, None, admin.id, now)
 }

@@ -3,7 +3,7 @@
 //! addressed to that loopback address and port, and refuses cross-origin requests to `/api` (see `guard`),
 //! so a web page in the user's browser cannot use it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use portico_store::Store;
 use tokio::sync::oneshot;
@@ -50,6 +50,11 @@ impl Embedded {
     /// Opens (or creates) `db`, seeds the demo data into an empty store unless `demo` is off, and serves on
     /// 127.0.0.1 with a port the OS picks. Returns once the listener is bound, so requests can follow at once.
     pub async fn start(db: &Path, demo: Demo) -> Result<Embedded, EmbedError> {
+        Embedded::start_with(db, demo, None).await
+    }
+
+    /// [`Embedded::start`], also serving the built sample SMART app in `sample_app_dir` at `/sample-app/`.
+    pub async fn start_with(db: &Path, demo: Demo, sample_app_dir: Option<PathBuf>) -> Result<Embedded, EmbedError> {
         let path = db.to_owned();
         let key_file = key_file_beside(db);
         let (store, seeded, demo_password) = tokio::task::spawn_blocking(move || -> Result<_, EmbedError> {
@@ -74,6 +79,7 @@ impl Embedded {
         config.key_file = Some(key_file);
         // The demo shows the whole app-developer journey, which starts with creating an account.
         config.allow_signup = demo != Demo::Off;
+        config.sample_app_dir = sample_app_dir;
         let (stop, stopped) = oneshot::channel::<()>();
         let db = portico_store::Database::new(store)?;
         let task = tokio::spawn(crate::serve(listener, AppState::new(db, config.clone()), async {

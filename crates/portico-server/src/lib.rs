@@ -25,6 +25,7 @@ mod maintenance;
 pub mod manage;
 mod oauth;
 pub mod pages;
+mod sample_app;
 mod state;
 
 use std::future::Future;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{practice}/fhir", axum::routing::any(fhir::tenant_dispatch))
         .route("/t/{practice}/fhir/{*rest}", axum::routing::any(fhir::tenant_dispatch))
         .nest("/api", api::routes())
+        .merge(sample_app::routes())
         // Outside /fhir and /api the only endpoints are OAuth's, so stray requests get OAuth's error format.
         .fallback(|| async {
             let e = error::OAuthError {

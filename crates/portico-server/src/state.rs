@@ -34,6 +34,9 @@ pub struct Config {
     /// Whether anyone may create an app-developer account (`POST /api/signup`, `portico serve
     /// --allow-signup`, on in the embedded demo). Off by default: a clinic's service has no strangers' accounts.
     pub allow_signup: bool,
+    /// The built sample SMART app (`sample-app/dist`) served at `/sample-app/`; `None` or a directory
+    /// without `index.html`: not served, and `/api/info` says `sample_app_url: null`.
+    pub sample_app_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -49,6 +52,7 @@ impl Config {
             audit_read_retention_days: Config::DEFAULT_AUDIT_READ_RETENTION_DAYS,
             key_file: None,
             allow_signup: false,
+            sample_app_dir: None,
         }
     }
 

@@ -264,6 +264,15 @@ fn to_approval(
         requested_at: r.requested_at,
         decided_by: r.decided_by.map(|u| username_of(store, u)).transpose()?,
         decided_at: r.decided_at,
+        description: app.description.clone(),
+        homepage: app.homepage.clone(),
+        privacy_policy: app.privacy_policy.clone(),
+        app_type: app.app_type.as_str().to_owned(),
+        platform: app.platform.as_str().to_owned(),
+        client_auth: app.client_auth.as_str().to_owned(),
+        redirect_uris: app.redirect_uris.clone(),
+        scopes: app.scopes.clone(),
+        owner: username_of(store, app.owner)?,
     })
 }
 
