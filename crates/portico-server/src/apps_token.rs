@@ -72,12 +72,17 @@ pub async fn token(
         move |store, _| store.app_by_client_id(&client_id)
     });
     let app = app.await??;
-    if let (Some(assertion), Some(app)) = (&p.assertion, &app) {
-        crate::assertions::verify(state, app, assertion, &token_url).await?;
-    }
+    let seen = match (&p.assertion, &app) {
+        (Some(assertion), Some(app)) => Some(crate::assertions::check(state, app, assertion, &token_url).await?),
+        _ => None,
+    };
     let issued: Result<Issued, OAuthError> = state
         .write(move |store, now| {
-            let Some(app) = authenticate(store, &p, now)? else {
+            let app = authenticate(store, &p, now)?;
+            if let (Some(seen), Some(app)) = (&seen, &app) {
+                seen.record(store, &app.client_id, now)?;
+            }
+            let Some(app) = app else {
                 let subject = match store.app_by_client_id(&p.client_id)? {
                     Some(a) => a.client_id,
                     None => "unknown client".to_owned(),

@@ -71,8 +71,38 @@ async fn fetch(state: &AppState, url: &str) -> Result<Arc<Jwks>, OAuthError> {
     Ok(jwks)
 }
 
+/// A verified assertion's id and until when it must be remembered.
+pub struct Seen {
+    pub jti: String,
+    pub until: chrono::DateTime<Utc>,
+}
+
+impl Seen {
+    /// Records the `jti` (inside the caller's write): a replay is `invalid_client`.
+    pub fn record(
+        &self,
+        store: &mut dyn portico_store::WriteStore,
+        client_id: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), OAuthError> {
+        if store.record_jti(client_id, &self.jti, self.until, now)? {
+            Ok(())
+        } else {
+            Err(refused(AssertionError::Replayed))
+        }
+    }
+}
+
 /// Verifies `assertion` as `app`'s, for the endpoint `aud`, and records its `jti` (a replay is refused).
 pub async fn verify(state: &AppState, app: &AppRecord, assertion: &str, aud: &str) -> Result<(), OAuthError> {
+    let seen = check(state, app, assertion, aud).await?;
+    let client_id = app.client_id.clone();
+    state.write(move |store, now| seen.record(store, &client_id, now)).await?
+}
+
+/// Verifies `assertion` as `app`'s, for the endpoint `aud`; the caller records the returned `jti` in the
+/// same write as what the assertion buys (one writer round trip instead of two).
+pub async fn check(state: &AppState, app: &AppRecord, assertion: &str, aud: &str) -> Result<Seen, OAuthError> {
     let expect = AssertionExpectations { client_id: &app.client_id, token_url: aud, jwks_url: app.jwks_url.as_deref() };
     let now = state.now().timestamp();
     let verified = match (&app.jwks, &app.jwks_url) {
@@ -97,13 +127,8 @@ pub async fn verify(state: &AppState, app: &AppRecord, assertion: &str, aud: &st
         }
         (None, None) => return Err(OAuthError::new("invalid_client", "the app has no registered keys")),
     };
-    let client_id = app.client_id.clone();
-    let expires = Utc.timestamp_opt(verified.exp + portico_jose::ASSERTION_SKEW_SECS, 0).single().unwrap_or_else(Utc::now);
-    let fresh = state.write(move |store, now| store.record_jti(&client_id, &verified.jti, expires, now)).await??;
-    if !fresh {
-        return Err(refused(AssertionError::Replayed));
-    }
-    Ok(())
+    let until = Utc.timestamp_opt(verified.exp + portico_jose::ASSERTION_SKEW_SECS, 0).single().unwrap_or_else(Utc::now);
+    Ok(Seen { jti: verified.jti, until })
 }
 
 impl AppState {
