@@ -826,3 +826,42 @@ async fn introspection_is_the_callers_and_on_record() {
     assert_eq!(raw, 0, "never the token itself");
     server.stop().await;
 }
+
+/// "Preview == what the app gets", for connected apps: per scope set (whole types, a category, everything),
+/// the grant's preview counts equal what the app's own token finds, type by type, and a type the preview
+/// leaves out is refused or empty for the app.
+#[tokio::test]
+async fn a_connected_apps_preview_is_what_its_token_gets() {
+    let server = TestServer::start().await;
+    let client = register_with(&server, "pci_smart_preview", true, |a| {
+        a.scopes = "launch/patient openid fhirUser offline_access patient/*.rs".into();
+    });
+    let patient = server.client("patient").await;
+    let lab = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+    let sets: Vec<(&str, Vec<&str>)> = vec![
+        ("everything", vec!["patient/*.rs"]),
+        ("two types", vec!["patient/Patient.rs", "patient/Condition.rs"]),
+        ("lab results only", vec![lab]),
+    ];
+    for (name, ticked) in sets {
+        let scope = format!("launch/patient {}", ticked.join(" "));
+        let location = consent_with(&server, &client, &ticked, "allow", &[("scope", Some(&scope))]).await;
+        let (s, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+        assert_eq!(s, 200, "{name}: {t}");
+        let access = t["access_token"].as_str().unwrap();
+        let grant = patient.connected_apps().await.unwrap().into_iter().find(|g| g.client_id == client).unwrap();
+        let preview = patient.preview(&grant.id).await.unwrap();
+        assert!(preview.total > 0, "{name}: the preview shows something");
+        for td in portico_fhir::supported_types() {
+            if td.name != "Patient" && td.compartment.is_empty() {
+                continue;
+            }
+            let previewed = preview.counts.iter().find(|c| c.resource_type == td.name).map_or(0, |c| c.count);
+            let (s, bundle) = server.get(&format!("{}?_summary=count", td.name), access).await;
+            let got = if s == 200 { bundle["total"].as_u64().unwrap() as usize } else { 0 };
+            assert!(s == 200 || s == 403, "{name} {}: {s}", td.name);
+            assert_eq!(previewed, got, "{name}: {} preview {previewed}, app {got}", td.name);
+        }
+    }
+    server.stop().await;
+}

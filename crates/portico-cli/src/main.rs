@@ -9,7 +9,7 @@ mod serve;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -63,8 +63,41 @@ enum Command {
     /// Third-party apps: register them and approve them for a practice.
     #[command(subcommand)]
     Apps(apps::AppsCommand),
+    /// The id_token signing keys (`<db>.signing-keys.pem`, mode 0600).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Start the service with demo data on a free port and walk the whole flow through real HTTP.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new signing key; the old one stays published in the JWKS until the next rotation, so id_tokens
+    /// signed before stay verifiable. A running service picks the new key up at its next start.
+    Rotate {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The published key ids, current first.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+fn keys(c: KeysCommand) -> Result<()> {
+    let (db, rotate) = match c {
+        KeysCommand::Rotate { db } => (db.db, true),
+        KeysCommand::List { db } => (db.db, false),
+    };
+    let path = portico_server::embedded::key_file_beside(&db);
+    let ring = if rotate { portico_jose::KeyRing::rotate(&path) } else { portico_jose::KeyRing::load_or_create(&path) }
+        .with_context(|| format!("the key file {}", path.display()))?;
+    if rotate {
+        println!("New signing key {} in {}", ring.current_kid(), path.display());
+    }
+    println!("Published key ids (current first): {}", ring.kids().join(", "));
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -77,6 +110,7 @@ fn main() -> Result<()> {
         Command::Users(c) => admin::users(c),
         Command::Credentials(c) => admin::credentials(c),
         Command::Apps(c) => apps::apps(c),
+        Command::Keys(c) => keys(c),
         Command::Demo => demo::run(),
     }
 }

@@ -147,3 +147,32 @@ fn demo_walks_the_whole_flow() {
         assert!(out.contains(needle), "{needle} missing from:\n{out}");
     }
 }
+
+/// `portico keys rotate`: a new current key, the previous one still published, the file private.
+#[test]
+fn keys_rotate_keeps_the_previous_key_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let db_s = db.to_str().expect("utf8");
+    let kids = |o: &Output| -> Vec<String> {
+        let line =
+            stdout(o).lines().find_map(|l| l.strip_prefix("Published key ids (current first): ").map(str::to_owned)).unwrap();
+        line.split(", ").map(str::to_owned).collect()
+    };
+    let first = portico(&["keys", "list", "--db", db_s]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = kids(&first);
+    assert_eq!(before.len(), 1);
+    let rotated = portico(&["keys", "rotate", "--db", db_s]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let after = kids(&rotated);
+    assert_eq!(after.len(), 2);
+    assert_ne!(after[0], before[0], "a new current key");
+    assert_eq!(after[1], before[0], "the previous key stays published");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir.path().join("p.db.signing-keys.pem")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+}
