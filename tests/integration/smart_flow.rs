@@ -865,3 +865,30 @@ async fn a_connected_apps_preview_is_what_its_token_gets() {
     }
     server.stop().await;
 }
+
+/// Staff see the apps that reach their practice (approved ones only; administrators see every request);
+/// patients are not shown a practice's apps.
+#[tokio::test]
+async fn staff_see_the_apps_approved_for_their_practice() {
+    let server = TestServer::start().await;
+    register(&server, "pci_smart_approved", true);
+    let mut store = server.store();
+    register(&server, "pci_smart_asking", false);
+    let dev = store.user_by_username("developer").unwrap().unwrap();
+    store.request_approval("app-pci_smart_asking", PracticeId(1), dev.id, Utc::now()).unwrap();
+    let names = |list: Vec<portico_api::Approval>| {
+        let mut n: Vec<(String, String)> = list.into_iter().map(|a| (a.client_id, a.status)).collect();
+        n.sort();
+        n
+    };
+    let provider = server.client("provider").await;
+    let seen = names(provider.approvals().await.unwrap());
+    assert!(seen.contains(&("pci_smart_approved".into(), "approved".into())), "{seen:?}");
+    assert!(seen.iter().all(|(_, s)| s == "approved"), "staff see approved apps only: {seen:?}");
+    let admin = server.client("admin").await;
+    let all = names(admin.approvals().await.unwrap());
+    assert!(all.contains(&("pci_smart_asking".into(), "pending".into())), "{all:?}");
+    let patient = server.client("patient").await;
+    assert!(patient.approvals().await.is_err(), "a patient is not shown a practice's apps");
+    server.stop().await;
+}

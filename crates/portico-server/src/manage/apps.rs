@@ -522,8 +522,13 @@ fn approval_of(
 }
 
 /// Requests and decisions for the administrator's practices, pending ones first (then newest first).
+/// Administrators: every request and decision for their practices, pending first. Other staff: the apps
+/// their practices approved (what reaches their patients' data), read-only.
 pub fn approvals(store: &dyn ReadStore, user: &UserRecord) -> Result<Vec<wire::Approval>> {
-    require_admin(user)?;
+    let admin = user.has(Role::Administrator);
+    if !admin && !user.roles.iter().any(|r| r.is_staff()) {
+        return Err(ApiFailure::forbidden("the apps of a practice are for its staff"));
+    }
     if user.practices.is_empty() {
         return Ok(Vec::new());
     }
@@ -535,7 +540,7 @@ pub fn approvals(store: &dyn ReadStore, user: &UserRecord) -> Result<Vec<wire::A
             let Some(a) = store.app(&r.app_id)? else { continue };
             apps.insert(r.app_id.clone(), a);
         }
-        if let Some(a) = apps.get(&r.app_id) {
+        if let Some(a) = apps.get(&r.app_id).filter(|_| admin || r.status == ApprovalStatus::Approved) {
             out.push(to_approval(store, &r, a, &names)?);
         }
     }
