@@ -892,3 +892,48 @@ async fn staff_see_the_apps_approved_for_their_practice() {
     assert!(patient.approvals().await.is_err(), "a patient is not shown a practice's apps");
     server.stop().await;
 }
+
+/// Checklist 16, 17 and 52: a code lives about a minute; a type narrowed to a category at consent gives a
+/// token with the category scope and not the type's; revoking another app's token is answered 200 and
+/// changes nothing.
+#[tokio::test]
+async fn code_expiry_category_consent_and_foreign_revocation() {
+    let server = TestServer::start().await;
+    let client = register(&server, "pci_smart_more", true);
+    let other = register(&server, "pci_smart_other_app", true);
+
+    let location = consent(&server, &client, &["patient/Patient.rs"], "allow").await;
+    server.advance(61);
+    let (s, body) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")), "a code older than 60 s");
+    server.advance(-61);
+
+    let lab = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+    let location = consent(&server, &client, &["patient/Patient.rs", lab], "allow").await;
+    let (s, t) = exchange(&server, &client, &param(&location, "code").unwrap(), VERIFIER).await;
+    assert_eq!(s, 200, "{t}");
+    let scope = t["scope"].as_str().unwrap();
+    assert!(scope.split(' ').any(|x| x == lab), "{scope}");
+    assert!(!scope.split(' ').any(|x| x == "patient/Observation.rs"), "the type itself was not granted: {scope}");
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    let (s, vitals) = server.get(&format!("Observation?patient={REYNA}&category=vital-signs"), &access).await;
+    assert_eq!((s, vitals["total"].as_u64()), (200, Some(0)), "no vital signs through a lab-only consent");
+
+    let r = http()
+        .post(format!("{}/oauth/revoke", server.base))
+        .form(&[("token", access.as_str()), ("client_id", other.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "RFC 7009: answered alike");
+    assert_eq!(server.get(&format!("Patient/{REYNA}"), &access).await.0, 200, "another app cannot revoke this app's token");
+    let r = http()
+        .post(format!("{}/oauth/revoke", server.base))
+        .form(&[("token", access.as_str()), ("client_id", client.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(server.get(&format!("Patient/{REYNA}"), &access).await.0, 401, "its own app can");
+    server.stop().await;
+}
