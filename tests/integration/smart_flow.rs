@@ -818,9 +818,25 @@ async fn introspection_is_the_callers_and_on_record() {
     );
     let (s, _) = introspect(confidential.clone(), "pcs_smart_wrong".into(), access.to_owned()).await;
     assert_eq!(s, 401, "a wrong secret");
+    // Checklist 31: a disabled app is not a client at introspection or revocation (and its token is dead).
+    let mut store = server.store();
+    store
+        .update_app("app-pci_smart_conf", &portico_store::AppChange { active: Some(false), ..Default::default() }, Utc::now())
+        .unwrap();
+    let (s, body) = introspect(confidential.clone(), secret.expose().to_owned(), access.to_owned()).await;
+    assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")), "introspection by a disabled app");
+    let r = http()
+        .post(format!("{}/oauth/revoke", server.base))
+        .basic_auth(&confidential, Some(secret.expose()))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "revocation by a disabled app");
+    assert_eq!(server.get(&format!("Patient/{REYNA}"), access).await.0, 401);
     let conn = rusqlite::Connection::open(&server.db).unwrap();
     let rows: i64 = conn.query_row("SELECT count(*) FROM audit WHERE kind = 'token_introspected'", [], |r| r.get(0)).unwrap();
-    assert_eq!(rows, 3, "each authenticated introspection is on record");
+    assert_eq!(rows, 3, "each authenticated introspection is on record (the disabled app's refused one is not)");
     let raw: i64 =
         conn.query_row("SELECT count(*) FROM audit WHERE detail LIKE ?1 OR token_digest = ?1", [access], |r| r.get(0)).unwrap();
     assert_eq!(raw, 0, "never the token itself");

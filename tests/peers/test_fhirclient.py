@@ -25,10 +25,11 @@ def smart(portico, patient_app):
 def give_token(smart, portico, patient_app) -> str:
     """Get a token for the patient credential and put it where fhirclient keeps it.
 
-    Portico offers only the client_credentials grant (no authorize endpoint),
-    so fhirclient's prepare() chooses its open-server auth; an app that holds
-    a token therefore installs fhirclient's own OAuth2 auth object, built from
-    the same settings state fhirclient uses, with the token in `access_token`.
+    A patient credential's app uses the client_credentials grant, which
+    fhirclient has no flow for (its own standalone launch is in
+    test_smart_fhirclient.py); so this app installs fhirclient's own OAuth2
+    auth object, built from the same settings state fhirclient uses, with the
+    token in `access_token`.
     """
     token = portico.client_credentials_token(
         patient_app["client_id"], patient_app["client_secret"]
