@@ -116,7 +116,18 @@ fn seed(s: &TestServer, other: &str) {
     for (ty, id, mut body, patient) in resources {
         body["resourceType"] = json!(ty);
         body["id"] = json!(id);
-        store.put_resource(ty, id, body, patient, None, None, now).expect("seed resource");
+        // This second connection reads before it writes, so a commit of the running server's writer in between
+        // answers SQLITE_BUSY at once (a WAL snapshot cannot be upgraded): take a fresh snapshot and try again.
+        let mut attempts = 0;
+        loop {
+            match store.put_resource(ty, id, body.clone(), patient, None, None, now) {
+                Err(portico_store::StoreError::Busy) if attempts < 100 => attempts += 1,
+                other => {
+                    other.expect("seed resource");
+                    break;
+                }
+            }
+        }
     }
 }
 
