@@ -11,6 +11,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::error::CommandError;
+use crate::keychain::EMBEDDED_ACCOUNT;
 use crate::service::{Desktop, ServiceState};
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -23,6 +24,7 @@ pub struct ServiceStatus {
     fhir_base_url: String,
     token_url: String,
     keychain: &'static str,
+    keychain_label: &'static str,
     keychain_message: Option<String>,
     startup_ms: u128,
     error: Option<String>,
@@ -42,7 +44,8 @@ pub async fn service_status(desktop: State<'_, Desktop>) -> Result<ServiceStatus
         base_url: config.as_ref().map(|c| c.base_url.clone()).unwrap_or_default(),
         fhir_base_url: config.as_ref().map(|c| c.fhir_base()).unwrap_or_default(),
         token_url: config.as_ref().map(|c| c.token_url()).unwrap_or_default(),
-        keychain: if desktop.keychain.is_os() { "os" } else { "memory" },
+        keychain: desktop.keychain.kind(),
+        keychain_label: desktop.keychain.label(),
         keychain_message: desktop.keychain.message().map(str::to_owned),
         startup_ms: desktop.started.elapsed().as_millis(),
         error,
@@ -78,7 +81,7 @@ pub async fn demo_accounts(desktop: State<'_, Desktop>) -> Result<Vec<DemoAccoun
 #[tauri::command]
 pub async fn restore_session(desktop: State<'_, Desktop>) -> Result<Option<wire::User>> {
     let config = desktop.ready().await?;
-    let Some(token) = desktop.keychain.load() else { return Ok(None) };
+    let Some(token) = desktop.keychain.load(EMBEDDED_ACCOUNT) else { return Ok(None) };
     let client = Client::new(&config.base_url)?.with_session(token);
     match client.me().await {
         Ok(user) => {
@@ -86,7 +89,7 @@ pub async fn restore_session(desktop: State<'_, Desktop>) -> Result<Option<wire:
             Ok(Some(user))
         }
         Err(e) if e.status() == Some(401) => {
-            desktop.keychain.forget();
+            desktop.keychain.forget(EMBEDDED_ACCOUNT);
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -98,7 +101,7 @@ pub async fn sign_in(desktop: State<'_, Desktop>, username: String, password: St
     let config = desktop.ready().await?;
     let mut client = Client::new(&config.base_url)?;
     let session = client.sign_in(&username, &password).await?;
-    desktop.keychain.save(&session.token);
+    desktop.keychain.save(EMBEDDED_ACCOUNT, &session.token);
     *desktop.client.lock().await = Some(client);
     Ok(session.user)
 }
@@ -106,7 +109,7 @@ pub async fn sign_in(desktop: State<'_, Desktop>, username: String, password: St
 #[tauri::command]
 pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<()> {
     let client = desktop.client.lock().await.take();
-    desktop.keychain.forget();
+    desktop.keychain.forget(EMBEDDED_ACCOUNT);
     if let Some(mut c) = client {
         // The local session is gone either way; a failed server call only leaves a session that expires.
         if let Err(e) = c.sign_out().await {
@@ -220,7 +223,7 @@ pub async fn sign_up(desktop: State<'_, Desktop>, req: wire::Signup) -> Result<w
     let config = desktop.ready().await?;
     let mut client = Client::new(&config.base_url)?;
     let session = client.sign_up(&req).await?;
-    desktop.keychain.save(&session.token);
+    desktop.keychain.save(EMBEDDED_ACCOUNT, &session.token);
     *desktop.client.lock().await = Some(client);
     Ok(session.user)
 }

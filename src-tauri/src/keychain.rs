@@ -1,38 +1,82 @@
-//! Where the session token is kept between launches: the OS keychain through `keyring`, or, where no
-//! keychain works, nowhere but memory (never a plain file).
+//! Where sessions are kept between launches: the OS keychain through `keyring`, never a plain file.
+//!
+//! The Secret Service (GNOME Keyring, KWallet) keeps entries across reboots; where the desktop has none,
+//! the kernel's keyutils keyring keeps them until the person logs out of the computer; where neither
+//! works, nothing is kept and the person signs in again at the next launch. The UI says which one holds
+//! the session. Entries are per account: the embedded demo's session, or one per remote server and user
+//! (a refresh token).
 
 use keyring::Entry;
 
 const SERVICE: &str = "app.portico.desktop";
-const ACCOUNT: &str = "session";
+/// An account name used only to find out whether a backend works here.
+const PROBE: &str = "probe";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    SecretService,
+    Keyutils,
+}
 
 pub enum Keychain {
-    Os(Entry),
-    /// No usable keychain; the reason is shown to the user.
+    Os(Backend),
+    /// No usable keychain; the reason is shown to the person.
     Memory(String),
+}
+
+fn entry(backend: Backend, account: &str) -> keyring::Result<Entry> {
+    Ok(match backend {
+        Backend::SecretService => {
+            Entry::new_with_credential(Box::new(keyring::secret_service::SsCredential::new_with_target(None, SERVICE, account)?))
+        }
+        Backend::Keyutils => {
+            Entry::new_with_credential(Box::new(keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, account)?))
+        }
+    })
+}
+
+/// A backend works when reading an entry that does not exist says exactly that.
+fn works(backend: Backend) -> Result<(), String> {
+    let e = entry(backend, PROBE).map_err(|e| e.to_string())?;
+    match e.get_password() {
+        Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl Keychain {
     pub fn open() -> Keychain {
-        let entry = match Entry::new(SERVICE, ACCOUNT) {
-            Ok(e) => e,
-            Err(e) => {
-                return Keychain::Memory(format!(
-                    "No OS keychain is available ({e}); you will be signed out when Portico closes."
-                ))
-            }
-        };
-        // Probe once: a missing entry is fine, anything else means the backend does not work here.
-        match entry.get_password() {
-            Ok(_) | Err(keyring::Error::NoEntry) => Keychain::Os(entry),
-            Err(e) => {
-                Keychain::Memory(format!("The OS keychain cannot be used ({e}); you will be signed out when Portico closes."))
-            }
+        // PORTICO_KEYCHAIN=keyutils skips the Secret Service (tests that must not touch a person's keyring).
+        let skip_secret_service = std::env::var("PORTICO_KEYCHAIN").is_ok_and(|v| v == "keyutils");
+        if !skip_secret_service && works(Backend::SecretService).is_ok() {
+            return Keychain::Os(Backend::SecretService);
+        }
+        match works(Backend::Keyutils) {
+            Ok(()) => Keychain::Os(Backend::Keyutils),
+            Err(e) => Keychain::Memory(format!("No OS keychain is available ({e}); you will be signed out when Portico closes.")),
         }
     }
 
-    pub fn is_os(&self) -> bool {
-        matches!(self, Keychain::Os(_))
+    /// `secret_service`, `keyutils` or `memory`, for the UI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Keychain::Os(Backend::SecretService) => "secret_service",
+            Keychain::Os(Backend::Keyutils) => "keyutils",
+            Keychain::Memory(_) => "memory",
+        }
+    }
+
+    /// Where the session is kept, in words.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Keychain::Os(Backend::SecretService) => {
+                "Secret Service (GNOME Keyring or KWallet): you stay signed in across restarts of this computer."
+            }
+            Keychain::Os(Backend::Keyutils) => {
+                "Kernel keyring: you stay signed in until you log out of this computer or restart it."
+            }
+            Keychain::Memory(_) => "Memory only: you will be signed out when Portico closes.",
+        }
     }
 
     pub fn message(&self) -> Option<&str> {
@@ -42,27 +86,30 @@ impl Keychain {
         }
     }
 
-    pub fn load(&self) -> Option<String> {
+    pub fn load(&self, account: &str) -> Option<String> {
         match self {
-            Keychain::Os(e) => e.get_password().ok(),
+            Keychain::Os(b) => entry(*b, account).ok()?.get_password().ok(),
             Keychain::Memory(_) => None,
         }
     }
 
-    pub fn save(&self, token: &str) {
-        if let Keychain::Os(e) = self {
-            if let Err(err) = e.set_password(token) {
+    pub fn save(&self, account: &str, secret: &str) {
+        if let Keychain::Os(b) = self {
+            if let Err(err) = entry(*b, account).and_then(|e| e.set_password(secret)) {
                 tracing::warn!(error = %err, "could not store the session in the keychain");
             }
         }
     }
 
-    pub fn forget(&self) {
-        if let Keychain::Os(e) = self {
-            match e.delete_credential() {
+    pub fn forget(&self, account: &str) {
+        if let Keychain::Os(b) = self {
+            match entry(*b, account).and_then(|e| e.delete_credential()) {
                 Ok(()) | Err(keyring::Error::NoEntry) => {}
                 Err(err) => tracing::warn!(error = %err, "could not remove the session from the keychain"),
             }
         }
     }
 }
+
+/// The keychain account of the embedded demo's session.
+pub const EMBEDDED_ACCOUNT: &str = "session";

@@ -9,6 +9,7 @@ mod audit_retention;
 mod backend_services;
 mod bad_input;
 mod conformance;
+mod desktop_signin;
 mod fhir_api;
 mod fuzz_token;
 mod granular_scopes;

@@ -33,6 +33,7 @@ fn each_external_system_has_one_home_crate() {
         ("jsonwebtoken", "portico-jose"),
         ("tower-http", "portico-server"),
         ("reqwest", "portico-client"),
+        ("oauth2", "portico-client"),
         ("tauri", "portico-desktop"),
         ("keyring", "portico-desktop"),
     ];

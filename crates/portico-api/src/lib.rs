@@ -6,6 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The client id of the Portico desktop app, a public native client every Portico server knows (no
+/// registration): authorization code + PKCE to a loopback redirect, then a management-API session.
+pub const DESKTOP_CLIENT_ID: &str = "portico-desktop";
+
 /// Every management-API error body: a stable machine code and a sentence for people.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiError {
@@ -269,6 +273,9 @@ pub struct PatientSummary {
 /// Where the service is: what an app developer needs besides the credential.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServiceInfo {
+    /// What people call this server (`portico serve --name`); "Portico" unless set.
+    #[serde(default)]
+    pub name: String,
     pub fhir_base_url: String,
     pub token_url: String,
     pub revoke_url: String,

@@ -12,6 +12,7 @@ use serde_json::Value;
 use url::Url;
 
 mod jwks;
+pub mod signin;
 mod smart;
 pub use jwks::{fetch_jwks, FetchError, FetchedJwks, JWKS_FETCH_MAX_BYTES, JWKS_FETCH_TIMEOUT};
 pub use smart::{AuthorizeRequest, Authorized, SmartApp, SmartToken};
@@ -44,6 +45,12 @@ impl ClientError {
             ClientError::Url(_) => None,
         }
     }
+
+    /// The service could not be reached at all (no answer), as opposed to answering with an error: what the
+    /// desktop treats as "offline".
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Transport(e) if e.status().is_none())
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
@@ -74,7 +81,12 @@ fn parse_base(base: &str) -> Result<Url> {
 impl Client {
     /// `base` is the service root, e.g. `http://127.0.0.1:8080`.
     pub fn new(base: &str) -> Result<Client> {
-        Ok(Client { http: reqwest::Client::new(), base: parse_base(base)?, session: None })
+        // A server that does not answer is "offline" after a few seconds, not after the OS's minutes.
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(4))
+            .build()
+            .map_err(|e| ClientError::Url(format!("the HTTP client could not start: {e}")))?;
+        Ok(Client { http, base: parse_base(base)?, session: None })
     }
 
     pub fn base_url(&self) -> &str {

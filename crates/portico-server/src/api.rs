@@ -163,6 +163,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn info(State(state): State<AppState>) -> Response {
     let c = state.config();
     Json(wire::ServiceInfo {
+        name: c.name.clone(),
         fhir_base_url: c.fhir_base(),
         token_url: c.token_url(),
         revoke_url: c.revoke_url(),

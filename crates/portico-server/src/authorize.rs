@@ -342,6 +342,10 @@ async fn flow(state: AppState, ClientAddr(addr): ClientAddr, headers: HeaderMap,
 async fn step(state: &AppState, addr: Option<std::net::IpAddr>, headers: &HeaderMap, raw: &[u8]) -> Result<Response, Failure> {
     let (form, ticked) = parse_params(raw)?;
     let params = request_params(&form)?;
+    if params.get("client_id").map(String::as_str) == Some(wire::DESKTOP_CLIENT_ID) {
+        let hidden = carry(&params);
+        return Ok(crate::desktop_signin::authorize(state, addr, &params, &form, hidden).await);
+    }
     let fhir_base = state.config().fhir_base();
     let action = form.get("action").cloned().unwrap_or_default();
     let cookie = session_cookie(headers);
@@ -405,6 +409,7 @@ fn sign_in_page(
         username,
         hidden,
         action: "/oauth/authorize".into(),
+        desktop: false,
     };
     let status = if view.error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     Ok(pages::html(status, pages::sign_in(&view).map_err(|_| page_error("Error", "The page could not be shown."))?))

@@ -14,6 +14,7 @@ mod assertions;
 mod authorize;
 mod cors;
 pub mod demo;
+mod desktop_signin;
 pub mod embedded;
 pub mod engine;
 mod error;

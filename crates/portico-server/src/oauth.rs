@@ -52,7 +52,13 @@ pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
         let keys = throttle_keys(&format!("client:{}", auth.client_id), addr);
         state.throttle_check(&keys).map_err(OAuthError::throttled)?;
         let lifetime = state.config().token_lifetime_secs;
-        let issued = if auth.client_id.starts_with(APP_PREFIX) {
+        let issued = if auth.client_id == portico_api::DESKTOP_CLIENT_ID {
+            if !auth.secret.is_empty() || auth.assertion.is_some() {
+                Err(OAuthError::new("invalid_client", "the desktop app is a public client: it presents no secret"))
+            } else {
+                state.write(move |store, now| crate::desktop_signin::token(store, &grant_type, &form, now)).await?
+            }
+        } else if auth.client_id.starts_with(APP_PREFIX) {
             crate::apps_token::token(&state, auth.presented(), grant_type, form).await
         } else if auth.assertion.is_some() {
             Err(OAuthError::new("invalid_client", "client assertions are accepted only from registered system apps"))
@@ -88,6 +94,9 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
         let auth = client_auth(&headers, &form)?;
         let basic = auth.basic;
         let token = single(&form, "token")?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        if auth.client_id == portico_api::DESKTOP_CLIENT_ID {
+            return state.write(move |store, now| crate::desktop_signin::revoke(store, &token, now)).await?;
+        }
         if auth.client_id.starts_with(APP_PREFIX) {
             let p = auth.presented();
             if let Some(assertion) = &p.assertion {
@@ -261,9 +270,9 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
             let client_id = form_id.ok_or_else(|| OAuthError::new("invalid_client", "client_id is required"))?;
             Ok(ClientAuth { client_id, secret, basic: false, assertion: None })
         }
-        // A public client (a registered app without a secret) names itself only; PKCE stands in for a secret.
+        // A public client (a registered app without a secret, or the desktop app) names itself only; PKCE stands in for a secret.
         (None, None) => match form_id {
-            Some(client_id) if client_id.starts_with(APP_PREFIX) => {
+            Some(client_id) if client_id.starts_with(APP_PREFIX) || client_id == portico_api::DESKTOP_CLIENT_ID => {
                 Ok(ClientAuth { client_id, secret: String::new(), basic: false, assertion: None })
             }
             _ => Err(OAuthError::new("invalid_client", "client authentication is required")),

@@ -37,6 +37,8 @@ pub struct Config {
     /// The built sample SMART app (`sample-app/dist`) served at `/sample-app/`; `None` or a directory
     /// without `index.html`: not served, and `/api/info` says `sample_app_url: null`.
     pub sample_app_dir: Option<std::path::PathBuf>,
+    /// What people call this server ("Riverside Clinic"), shown by the desktop app when it connects.
+    pub name: String,
 }
 
 impl Config {
@@ -53,6 +55,7 @@ impl Config {
             key_file: None,
             allow_signup: false,
             sample_app_dir: None,
+            name: "Portico".into(),
         }
     }
 

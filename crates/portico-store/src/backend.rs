@@ -18,9 +18,9 @@ use portico_fhir::search::{Criterion, SortKey};
 use serde_json::Value;
 
 use crate::{
-    AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, ImportSummary, NewCredential,
-    NewUser, PatientFilter, PatientSummary, Pruned, RefreshTokenRecord, Result, Store, StoreError, StoredResource, TokenRecord,
-    UserRecord, WriteOutcome,
+    AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode, DesktopRefreshToken,
+    ImportSummary, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned, RefreshTokenRecord, Result, Store, StoreError,
+    StoredResource, TokenRecord, UserRecord, WriteOutcome,
 };
 
 /// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
@@ -86,6 +86,12 @@ store_trait! {
         fn auth_code(&self, digest: &Digest) -> Result<Option<AuthCodeRecord>>;
         fn refresh_token(&self, digest: &Digest) -> Result<Option<RefreshTokenRecord>>;
         fn live_refresh_tokens(&self, credential_id: &str, now: DateTime<Utc>) -> Result<i64>;
+
+        // The desktop app's browser sign-in.
+        fn desktop_code(&self, digest: &Digest) -> Result<Option<DesktopCode>>;
+        fn desktop_refresh_token(&self, digest: &Digest) -> Result<Option<DesktopRefreshToken>>;
+        /// The sign-in family a session was minted for (`None` for a password sign-in's session).
+        fn session_family(&self, digest: &Digest) -> Result<Option<String>>;
 
         // Audit views (rolled-up daily counts included).
         fn app_events_for_credential(&self, credential_id: &str, limit: usize) -> Result<Vec<(i64, AuditEvent)>>;
@@ -192,6 +198,22 @@ store_trait! {
         fn insert_refresh_token(&mut self, t: &RefreshTokenRecord) -> Result<()>;
         /// `false` when the refresh token was already used or revoked.
         fn use_refresh_token(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<bool>;
+        fn insert_desktop_code(&mut self, c: &DesktopCode) -> Result<()>;
+        /// `false` when the code was already used; otherwise it is now, by the exchange that starts `family`.
+        fn use_desktop_code(&mut self, digest: &Digest, family: &str, now: DateTime<Utc>) -> Result<bool>;
+        fn insert_desktop_refresh_token(&mut self, t: &DesktopRefreshToken) -> Result<()>;
+        /// `false` when the refresh token was already used or revoked (a replay).
+        fn use_desktop_refresh_token(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<bool>;
+        fn create_family_session(
+            &mut self,
+            digest: &Digest,
+            user: UserId,
+            family: &str,
+            now: DateTime<Utc>,
+            expires: DateTime<Utc>,
+        ) -> Result<()>;
+        /// Ends a desktop sign-in: its refresh tokens and every session it minted.
+        fn revoke_desktop_family(&mut self, family: &str, now: DateTime<Utc>) -> Result<()>;
         /// `false` when this client's `jti` was seen and has not expired (a replayed assertion).
         fn record_jti(&mut self, client_id: &str, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
         /// Deletes tokens and sessions expired more than `keep` ago, at most `batch` of each.

@@ -13,6 +13,7 @@ mod audit;
 mod backend;
 mod credentials;
 mod db;
+mod desktop;
 mod maintenance;
 mod resources;
 mod retention;
@@ -29,6 +30,7 @@ pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshToke
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, TokenRecord};
 pub use db::Database;
+pub use desktop::{DesktopCode, DesktopRefreshToken};
 pub use maintenance::Pruned;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
@@ -94,6 +96,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_auth_failures.sql"),
     include_str!("migrations/0006_audit_rollup.sql"),
     include_str!("migrations/0007_apps.sql"),
+    include_str!("migrations/0008_desktop_signin.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.

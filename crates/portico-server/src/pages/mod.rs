@@ -74,6 +74,8 @@ pub struct SignInView {
     pub username: String,
     pub hidden: HiddenFields,
     pub action: String,
+    /// The Portico desktop app signing in through the browser (not a third-party app asking for data).
+    pub desktop: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

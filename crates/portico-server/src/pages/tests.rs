@@ -19,6 +19,7 @@ fn sign_in_view() -> SignInView {
         username: String::new(),
         hidden: hidden(),
         action: "/oauth/authorize".into(),
+        desktop: false,
     }
 }
 
