@@ -275,6 +275,11 @@ mod tests {
             e.as_deref().is_some_and(|e| e.starts_with("3: key `audit_retention_days`") && e.contains("invalid type")),
             "{e:?}"
         );
+        let example = FileSettings::parse(include_str!("../../../docs/deploy/portico.toml"));
+        assert!(
+            example.as_ref().is_ok_and(|s| s.public_url.is_some() && s.tls_cert.is_some()),
+            "docs/deploy/portico.toml: {example:?}"
+        );
         let ok = FileSettings::parse("behind_proxy = true\nlog_format = \"json\"\npublic_hosts = [\"a:1\"]\n");
         assert!(ok.is_ok_and(|s| s.behind_proxy == Some(true) && s.log_format == Some(LogFormat::Json)));
     }
