@@ -417,6 +417,9 @@ fn config_file_values_apply_and_flags_and_environment_override_them() {
     let (status, body) = get(server.addr, &server.addr.to_string(), "/.well-known/openid-configuration");
     assert_eq!((status, json(&body)["issuer"].clone()), (200, Value::from("http://localhost:7001")), "{body}");
     assert!(etc.join("data/portico.db").exists(), "a relative db path is taken from the config file's directory");
+    // On loopback the Host guard is on: the public URL's host:port passes, another name does not.
+    assert_eq!(get(server.addr, "localhost:7001", "/fhir/metadata").0, 200);
+    assert_eq!(get(server.addr, "localhost:7009", "/fhir/metadata").0, 421);
     drop(server);
 
     // A flag beats the file; so does an environment variable; and the flag beats the variable.
