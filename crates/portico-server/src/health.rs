@@ -36,3 +36,43 @@ pub async fn ready(axum::extract::State(state): axum::extract::State<AppState>) 
 fn unavailable(reason: &str) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": reason}))).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use portico_store::{Backend, ReadStore, StoreError, WriteJob};
+    use tower::ServiceExt as _;
+
+    use crate::{router, AppState, Config};
+
+    /// A store that cannot be read: what a missing or unreadable database file looks like to the server.
+    struct Unreadable;
+
+    impl Backend for Unreadable {
+        fn read(&self, _: &mut dyn FnMut(&dyn ReadStore)) -> portico_store::Result<()> {
+            Err(StoreError::Corrupt("unreadable".into()))
+        }
+        fn submit(&self, job: Box<dyn WriteJob>) -> portico_store::Result<()> {
+            job.finish(Err(StoreError::Corrupt("unreadable".into())));
+            Ok(())
+        }
+    }
+
+    async fn get(path: &str) -> (u16, serde_json::Value) {
+        // Trusting only its own host, as on loopback: the probes pass with any Host.
+        let state = AppState::new(Unreadable, Config::new("http://127.0.0.1:1").trusting_only([]));
+        let req = Request::get(path).header("host", "elsewhere:9").body(Body::empty()).unwrap();
+        let res = router(state).oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn alive_while_the_store_is_not_ready() {
+        assert_eq!(get("/healthz").await, (200, serde_json::json!({"status": "ok"})));
+        let (status, body) = get("/readyz").await;
+        assert_eq!((status, &body["status"]), (503, &serde_json::json!("unavailable")), "{body}");
+    }
+}
