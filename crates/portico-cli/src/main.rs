@@ -6,6 +6,7 @@ mod apps;
 mod data;
 mod demo;
 mod serve;
+mod settings;
 
 use std::path::PathBuf;
 
@@ -32,7 +33,7 @@ pub struct DbArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (loopback only unless --host says otherwise).
+    /// Run the service (loopback only unless --listen says otherwise; then with TLS or behind a proxy).
     Serve(serve::ServeArgs),
     /// Load FHIR R4 transaction bundles (files or directories of *.json).
     Import {
@@ -103,7 +104,14 @@ fn keys(c: KeysCommand) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => match serve::run(args) {
+            // A setting that cannot work is a usage error, like clap's own: one line, exit code 2.
+            Err(e) if e.is::<settings::Refused>() => {
+                eprintln!("portico serve: {e}");
+                std::process::exit(2);
+            }
+            r => r,
+        },
         Command::Import { db, paths } => data::import(&db.db, &paths),
         Command::Generate { db, patients } => data::generate(&db.db, patients),
         Command::Seed { db } => data::seed(&db.db),
@@ -115,11 +123,17 @@ fn main() -> Result<()> {
     }
 }
 
-/// Logs go to stderr, filtered by RUST_LOG (default: info). They carry ids, counts and outcomes only.
-pub fn init_logging() {
+/// Logs go to stderr, filtered by RUST_LOG (default: info), as readable lines or one JSON object per line
+/// (the event's fields at the top level, beside `timestamp`, `level` and `message`). They carry ids, counts
+/// and outcomes only.
+pub fn init_logging(format: settings::LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        settings::LogFormat::Human => fmt.try_init(),
+        settings::LogFormat::Json => fmt.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init(),
+    };
 }
 
 /// The demo accounts with their password, as `serve --demo` and `seed` print them.

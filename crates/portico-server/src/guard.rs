@@ -10,6 +10,10 @@
 //!   form or simple request can send without a preflight the service never grants.
 //!
 //! The desktop app talks through reqwest (`Host: 127.0.0.1:port`, no `Origin`, JSON bodies) and passes.
+//!
+//! The probes `/healthz` and `/readyz` are exempt: they answer a status word and nothing else, and a load
+//! balancer or a local monitor checks them by whatever name or address it was given (`localhost:8080`, the
+//! machine's IP), which the Host check would refuse with 421 and so mark a healthy service down.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -64,6 +68,9 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
     let Some(trusted) = &state.config().trusted_hosts else {
         return next.run(req).await;
     };
+    if crate::health::is_probe(req.uri().path()) {
+        return next.run(req).await;
+    }
     let surface = Surface::of(req.uri().path());
     if !addressed_to(trusted, &req) {
         tracing::warn!(path = %req.uri().path(), "refused a request for another host");

@@ -21,6 +21,7 @@ mod error;
 mod fhir;
 mod grants;
 mod guard;
+mod health;
 mod lanes;
 mod maintenance;
 pub mod manage;
@@ -28,6 +29,7 @@ mod oauth;
 pub mod pages;
 mod sample_app;
 mod state;
+pub mod tls;
 
 use std::future::Future;
 
@@ -60,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/introspect", post(oauth::introspect))
         .route("/oauth/authorize", get(authorize::get).post(authorize::post))
         .route("/oauth/jwks", get(assertions::jwks))
+        .route(health::ALIVE_PATH, get(health::alive))
+        .route(health::READY_PATH, get(health::ready))
         .route(pages::STYLESHEET_PATH, get(pages::stylesheet))
         .route(pages::CONSENT_SCRIPT_PATH, get(pages::consent_script))
         .route("/.well-known/smart-configuration", get(fhir::smart_configuration))
@@ -100,6 +104,24 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let _housekeeping = AbortOnDrop(tokio::spawn(maintenance::run(state.clone())));
     let _memory = AbortOnDrop(tokio::spawn(maintenance::release_when_quiet(state.clone())));
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// [`serve`] over TLS (see `tls`): the same routes, housekeeping and graceful shutdown, with handshakes
+/// completed beside the accept loop under a timeout, so a stalled or refused client affects no one else.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: std::sync::Arc<rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let _housekeeping = AbortOnDrop(tokio::spawn(maintenance::run(state.clone())));
+    let _memory = AbortOnDrop(tokio::spawn(maintenance::release_when_quiet(state.clone())));
+    // `tap_io` does nothing to the connection; axum gives a tapped listener the peer's `SocketAddr` as
+    // `ConnectInfo`, which the per-address throttles read, and a listener of our own cannot get it otherwise.
+    let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -319,7 +319,13 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
-    tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let (status, ms) = (response.status().as_u16(), started.elapsed().as_millis() as u64);
+    if crate::health::is_probe(&path) {
+        // A load balancer probes every few seconds; at info level that would drown the requests that matter.
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
     response
 }
 
