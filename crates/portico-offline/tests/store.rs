@@ -165,6 +165,22 @@ fn retry_later_puts_the_entry_back_in_its_place() {
 }
 
 #[test]
+fn an_entry_being_sent_is_not_handed_out_again() {
+    let mut store = OfflineStore::open_in_memory().unwrap();
+    let who = ada();
+    let first = store.enqueue(&who, &delete("c1"), t(0)).unwrap();
+    let second = store.enqueue(&who, &delete("c2"), t(1)).unwrap();
+    assert_eq!(store.next_to_send(&who, t(2)).unwrap().unwrap().id, first.id);
+    assert_eq!(store.next_to_send(&who, t(3)).unwrap().unwrap().id, second.id, "the oldest pending one");
+    assert_eq!(store.next_to_send(&who, t(4)).unwrap(), None);
+    let waiting = store.waiting(&who).unwrap();
+    assert_eq!(
+        waiting.iter().map(|e| (e.id, e.state, e.attempts)).collect::<Vec<_>>(),
+        [(first.id, EntryState::Sending, 1), (second.id, EntryState::Sending, 1)]
+    );
+}
+
+#[test]
 fn finish_is_only_for_an_entry_being_sent() {
     let mut store = OfflineStore::open_in_memory().unwrap();
     let who = ada();
@@ -237,7 +253,9 @@ fn accounts_do_not_see_each_others_cache_or_outbox() {
 
 #[test]
 fn forget_removes_the_cache_and_outbox_of_that_account_only() {
-    let mut store = OfflineStore::open_in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("offline.db");
+    let mut store = OfflineStore::open(&path).unwrap();
     let (who, other) = (ada(), Account { server: ada().server, user: "bo".into() });
     for person in [&who, &other] {
         store.put(person, "credentials", &json!([]), t(0)).unwrap();
@@ -256,6 +274,10 @@ fn forget_removes_the_cache_and_outbox_of_that_account_only() {
     assert!(store.get(&other, "credentials").unwrap().is_some());
     assert_eq!(store.waiting(&other).unwrap().len(), 1);
     assert_eq!(store.outcomes(&other, 10).unwrap().len(), 1);
+    // Gone from the file, not merely out of sight: only the other account's rows are left.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let count = |table: &str| raw.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!((count("accounts"), count("cache"), count("outbox")), (1, 1, 2));
     store.forget(&who).unwrap();
     // Signing in again starts empty and works as before.
     store.enqueue(&who, &delete("c9"), t(3)).unwrap();
