@@ -58,6 +58,7 @@ export function openServers(o: ServersOptions): void {
       const ae = api.toApiError(e);
       button.disabled = false;
       button.textContent = "Switch";
+      added.classList.add("error");
       mount(added, h("p", { class: "form-error", role: "alert" }, `Could not switch to “${s.name}”: ${ae.message}`));
     }
   };
@@ -76,6 +77,7 @@ export function openServers(o: ServersOptions): void {
       await load();
       input.focus();
     } catch (e) {
+      added.classList.add("error");
       mount(added, h("p", { class: "form-error", role: "alert" }, `Could not remove “${s.name}”: ${api.toApiError(e).message}`));
     }
   };
@@ -143,6 +145,7 @@ export function openServers(o: ServersOptions): void {
         e.preventDefault();
         if (busy) return;
         mount(added);
+        added.classList.remove("error");
         const check = checkServerUrl(input.value);
         if ("error" in check) {
           setError(check.error);
