@@ -172,6 +172,17 @@ async function showHome(user: User, initial?: Area["id"]) {
   const buttons = new Map<string, HTMLButtonElement>();
   let current: Area["id"] | null = null;
 
+  // The approvals badge is news on any screen, so it is counted at once (and after each sync that changed something).
+  const countApprovals = () => {
+    if (!areas.some((a) => a.id === "approvals")) return;
+    void import("./apps").then(({ pendingCount }) =>
+      api.approvals().then(
+        (list) => ctx.setBadge("approvals", pendingCount(list)),
+        () => undefined, // no badge is better than an error toast on every sign-in
+      ),
+    );
+  };
+
   const bar = new ConnectionBar({
     retry: () => void syncLoop?.kick(),
     cancel: (id) =>
@@ -259,6 +270,7 @@ async function showHome(user: User, initial?: Area["id"]) {
           const area = areas.find((a) => a.id === current);
           const hadFocus = main.contains(document.activeElement);
           if (area) void select(area, false).then(() => hadFocus && !main.contains(document.activeElement) && main.focus());
+          countApprovals();
         }
       },
     });
@@ -280,15 +292,7 @@ async function showHome(user: User, initial?: Area["id"]) {
     );
     return;
   }
-  if (areas.some((a) => a.id === "approvals")) {
-    // The badge is news on any screen, so it is counted at once, not when the area is opened.
-    void import("./apps").then(({ pendingCount }) =>
-      api.approvals().then(
-        (list) => ctx.setBadge("approvals", pendingCount(list)),
-        () => undefined, // no badge is better than an error toast on every sign-in
-      ),
-    );
-  }
+  countApprovals();
   const first = areas.find((a) => a.id === initial) ?? areas[0];
   await select(first, false);
 }
