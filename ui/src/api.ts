@@ -9,6 +9,7 @@ import type {
   Approval,
   ApprovalStatus,
   ConnectedApp,
+  ConnectionStatus,
   ExtendGrant,
   IssuedAppSecret,
   NewApp,
@@ -26,6 +27,7 @@ import type {
   Practice,
   Preview,
   RevocationReceipt,
+  ServerEntry,
   ServiceStatus,
   User,
 } from "./types";
@@ -68,6 +70,29 @@ export function toApiError(e: unknown): ApiError {
 type InvokeFn = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
 let invokeImpl: InvokeFn = (cmd, args) => tauriInvoke(cmd, args);
 
+/** Codes that say the server could not be reached (the action failed, waits in the outbox, or needs the server). */
+export const CONNECTION_CODES: readonly string[] = ["unavailable", "queued", "offline"];
+
+/** True when the error means the server is out of reach rather than that it said no. */
+export function isConnectionError(e: unknown): boolean {
+  return CONNECTION_CODES.includes(toApiError(e).code);
+}
+
+/** The toast for an action put in the outbox: "Waiting to send: “Delete …” will be sent when the server is back." */
+export function queuedText(e: unknown): string {
+  const m = toApiError(e).message.replace(/^\s*offline\s*[:—-]\s*/i, "").trim();
+  return `Waiting to send: ${m || "it will be sent when the server is back."}`;
+}
+
+// Commands whose own failures must not trigger another sync (the sync loop calls them).
+const QUIET = new Set(["sync_now", "connection_status"]);
+let connectionListener: ((err: ApiError, cmd: string) => void) | null = null;
+
+/** Tells the app shell about any "unavailable" / "queued" / "offline" rejection (so it can sync at once). */
+export function onConnectionError(fn: ((err: ApiError, cmd: string) => void) | null): void {
+  connectionListener = fn;
+}
+
 /** Replaces the transport: the dev mock and unit tests only. */
 export function setInvoke(fn: InvokeFn): void {
   invokeImpl = fn;
@@ -77,7 +102,15 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   try {
     return (await invokeImpl(cmd, args)) as T;
   } catch (e) {
-    throw toApiError(e);
+    const err = toApiError(e);
+    if (connectionListener && !QUIET.has(cmd) && CONNECTION_CODES.includes(err.code)) {
+      try {
+        connectionListener(err, cmd);
+      } catch {
+        // a listener's failure must not replace the command's own error
+      }
+    }
+    throw err;
   }
 }
 
@@ -131,3 +164,16 @@ export const connectedApps = () => call<ConnectedApp[]>("connected_apps");
 export const extendGrant = (id: string, change: ExtendGrant) => call<ConnectedApp>("extend_grant", { id, change });
 export const openSampleApp = () => call<string>("open_sample_app");
 export const openExternal = (url: string) => call<null>("open_external", { url });
+
+// ---- Servers and remote mode ----
+export const servers = () => call<ServerEntry[]>("servers");
+export const addServer = (url: string) => call<ServerEntry>("add_server", { url });
+export const removeServer = (id: string) => call<null>("remove_server", { id });
+export const switchServer = (id: string) => call<ServiceStatus>("switch_server", { id });
+/** Remote only: opens the system browser and resolves when the loopback redirect comes back. */
+export const signInBrowser = () => call<User>("sign_in_browser");
+export const cancelSignIn = () => call<null>("cancel_sign_in");
+export const connectionStatus = () => call<ConnectionStatus>("connection_status");
+export const syncNow = () => call<ConnectionStatus>("sync_now");
+export const cancelOutbox = (id: number) => call<null>("cancel_outbox", { id });
+export const dismissOutcomes = () => call<null>("dismiss_outcomes");

@@ -1,14 +1,17 @@
 // The shell of the UI: sign-in or the signed-in home with one tab per area the user's roles open.
 import * as api from "./api";
+import { ConnectionBar, SyncLoop, type ConnectionView } from "./connection";
 import { h, mount } from "./dom";
 import { roleLabel } from "./format";
 import { toast } from "./toast";
-import type { ServiceStatus, User } from "./types";
+import type { ConnectionStatus, ServiceStatus, User } from "./types";
 import { renderSignIn } from "./views/signin";
 
 export interface Ctx {
   user: User;
   status: ServiceStatus | null;
+  /** Remote mode: whether the server answers and what waits in the outbox; always online when embedded. */
+  connection: ConnectionView;
   /** Re-reads the service status (URLs for docs and examples). */
   getStatus: () => Promise<ServiceStatus | null>;
   /** Handles an error from any command: a lost session goes back to sign-in, everything else is a toast. */
@@ -47,6 +50,14 @@ export function areasFor(roles: string[]): Area[] {
 
 let root: HTMLElement;
 let status: ServiceStatus | null = null;
+/** Runs only while signed in to a remote server. */
+let syncLoop: SyncLoop | null = null;
+
+function stopSync(): void {
+  syncLoop?.stop();
+  syncLoop = null;
+  api.onConnectionError(null);
+}
 let statusPromise: Promise<ServiceStatus | null> | null = null;
 
 function loadStatus(): Promise<ServiceStatus | null> {
@@ -85,10 +96,33 @@ export async function startApp(el: HTMLElement): Promise<void> {
 }
 
 function showSignIn(statusP: Promise<ServiceStatus | null>, message?: string) {
-  renderSignIn(root, { statusP, message, onSignedIn: (u) => void showHome(u) });
+  stopSync();
+  renderSignIn(root, { statusP, message, onSignedIn: (u) => void showHome(u), onServers: () => void openServersScreen() });
+}
+
+/** The Servers screen, from the sign-in screen or the signed-in header. */
+async function openServersScreen(): Promise<void> {
+  const { openServers } = await import("./views/servers");
+  openServers({ status: status ?? (await loadStatus()), onSwitched: (s) => void afterSwitch(s) });
+}
+
+/** switch_server changed lists, sign-in and keychain entry: start over on that server. */
+async function afterSwitch(s: ServiceStatus): Promise<void> {
+  stopSync();
+  status = s;
+  statusPromise = s.ready ? Promise.resolve(s) : null;
+  let user: User | null = null;
+  try {
+    user = await api.restoreSession();
+  } catch {
+    user = null;
+  }
+  if (user) await showHome(user);
+  else showSignIn(loadStatus());
 }
 
 async function signOut() {
+  stopSync();
   try {
     await api.signOut();
   } catch (e) {
@@ -102,14 +136,23 @@ async function signOut() {
 async function showHome(user: User, initial?: Area["id"]) {
   document.title = "Portico";
   const areas = areasFor(user.roles);
+  stopSync();
+  const st = status ?? (await loadStatus());
+  let initialConnection: ConnectionStatus | null = null;
+  if (st?.mode === "remote") initialConnection = await api.connectionStatus().catch(() => null);
+  const remote = st?.mode === "remote" || initialConnection?.mode === "remote";
   const ctx: Ctx = {
     user,
-    status,
+    status: st,
+    connection: { online: true, status: null },
     getStatus: async () => (ctx.status = await loadStatus()),
     fail: (e, what, toastIt = true) => {
       const err = api.toApiError(e);
       if (err.code === "unauthenticated") {
         showSignIn(loadStatus(), "Your session has ended. Please sign in again.");
+      } else if (err.code === "queued") {
+        // Not done yet: the card keeps its place with a "Waiting to send" tag until the server confirms.
+        if (toastIt) toast(api.queuedText(err), "info");
       } else if (toastIt) {
         toast(`${what}: ${err.message}`, "error");
       }
@@ -128,6 +171,33 @@ async function showHome(user: User, initial?: Area["id"]) {
   const nav = h("nav", { class: "tabs", "aria-label": "Areas" });
   const buttons = new Map<string, HTMLButtonElement>();
   let current: Area["id"] | null = null;
+
+  // The approvals badge is news on any screen, so it is counted at once (and after each sync that changed something).
+  const countApprovals = () => {
+    if (!areas.some((a) => a.id === "approvals")) return;
+    void import("./apps").then(({ pendingCount }) =>
+      api.approvals().then(
+        (list) => ctx.setBadge("approvals", pendingCount(list)),
+        () => undefined, // no badge is better than an error toast on every sign-in
+      ),
+    );
+  };
+
+  const bar = new ConnectionBar({
+    retry: () => void syncLoop?.kick(),
+    cancel: (id) =>
+      void api
+        .cancelOutbox(id)
+        .then(() => api.connectionStatus())
+        .then((next) => syncLoop?.accept(next))
+        .catch((e) => ctx.fail(e, "Could not cancel")),
+    dismiss: () =>
+      void api
+        .dismissOutcomes()
+        .then(() => api.connectionStatus())
+        .then((next) => syncLoop?.accept(next))
+        .catch((e) => ctx.fail(e, "Could not dismiss")),
+  });
 
   const select = async (area: Area, focus: boolean) => {
     current = area.id;
@@ -174,12 +244,42 @@ async function showHome(user: User, initial?: Area["id"]) {
         { class: "who-text" },
         h("span", { class: "who-name", "data-testid": "user-name" }, user.display_name),
         h("span", { class: "who-roles", "data-testid": "user-roles" }, user.roles.map(roleLabel).join(" · ") || "No roles"),
+        remote && st?.server_name ? h("span", { class: "who-server", "data-testid": "server-name" }, st.server_name) : null,
+      ),
+      h(
+        "button",
+        { type: "button", class: "secondary small", "data-testid": "servers", title: st?.server_name ? `Server: ${st.server_name}` : undefined, onclick: () => void openServersScreen() },
+        "Servers",
       ),
       h("button", { type: "button", class: "secondary small", "data-testid": "sign-out", onclick: () => void signOut() }, "Sign out"),
     ),
   );
 
-  mount(root, header, main);
+  mount(root, header, bar.el, main);
+
+  if (remote) {
+    const loop = new SyncLoop({
+      syncNow: api.syncNow,
+      setBusy: (b) => bar.setBusy(b),
+      apply: (next, decision) => {
+        ctx.connection.online = next.online;
+        ctx.connection.status = next;
+        if (decision.redrawBar) bar.update(next);
+        for (const t of decision.toasts) toast(t.text, t.kind);
+        if (decision.rerender && current) {
+          const area = areas.find((a) => a.id === current);
+          const hadFocus = main.contains(document.activeElement);
+          if (area) void select(area, false).then(() => hadFocus && !main.contains(document.activeElement) && main.focus());
+          countApprovals();
+        }
+      },
+    });
+    syncLoop = loop;
+    loop.start(null);
+    if (initialConnection) loop.accept(initialConnection);
+    // Right after an action is queued or the server did not answer: find out at once what is true now.
+    api.onConnectionError(() => void loop.kick());
+  }
   if (areas.length === 0) {
     mount(
       main,
@@ -192,15 +292,7 @@ async function showHome(user: User, initial?: Area["id"]) {
     );
     return;
   }
-  if (areas.some((a) => a.id === "approvals")) {
-    // The badge is news on any screen, so it is counted at once, not when the area is opened.
-    void import("./apps").then(({ pendingCount }) =>
-      api.approvals().then(
-        (list) => ctx.setBadge("approvals", pendingCount(list)),
-        () => undefined, // no badge is better than an error toast on every sign-in
-      ),
-    );
-  }
+  countApprovals();
   const first = areas.find((a) => a.id === initial) ?? areas[0];
   await select(first, false);
 }

@@ -2,10 +2,11 @@
 // looked at without Tauri. Never imported by the production build (main.ts guards on MODE === "mock").
 //
 // URL parameters for screenshots: ?empty=1 (no credentials), ?fail=list_credentials
-// (that command fails), ?steps=demo-patient,preview (click elements by data-testid, one after another;
+// (that command fails), ?remote=1 (start on a remote clinic server; with ?as=patient signed in there),
+// ?offline=1 (that server starts unreachable; a button at the bottom left toggles it), ?steps=demo-patient,preview (click elements by data-testid, one after another;
 // "fill:#id=value" types into a field; "key:Escape" presses a key).
 
-import type { AccessEvent, App, Approval, ConnectedApp, Credential, FhirJson, PatientSummary, User } from "./types";
+import type { AccessEvent, App, Approval, ConnectedApp, ConnectionStatus, Credential, FhirJson, OutboxEntry, PatientSummary, User } from "./types";
 
 type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
 
@@ -37,6 +38,26 @@ const patientList: PatientSummary[] = [
 
 let signedIn: User | null = null;
 let seq = 100;
+
+// ---- servers and remote mode: a fake clinic server that can go offline, a cache (the same data) and an outbox ----
+interface MockServer { id: string; kind: "embedded" | "remote"; url: string | null; name: string; user: User | null }
+const servers: MockServer[] = [{ id: "embedded", kind: "embedded", url: null, name: "This computer (demo)", user: null }];
+if (params.get("remote")) servers.push({ id: "srv-riverside", kind: "remote", url: "https://portico.riverside-clinic.example", name: "Riverside Family Practice", user: null });
+let currentId = servers[servers.length - 1].id;
+const cur = () => servers.find((x) => x.id === currentId)!;
+let offline = params.get("offline") === "1";
+let offlineSince: string | null = offline ? new Date(Date.now() - 18 * 60000).toISOString() : null;
+let lastSynced: string | null = new Date(Date.now() - 19 * 60000).toISOString();
+const waiting: OutboxEntry[] = [];
+let outcomes: OutboxEntry[] = [];
+let changes: string[] = [];
+let browserSignIn: { reject: (e: unknown) => void } | null = null;
+const remoteOffline = () => cur().kind === "remote" && offline;
+const KEYCHAIN_LABEL: Record<string, string> = {
+  secret_service: "Secret Service (GNOME Keyring / KWallet): kept across restarts",
+  keyutils: "Kernel keyring: kept until you log out of this computer",
+  memory: "Memory only: you will be signed out when Portico closes",
+};
 
 function cred(p: Partial<Credential> & Pick<Credential, "name" | "kind" | "owner">): Credential {
   const id = `cred-${++seq}`;
@@ -242,10 +263,120 @@ function fail(code: string, message: string): never {
   throw { code, message };
 }
 
+function serviceStatus() {
+  const s = cur();
+  const base = s.url ?? BASE;
+  const keychain = params.get("keychain") ?? (s.kind === "remote" ? "secret_service" : "memory");
+  return {
+    mode: s.kind, server_name: s.name, ready: true, base_url: base, fhir_base_url: `${base}/fhir`, token_url: `${base}/token`, keychain,
+    keychain_label: KEYCHAIN_LABEL[keychain] ?? keychain, keychain_message: keychain === "memory" ? "No OS keychain: you will be signed out when Portico closes" : null, startup_ms: 180,
+  };
+}
+
+function connectionStatus(): ConnectionStatus {
+  const out: ConnectionStatus = {
+    mode: cur().kind, online: !remoteOffline(), offline_since: remoteOffline() ? offlineSince : null, last_synced: cur().kind === "remote" ? lastSynced : null,
+    waiting: waiting.slice(), outcomes: outcomes.slice(), changes,
+  };
+  changes = [];
+  return out;
+}
+
+/** Offline, actions that can wait go to the outbox (and the command answers "queued"). */
+function queue(kind: OutboxEntry["action"]["kind"], cmd: string, args: Record<string, any>, target: string, description: string): never {
+  waiting.push({ id: ++seq, action: { kind, cmd, ...args }, description, target, state: "pending", reason: null, queued_at: iso(Date.now()), finished_at: null, attempts: 0 });
+  fail("queued", `Offline: “${description}” will be sent when the server is back.`);
+}
+
+function sendOutbox() {
+  for (const e of waiting.splice(0)) {
+    const { cmd, kind: _k, ...args } = e.action as Record<string, any>;
+    e.attempts += 1;
+    try {
+      const r = handlers[cmd](args) as any;
+      e.state = cmd === "delete_credential" && r && r.deleted_now === false ? "already_done" : "done";
+    } catch (err: any) {
+      e.state = "refused";
+      e.reason = err?.message ?? "Refused.";
+    }
+    e.finished_at = iso(Date.now());
+    outcomes.unshift(e);
+  }
+}
+
+const nameOf = (id: string) => credentials.find((c) => c.id === id)?.name ?? connected.find((g) => g.id === id)?.name ?? id;
+
 const handlers: Record<string, (a: Record<string, any>) => unknown> = {
-  service_status: () => ({ mode: "embedded", ready: true, base_url: BASE, fhir_base_url: `${BASE}/fhir`, token_url: `${BASE}/token`, keychain: params.get("keychain") ?? "memory", keychain_message: "No OS keychain: you will be signed out when Portico closes", startup_ms: 180 }),
+  service_status: () => serviceStatus(),
+  servers: () => servers.map((x) => ({ id: x.id, kind: x.kind, url: x.url, name: x.name, current: x.id === currentId, signed_in_as: (x.id === currentId ? signedIn : x.user)?.username ?? null })),
+  add_server: async ({ url }) => {
+    await new Promise((r) => setTimeout(r, 700));
+    let u: URL;
+    try {
+      u = new URL(String(url));
+    } catch {
+      return fail("invalid_input", "That is not a web address.");
+    }
+    if (servers.some((x) => x.url === url)) fail("invalid_input", "That server is already in the list.");
+    if (u.hostname.includes("expired")) fail("certificate", "its certificate expired on 1 March 2024");
+    if (u.hostname.includes("self-signed")) fail("certificate", "its certificate is self-signed, so nobody vouches that this is really the server");
+    if (u.hostname.includes("unreachable") || u.hostname.includes("nothing")) fail("unreachable", "connection refused");
+    if (u.hostname.endsWith("example.com")) fail("not_portico", "no /.well-known/smart-configuration");
+    const word = u.hostname.replace(/^portico\./, "").split(".")[0];
+    const s: MockServer = { id: `srv-${++seq}`, kind: "remote", url: String(url), name: `${word.charAt(0).toUpperCase()}${word.slice(1).replace(/-/g, " ")} (Portico)`, user: null };
+    servers.push(s);
+    return { id: s.id, kind: s.kind, url: s.url, name: s.name, current: false, signed_in_as: null };
+  },
+  remove_server: ({ id }) => {
+    const i = servers.findIndex((x) => x.id === id);
+    if (i < 0) fail("not_found", "No such server.");
+    if (servers[i].kind === "embedded") fail("invalid_input", "The demo service on this computer can't be removed.");
+    if (id === currentId) fail("conflict", "Switch to another server first.");
+    servers.splice(i, 1);
+    return null;
+  },
+  switch_server: ({ id }) => {
+    const next = servers.find((x) => x.id === id) ?? fail("not_found", "No such server.");
+    cur().user = signedIn;
+    currentId = next.id;
+    signedIn = next.user;
+    waiting.length = 0;
+    outcomes = [];
+    return serviceStatus();
+  },
+  sign_in_browser: () => {
+    if (cur().kind !== "remote") fail("invalid_input", "This server signs in with a password.");
+    if (offline) fail("unavailable", `${cur().name} can't be reached.`);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        browserSignIn = null;
+        if (cur().url?.includes("deny")) reject({ code: "access_denied", message: "Your account is not allowed to use desktop apps." });
+        else resolve((signedIn = users.find((u) => u.username === (params.get("as") ?? "patient")) ?? users[5]));
+      }, 3500);
+      browserSignIn = { reject: (e) => (clearTimeout(timer), reject(e)) };
+    });
+  },
+  cancel_sign_in: () => {
+    browserSignIn?.reject({ code: "cancelled", message: "You cancelled the sign-in." });
+    browserSignIn = null;
+    return null;
+  },
+  connection_status: () => connectionStatus(),
+  sync_now: () => {
+    if (!remoteOffline() && cur().kind === "remote") {
+      if (waiting.length) sendOutbox();
+      lastSynced = iso(Date.now());
+    }
+    return connectionStatus();
+  },
+  cancel_outbox: ({ id }) => {
+    const i = waiting.findIndex((e) => e.id === id);
+    if (i >= 0) waiting.splice(i, 1);
+    return null;
+  },
+  dismiss_outcomes: () => ((outcomes = []), null),
   demo_accounts: () => users.map((u) => ({ username: u.username, display_name: u.display_name, roles: u.roles, password: "portico-demo" })),
-  restore_session: () => (params.get("as") ? (signedIn = users.find((u) => u.username === params.get("as")) ?? null) : null),
+  restore_session: () => signedIn,
   sign_in: ({ username, password }) => {
     const u = users.find((x) => x.username === username);
     if (!u || password !== "portico-demo") fail("unauthenticated", "Wrong username or password.");
@@ -373,6 +504,24 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
   report_timing: ({ name, ms }) => (console.info("timing", name, ms.toFixed(1), "ms"), ((window as any).__timings ??= []).push({ name, ms }), null),
 };
 
+// Offline on the remote server: these wait in the outbox; everything else that changes something needs the server.
+const QUEUED: Record<string, (a: Record<string, any>) => [OutboxEntry["action"]["kind"], string, string] | null> = {
+  delete_credential: ({ id }) => ["delete_credential", id, `${connected.some((g) => g.id === id) ? "Revoke" : "Delete"} “${nameOf(id)}”`],
+  update_credential: ({ id, change }) =>
+    Object.keys(change).every((k) => k === "active")
+      ? ["set_credential_active", id, `${change.active ? "Activate" : "Deactivate"} “${nameOf(id)}”`]
+      : Object.keys(change).every((k) => k === "valid_from" || k === "valid_to")
+        ? ["set_validity", id, `Change the validity window of “${nameOf(id)}”`]
+        : null,
+  decide_approval: ({ appId, practiceId, decision }) => [
+    "decide_approval",
+    `${appId}:${practiceId}`,
+    `${decision.status === "approved" ? "Approve" : decision.status === "denied" ? "Deny" : "Withdraw approval of"} “${apps.find((a) => a.id === appId)?.name ?? appId}” for ${practices.find((p) => p.id === practiceId)?.name ?? practiceId}`,
+  ],
+  delete_app: ({ id }) => ["delete_app", id, `Delete “${apps.find((a) => a.id === id)?.name ?? id}”`],
+};
+const NEEDS_SERVER = new Set(["create_credential", "update_credential", "regenerate_credential", "set_roles", "set_practices", "sign_up", "register_app", "update_app", "rotate_app_secret", "request_approval", "extend_grant"]);
+
 const failing = new Set((params.get("fail") ?? "").split(",").filter(Boolean));
 
 export const mockInvoke: Invoke = async (cmd, args = {}) => {
@@ -380,8 +529,42 @@ export const mockInvoke: Invoke = async (cmd, args = {}) => {
   if (failing.has(cmd)) fail("unavailable", "The Portico service is not responding.");
   const h = handlers[cmd];
   if (!h) fail("internal", `mock: no command ${cmd}`);
-  return structuredClone(h(args));
+  if (remoteOffline()) {
+    const q = QUEUED[cmd]?.(args);
+    if (q) queue(q[0], cmd, args, q[1], q[2]);
+    if (NEEDS_SERVER.has(cmd)) fail("offline", `Offline: ${cur().name} can't be reached, and this needs the server. Try again when you are back online.`);
+  }
+  const result = await h(args);
+  drawToggle();
+  return structuredClone(result);
 };
+
+/** Dev only: a switch at the bottom left that takes the fake remote server offline and back. */
+let toggle: HTMLButtonElement | null = null;
+function drawToggle() {
+  if (!toggle) {
+    toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.dataset.testid = "mock-offline-toggle";
+    Object.assign(toggle.style, { position: "fixed", left: "12px", bottom: "12px", zIndex: "50", fontSize: "12px", background: "#333", color: "#fff", opacity: "0.85" });
+    toggle.addEventListener("click", () => {
+      offline = !offline;
+      if (offline) offlineSince = iso(Date.now());
+      else {
+        const pending = apps.flatMap((a) => a.approvals).find((r) => r.status === "pending");
+        if (pending) {
+          Object.assign(pending, { status: "approved", decided_by: "admin", decided_at: iso(Date.now()) });
+          changes.push(`An administrator approved “${pending.app_name}” for ${pending.practice_name} on the server`);
+        }
+      }
+      drawToggle();
+      window.dispatchEvent(new Event("focus")); // what coming back to the window does: sync now
+    });
+    document.body.appendChild(toggle);
+  }
+  toggle.hidden = cur().kind !== "remote";
+  toggle.textContent = offline ? "Mock: server offline — bring it back" : "Mock: server online — take it offline";
+}
 
 async function runSteps(steps: string[]) {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -407,6 +590,8 @@ async function runSteps(steps: string[]) {
 
 export function install(setInvoke: (fn: Invoke) => void): void {
   setInvoke(mockInvoke);
+  if (params.get("as")) signedIn = users.find((u) => u.username === params.get("as")) ?? null;
+  drawToggle();
   const steps = (params.get("steps") ?? "").split(",").filter(Boolean);
   if (steps.length) void runSteps(steps);
 }

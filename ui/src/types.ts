@@ -16,7 +16,18 @@ export type ErrorCode =
   | "too_many_requests"
   | "busy"
   | "internal"
-  | "unavailable";
+  | "unavailable"
+  /** Remote mode, offline: the action was put in the outbox and will be sent when the server is back. */
+  | "queued"
+  /** Remote mode, offline: the action needs the server (e.g. a secret shown once) and was not done. */
+  | "offline"
+  // Adding a server / signing in through the browser:
+  | "certificate"
+  | "unreachable"
+  | "not_portico"
+  | "cancelled"
+  | "timeout"
+  | "access_denied";
 
 /** RFC 3339 UTC timestamp, e.g. "2024-03-12T09:02:00Z". */
 export type Instant = string;
@@ -172,9 +183,58 @@ export interface ServiceStatus {
   base_url: string;
   fhir_base_url: string;
   token_url: string;
-  keychain: "os" | "memory";
+  /** Name of the current server ("This computer (demo)" for the embedded one). */
+  server_name: string;
+  keychain: "secret_service" | "keyutils" | "memory";
+  /** Where the session is kept, in words, e.g. "Kernel keyring: kept until you log out of this computer". */
+  keychain_label: string;
   keychain_message: string | null;
   startup_ms: number;
+}
+
+// ---- Servers and remote mode (offline cache, outbox) ----
+
+/** A server the desktop app knows: the embedded demo service or a remote clinic server. */
+export interface ServerEntry {
+  id: string;
+  kind: "embedded" | "remote";
+  url: string | null;
+  name: string;
+  current: boolean;
+  /** Username signed in on that server, if any. */
+  signed_in_as: string | null;
+}
+
+export type OutboxKind = "delete_credential" | "set_credential_active" | "set_validity" | "decide_approval" | "delete_app";
+export type OutboxState = "pending" | "sending" | "done" | "already_done" | "refused";
+
+/** An action taken offline, waiting in (or finished from) the outbox. */
+export interface OutboxEntry {
+  id: number;
+  action: { kind: OutboxKind | string; [k: string]: unknown };
+  /** Plain words, e.g. "Delete “Phone app”". */
+  description: string;
+  /** The credential / app id the action is about. */
+  target: string;
+  state: OutboxState;
+  /** Why the server refused it (state "refused"). */
+  reason: string | null;
+  queued_at: Instant;
+  finished_at: Instant | null;
+  attempts: number;
+}
+
+export interface ConnectionStatus {
+  mode: "embedded" | "remote";
+  online: boolean;
+  offline_since: Instant | null;
+  last_synced: Instant | null;
+  /** Pending or sending, in the order they will be sent. */
+  waiting: OutboxEntry[];
+  /** Finished, newest first. */
+  outcomes: OutboxEntry[];
+  /** Plain-words lines of what changed on the server meanwhile; drained by each call. */
+  changes: string[];
 }
 
 export interface DemoAccount {

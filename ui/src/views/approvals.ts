@@ -3,6 +3,7 @@
 import * as api from "../api";
 import type { Ctx } from "../app";
 import { APPROVAL_LABEL, AUTH_LABEL, PLATFORM_LABEL, pendingCount, reasonProblem, scopeList, sortApprovals } from "../apps";
+import { waitingForApproval, waitingTag } from "../connection";
 import { openDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { formatDateTime } from "../format";
@@ -76,7 +77,7 @@ function requestCard(r: Request, ctx: Ctx, refresh: () => void): HTMLElement {
   return h(
     "article",
     { class: `card credential approval-card${r.status === "pending" ? " pending" : ""}`, "data-testid": "approval-request", "data-app": r.app_name, "data-status": r.status, "aria-label": `${r.app_name} for ${r.practice_name}` },
-    h("header", { class: "card-head" }, h("h3", null, r.app_name), h("span", { class: "badges" }, approvalChip(r.status, APPROVAL_LABEL[r.status] ?? r.status, r.reason))),
+    h("header", { class: "card-head" }, h("h3", null, r.app_name), h("span", { class: "badges" }, waitingTag(waitingForApproval(ctx.connection, r.app_id, r.practice_id)), approvalChip(r.status, APPROVAL_LABEL[r.status] ?? r.status, r.reason))),
     d.description ? h("p", { class: "note" }, d.description) : null,
     h(
       "dl",
@@ -154,9 +155,11 @@ async function decide(r: Request, status: "approved" | "denied" | "withdrawn", c
     } catch (e) {
       const ae = api.toApiError(e);
       confirm.disabled = false;
-      if (ae.code === "unauthenticated") {
+      if (ae.code === "unauthenticated" || ae.code === "queued") {
+        // queued: the decision waits in the outbox; the card shows "Waiting to send" until the server confirms.
         d.close();
         ctx.fail(ae, "Could not save the decision");
+        if (ae.code === "queued") refresh();
       } else {
         formErr.textContent = ae.message;
         if (ae.code === "invalid_input") reason.focus();

@@ -18,6 +18,7 @@ import {
   type AppFormField,
   type AppFormInput,
 } from "../apps";
+import { NEEDS_SERVER, needsServer, waitingFor, waitingTag } from "../connection";
 import { confirmDialog, openDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, icon, loadingBlock, mount, nextId } from "../dom";
 import { formatDateTime } from "../format";
@@ -28,11 +29,10 @@ import type { App, AppType, AppUpdate, ClientAuth, IssuedAppSecret, Platform, Pr
 export function appsPanel(ctx: Ctx): HTMLElement {
   const list = h("div", { class: "card-list", role: "region", "aria-label": "Registered apps", "aria-live": "polite", "aria-busy": "true" });
   const registerButton = () =>
-    h(
-      "button",
-      { type: "button", class: "primary", "data-testid": "register-app", onclick: () => openAppForm(ctx, null, () => void refresh()) },
-      icon("plus"),
-      "Register an app",
+    needsServer(
+      ctx.connection,
+      h("button", { type: "button", class: "primary", "data-testid": "register-app", onclick: () => openAppForm(ctx, null, () => void refresh()) }, icon("plus"), "Register an app"),
+      NEEDS_SERVER.registerApp,
     );
   let generation = 0;
   const refresh = async () => {
@@ -107,6 +107,7 @@ function appCard(a: App, ctx: Ctx, refresh: () => void): HTMLElement {
       h(
         "span",
         { class: "badges" },
+        waitingTag(waitingFor(ctx.connection, [a.id])),
         h("span", { class: `badge ${a.active ? "ok" : "off"}`, "data-testid": "status" }, a.active ? "Active" : "Disabled"),
         h("span", { class: "badge" }, TYPE_LABEL[a.app_type] ?? a.app_type),
       ),
@@ -130,10 +131,14 @@ function appCard(a: App, ctx: Ctx, refresh: () => void): HTMLElement {
     h(
       "div",
       { class: "card-actions" },
-      h("button", { type: "button", class: "secondary small", "data-testid": "request-approval", disabled: !a.active, onclick: () => openRequestApproval(a, ctx, refresh) }, "Request approval"),
-      h("button", { type: "button", class: "secondary small", "data-testid": "edit-app", onclick: () => openAppForm(ctx, a, refresh) }, "Edit"),
-      usesSecret ? h("button", { type: "button", class: "secondary small", "data-testid": "rotate-secret", onclick: () => void rotate(a, ctx, refresh) }, icon("refresh"), "Rotate secret") : null,
-      h("button", { type: "button", class: "secondary small", "data-testid": a.active ? "disable-app" : "enable-app", onclick: () => void setActive(a, !a.active, ctx, refresh) }, a.active ? "Disable" : "Enable"),
+      needsServer(ctx.connection, h("button", { type: "button", class: "secondary small", "data-testid": "request-approval", disabled: !a.active, onclick: () => openRequestApproval(a, ctx, refresh) }, "Request approval"), NEEDS_SERVER.requestApproval),
+      needsServer(ctx.connection, h("button", { type: "button", class: "secondary small", "data-testid": "edit-app", onclick: () => openAppForm(ctx, a, refresh) }, "Edit"), NEEDS_SERVER.editApp),
+      usesSecret ? needsServer(ctx.connection, h("button", { type: "button", class: "secondary small", "data-testid": "rotate-secret", onclick: () => void rotate(a, ctx, refresh) }, icon("refresh"), "Rotate secret"), NEEDS_SERVER.rotate) : null,
+      needsServer(
+        ctx.connection,
+        h("button", { type: "button", class: "secondary small", "data-testid": a.active ? "disable-app" : "enable-app", onclick: () => void setActive(a, !a.active, ctx, refresh) }, a.active ? "Disable" : "Enable"),
+        NEEDS_SERVER.editApp,
+      ),
       h("button", { type: "button", class: "icon-button danger-text", "data-testid": "delete-app", "aria-label": `Delete ${a.name}`, title: "Delete", onclick: () => void remove(a, ctx, refresh) }, icon("trash")),
     ),
   );

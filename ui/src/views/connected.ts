@@ -3,6 +3,7 @@
 import * as api from "../api";
 import type { Ctx } from "../app";
 import { grantEndProblem } from "../apps";
+import { NEEDS_SERVER, needsServer, waitingFor, waitingTag } from "../connection";
 import { confirmDialog, openDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, icon, loadingBlock, mount } from "../dom";
 import { formatDate, formatDateTime, formatRelative } from "../format";
@@ -113,6 +114,7 @@ function connectedCard(a: ConnectedApp, ctx: Ctx, refresh: () => void): HTMLElem
       h(
         "span",
         { class: "badges" },
+        waitingTag(waitingFor(ctx.connection, [a.id])),
         h("span", { class: `badge ${a.usable ? "ok" : "off"}`, "data-testid": "status" }, a.usable ? "Connected" : expired ? "Ended" : "Paused"),
       ),
     ),
@@ -161,7 +163,11 @@ function connectedCard(a: ConnectedApp, ctx: Ctx, refresh: () => void): HTMLElem
         },
         "History",
       ),
-      h("button", { type: "button", class: "secondary small", "data-testid": "extend-grant", onclick: () => openEndDate(a, ctx, refresh) }, "Change end date"),
+      needsServer(
+        ctx.connection,
+        h("button", { type: "button", class: "secondary small", "data-testid": "extend-grant", onclick: () => openEndDate(a, ctx, refresh) }, "Change end date"),
+        NEEDS_SERVER.endDate,
+      ),
       h("button", { type: "button", class: "danger small", "data-testid": "revoke", "aria-label": `Revoke ${a.name}`, onclick: () => void revoke(a, ctx, refresh) }, "Revoke"),
     ),
   );

@@ -1,6 +1,7 @@
 // Credential cards and lists shared by the patient, developer and provider areas.
 import * as api from "../api";
 import type { Ctx } from "../app";
+import { NEEDS_SERVER, needsServer, waitingFor, waitingTag } from "../connection";
 import { confirmDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, icon, loadingBlock, mount } from "../dom";
 import { formatDateTime, formatRelative } from "../format";
@@ -23,6 +24,12 @@ export function statusBadges(c: Credential): HTMLElement {
     h("span", { class: `badge ${c.status === "active" ? "ok" : "off"}`, "data-testid": "status" }, c.status === "active" ? "Active" : "Inactive"),
     word ? h("span", { class: "badge warn" }, word) : null,
   );
+}
+
+/** Puts the "Waiting to send" tag first among a card's badges. */
+export function withWaiting(badges: HTMLElement, tag: HTMLElement | null): HTMLElement {
+  if (tag) badges.prepend(tag);
+  return badges;
 }
 
 function fact(label: string, value: Node | string | null): HTMLElement | null {
@@ -48,7 +55,7 @@ export function credentialCard(c: Credential, o: CardOptions): HTMLElement {
   const card = h(
     "article",
     { class: "card credential", "data-testid": "credential-card", "data-name": c.name, "data-id": c.id, "aria-label": c.name },
-    h("header", { class: "card-head" }, h("h3", null, c.name), statusBadges(c)),
+    h("header", { class: "card-head" }, h("h3", null, c.name), withWaiting(statusBadges(c), waitingTag(waitingFor(o.ctx.connection, [c.id])))),
     c.note ? h("p", { class: "note" }, c.note) : null,
     h(
       "dl",
@@ -72,7 +79,11 @@ export function credentialCard(c: Credential, o: CardOptions): HTMLElement {
     { class: "card-actions" },
     h("button", { type: "button", class: "secondary small", "data-testid": "preview", onclick: () => void openPreviewFor(c, o.ctx) }, icon("eye"), "Preview"),
     h("button", { type: "button", class: "secondary small", "data-testid": "history", onclick: () => void openHistoryFor(c, o.ctx) }, "History"),
-    h("button", { type: "button", class: "secondary small", "data-testid": "regenerate", onclick: () => void regenerate(c, o) }, icon("refresh"), "Regenerate"),
+    needsServer(
+      o.ctx.connection,
+      h("button", { type: "button", class: "secondary small", "data-testid": "regenerate", onclick: () => void regenerate(c, o) }, icon("refresh"), "Regenerate"),
+      NEEDS_SERVER.regenerate,
+    ),
     h(
       "button",
       { type: "button", class: "icon-button danger-text", "data-testid": "delete", "aria-label": `Delete ${c.name}`, title: "Delete", onclick: () => void remove(c, o) },

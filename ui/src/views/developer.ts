@@ -1,6 +1,7 @@
 // Developer area: API keys (generate, list, delete) and documentation from the live CapabilityStatement.
 import * as api from "../api";
 import type { Ctx } from "../app";
+import { NEEDS_SERVER, needsServer } from "../connection";
 import { append, emptyBlock, errorBlock, h, icon, loadingBlock, mount } from "../dom";
 import { PROVIDER_LABELS } from "../showOnce";
 import { toast } from "../toast";
@@ -53,7 +54,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
 
 function keysPanel(ctx: Ctx): HTMLElement {
   const newButton = () =>
-    h(
+    needsServer(ctx.connection, h(
       "button",
       {
         type: "button",
@@ -75,7 +76,7 @@ function keysPanel(ctx: Ctx): HTMLElement {
       },
       icon("plus"),
       "New API key",
-    );
+    ), NEEDS_SERVER.newSecret);
   const list = credentialList({
     ctx,
     kinds: ["developer"],

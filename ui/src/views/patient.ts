@@ -1,5 +1,6 @@
 // "My apps": every credential the patient gave to an app, with preview, history, regenerate, delete.
 import type { Ctx } from "../app";
+import { NEEDS_SERVER, needsServer } from "../connection";
 import { h, icon } from "../dom";
 import { connectedAppsSection } from "./connected";
 import { credentialList } from "./credentials";
@@ -8,7 +9,7 @@ import { receiptsSection } from "./receipts";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   const newButton = () =>
-    h(
+    needsServer(ctx.connection, h(
       "button",
       {
         type: "button",
@@ -30,7 +31,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       },
       icon("plus"),
       "New app credential",
-    );
+    ), NEEDS_SERVER.newSecret);
   const receipts = receiptsSection(ctx);
   // Apps the patient authorized in a browser sit beside the ones given a credential.
   const connected = connectedAppsSection(ctx, { onChange: () => void receipts.refresh() });

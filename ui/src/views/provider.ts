@@ -1,6 +1,7 @@
 // Provider "Manage FHIR API": multi-patient keys with a validity window, Active/Inactive and a patient list.
 import * as api from "../api";
 import type { Ctx } from "../app";
+import { NEEDS_SERVER, needsServer } from "../connection";
 import { openDialog } from "../dialog";
 import { h, icon, mount } from "../dom";
 import { formatDate } from "../format";
@@ -16,7 +17,11 @@ const patientName = (id: string) => known.get(id)?.name ?? id;
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   const newButton = () =>
-    h("button", { type: "button", class: "primary", "data-testid": "new-provider-key", onclick: () => openKeyForm(ctx, null, () => void list.refresh()) }, icon("plus"), "New key");
+    needsServer(
+      ctx.connection,
+      h("button", { type: "button", class: "primary", "data-testid": "new-provider-key", onclick: () => openKeyForm(ctx, null, () => void list.refresh()) }, icon("plus"), "New key"),
+      NEEDS_SERVER.newSecret,
+    );
   const list = credentialList({
     ctx,
     kinds: ["provider"],
@@ -273,9 +278,11 @@ function openKeyForm(ctx: Ctx, existing: Credential | null, refresh: () => void)
             name.focus();
           } else if (ae.code === "invalid_input") {
             formErr.textContent = ae.message;
-          } else if (ae.code === "unauthenticated") {
+          } else if (ae.code === "unauthenticated" || ae.code === "queued") {
+            // queued: the change waits in the outbox; the card shows "Waiting to send" until the server confirms.
             d.close();
             ctx.fail(ae, "Could not save");
+            refresh();
           } else {
             formErr.textContent = ae.message;
             toast(`Could not save the key: ${ae.message}`, "error");

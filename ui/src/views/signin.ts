@@ -1,18 +1,107 @@
-// Sign-in: username/password with inline errors, one-click demo accounts in the embedded demo.
+// Sign-in: username/password with inline errors, one-click demo accounts in the embedded demo; on a
+// remote server, one "Sign in with your browser" button (the shell opens the browser and waits).
 import * as api from "../api";
 import { h, mount } from "../dom";
 import { roleLabel } from "../format";
+import { browserSignInErrorText } from "../remote";
 import type { DemoAccount, ServiceStatus, User } from "../types";
 
 export interface SignInOptions {
   statusP: Promise<ServiceStatus | null>;
   message?: string;
   onSignedIn: (u: User) => void;
+  /** Opens the Servers screen ("Change server"). */
+  onServers?: () => void;
 }
 
+/** "Server: <name> · Change server" under the sign-in title. */
+function serverLine(status: ServiceStatus | null, o: SignInOptions): HTMLElement | null {
+  if (!o.onServers) return null;
+  return h(
+    "p",
+    { class: "server-line", "data-testid": "server-line" },
+    h("span", null, "Server: ", h("strong", null, status?.server_name || (status?.mode === "remote" ? "remote server" : "This computer (demo)"))),
+    " · ",
+    h("button", { type: "button", class: "link", "data-testid": "change-server", onclick: () => o.onServers?.() }, "Change server"),
+  );
+}
 
 export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
   document.title = "Portico";
+  void o.statusP.then(
+    (status) => (status?.mode === "remote" ? renderRemoteSignIn(root, status, o) : renderPasswordSignIn(root, status, o)),
+    () => renderPasswordSignIn(root, null, o),
+  );
+}
+
+/** Remote server: sign in through the system browser (authorization code + PKCE, loopback redirect). */
+function renderRemoteSignIn(root: HTMLElement, status: ServiceStatus, o: SignInOptions): void {
+  const name = status.server_name || "the server";
+  const start = h("button", { type: "button", class: "primary wide", "data-testid": "sign-in-browser" }, "Sign in with your browser");
+  const cancel = h("button", { type: "button", class: "secondary", "data-testid": "cancel-sign-in" }, "Cancel");
+  const error = h("p", { class: "form-error", role: "alert", "data-testid": "sign-in-error" });
+  const waiting = h(
+    "div",
+    { class: "browser-wait", role: "status", "aria-live": "polite", "data-testid": "browser-wait", hidden: true },
+    h("p", { class: "browser-wait-title" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Continue in your browser…"),
+    h("p", { class: "muted small" }, `Portico opened your browser at ${name}. Sign in there and allow Portico; this window continues by itself.`),
+    h("div", { class: "progress", "aria-hidden": "true" }, h("span", { class: "progress-bar" })),
+    cancel,
+  );
+  let busy = false;
+  const setWaiting = (on: boolean) => {
+    busy = on;
+    waiting.hidden = !on;
+    start.hidden = on;
+  };
+  start.addEventListener("click", async () => {
+    if (busy) return;
+    error.textContent = "";
+    setWaiting(true);
+    cancel.disabled = false;
+    cancel.focus();
+    try {
+      const user = await api.signInBrowser();
+      o.onSignedIn(user);
+    } catch (e) {
+      setWaiting(false);
+      error.textContent = browserSignInErrorText(api.toApiError(e), name);
+      start.focus();
+    }
+  });
+  cancel.addEventListener("click", () => {
+    cancel.disabled = true;
+    // sign_in_browser then rejects with "cancelled", which puts the screen back.
+    api.cancelSignIn().catch((e) => {
+      cancel.disabled = false;
+      error.textContent = `Could not cancel: ${api.toApiError(e).message}`;
+    });
+  });
+  mount(
+    root,
+    h(
+      "main",
+      { class: "signin" },
+      h(
+        "div",
+        { class: "signin-card", "data-testid": "remote-sign-in" },
+        h("div", { class: "brand big" }, h("span", { class: "logo", "aria-hidden": "true" }, "P"), "Portico"),
+        h("h1", null, "Sign in"),
+        h("p", { class: "server-identity" }, h("strong", { "data-testid": "server-name" }, name), h("code", { class: "server-url", "data-testid": "server-url-shown" }, status.base_url)),
+        o.message ? h("p", { class: "notice", role: "status" }, o.message) : null,
+        h("p", { class: "muted" }, "You sign in on the clinic's own page in your browser; Portico never sees your password."),
+        start,
+        waiting,
+        error,
+        status.keychain_label ? h("p", { class: "muted small keychain-line", "data-testid": "keychain-label" }, `Your sign-in is kept in: ${status.keychain_label}`) : null,
+        serverLine(status, o),
+      ),
+    ),
+  );
+  start.focus();
+}
+
+function renderPasswordSignIn(root: HTMLElement, status: ServiceStatus | null, o: SignInOptions): void {
   const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
   const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
   const userErr = h("p", { class: "field-error", id: "username-error", "aria-live": "polite" });
@@ -102,20 +191,19 @@ export function renderSignIn(root: HTMLElement, o: SignInOptions): void {
         notice,
         form,
         signup,
+        serverLine(status, o),
       ),
       demo,
     ),
   );
   username.focus();
 
-  void o.statusP.then((status) => {
-    if (status && status.keychain === "memory") {
-      mount(
-        notice,
-        h("p", { class: "notice", "data-testid": "keychain-notice" }, status.keychain_message || "No OS keychain: you will be signed out when Portico closes."),
-      );
-    }
-  });
+  if (status && status.keychain === "memory") {
+    mount(
+      notice,
+      h("p", { class: "notice", "data-testid": "keychain-notice" }, status.keychain_message || "No OS keychain: you will be signed out when Portico closes."),
+    );
+  }
 
   // Only a service started with --allow-signup offers developer accounts.
   void api
