@@ -4,6 +4,8 @@ install_deps() {
   command -v cc >/dev/null || pkgs+=(build-essential)
   command -v pkg-config >/dev/null || pkgs+=(pkg-config)
   pkg-config --exists webkit2gtk-4.1 2>/dev/null || pkgs+=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev)
+  # The keychain's Secret Service backend (keyring's sync-secret-service) links libdbus.
+  pkg-config --exists dbus-1 2>/dev/null || pkgs+=(libdbus-1-dev)
   command -v npm >/dev/null || pkgs+=(nodejs npm)
   python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
   if [ "$purpose" = test ]; then
@@ -11,6 +13,9 @@ install_deps() {
     command -v WebKitWebDriver >/dev/null || pkgs+=(webkit2gtk-driver)
     command -v keyctl >/dev/null || pkgs+=(keyutils)
     command -v xclip >/dev/null || pkgs+=(xclip)
+    # Remote-mode E2E: a test CA and server certificate (openssl), the opener's xdg-open.
+    command -v openssl >/dev/null || pkgs+=(openssl)
+    command -v xdg-open >/dev/null || pkgs+=(xdg-utils)
     # A real browser for the SMART flows (sign-in and consent pages): Debian's Chromium and its driver.
     command -v chromium >/dev/null || pkgs+=(chromium)
     command -v chromedriver >/dev/null || pkgs+=(chromium-driver)

@@ -12,7 +12,9 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::error::CommandError;
 use crate::keychain::EMBEDDED_ACCOUNT;
-use crate::service::{Desktop, ServiceState};
+use crate::remote;
+use crate::service::{Desktop, ServiceState, Session};
+use portico_offline::Action;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -20,6 +22,7 @@ type Result<T> = std::result::Result<T, CommandError>;
 pub struct ServiceStatus {
     mode: &'static str,
     ready: bool,
+    server_name: String,
     base_url: String,
     fhir_base_url: String,
     token_url: String,
@@ -30,26 +33,49 @@ pub struct ServiceStatus {
     error: Option<String>,
 }
 
-#[tauri::command]
-pub async fn service_status(desktop: State<'_, Desktop>) -> Result<ServiceStatus> {
+fn status_of(desktop: &Desktop) -> ServiceStatus {
+    let (keychain, keychain_label, keychain_message) =
+        (desktop.keychain.kind(), desktop.keychain.label(), desktop.keychain.message().map(str::to_owned));
+    let startup_ms = desktop.started.elapsed().as_millis();
+    if let Some(server) = desktop.current_server() {
+        return ServiceStatus {
+            mode: "remote",
+            ready: true,
+            server_name: server.info.name,
+            base_url: server.info.base_url,
+            fhir_base_url: server.info.fhir_base_url,
+            token_url: server.info.token_endpoint,
+            keychain,
+            keychain_label,
+            keychain_message,
+            startup_ms,
+            error: None,
+        };
+    }
     let state = desktop.state.borrow().clone();
     let (ready, config, error) = match state {
         ServiceState::Ready(c) => (true, Some(c), None),
-        ServiceState::Starting => (false, None, None),
+        ServiceState::Starting | ServiceState::Idle => (false, None, None),
         ServiceState::Failed(m) => (false, None, Some(m)),
     };
-    Ok(ServiceStatus {
+    ServiceStatus {
         mode: "embedded",
         ready,
+        server_name: "This computer (demo)".into(),
         base_url: config.as_ref().map(|c| c.base_url.clone()).unwrap_or_default(),
         fhir_base_url: config.as_ref().map(|c| c.fhir_base()).unwrap_or_default(),
         token_url: config.as_ref().map(|c| c.token_url()).unwrap_or_default(),
-        keychain: desktop.keychain.kind(),
-        keychain_label: desktop.keychain.label(),
-        keychain_message: desktop.keychain.message().map(str::to_owned),
-        startup_ms: desktop.started.elapsed().as_millis(),
+        keychain,
+        keychain_label,
+        keychain_message,
+        startup_ms,
         error,
-    })
+    }
+}
+
+#[tauri::command]
+pub async fn service_status(desktop: State<'_, Desktop>) -> Result<ServiceStatus> {
+    Ok(status_of(&desktop))
 }
 
 #[derive(Serialize)]
@@ -61,9 +87,13 @@ pub struct DemoAccount {
 }
 
 /// The embedded demo's accounts, one per role, so a newcomer can try each in one click. Their password is
-/// this launch's own (not the public demo one), so it is known only once the service is up.
+/// this launch's own (not the public demo one), so it is known only once the service is up. None on a
+/// remote server.
 #[tauri::command]
 pub async fn demo_accounts(desktop: State<'_, Desktop>) -> Result<Vec<DemoAccount>> {
+    if desktop.current_server().is_some() {
+        return Ok(Vec::new());
+    }
     desktop.ready().await?;
     let Some(password) = desktop.demo_password.get() else { return Ok(Vec::new()) };
     Ok(portico_server::demo::ACCOUNTS
@@ -77,55 +107,74 @@ pub async fn demo_accounts(desktop: State<'_, Desktop>) -> Result<Vec<DemoAccoun
         .collect())
 }
 
-/// Signs back in with the session token from the keychain, if the service still accepts it.
+/// Signs back in from the keychain: the embedded demo's session token, or a remote server's refresh token
+/// (renewed now; when the server cannot be reached, the person sees what was cached, offline).
 #[tauri::command]
 pub async fn restore_session(desktop: State<'_, Desktop>) -> Result<Option<wire::User>> {
-    let config = desktop.ready().await?;
-    let Some(token) = desktop.keychain.load(EMBEDDED_ACCOUNT) else { return Ok(None) };
-    let client = Client::new(&config.base_url)?.with_session(token);
-    match client.me().await {
-        Ok(user) => {
-            *desktop.client.lock().await = Some(client);
-            Ok(Some(user))
+    match desktop.current_server() {
+        Some(server) => remote::restore(&desktop, server).await,
+        None => {
+            let config = desktop.ready().await?;
+            let Some(token) = desktop.keychain.load(EMBEDDED_ACCOUNT) else { return Ok(None) };
+            let client = Client::new(&config.base_url)?.with_session(token);
+            match client.me().await {
+                Ok(user) => {
+                    *desktop.session.lock().await = Some(Session::Embedded(client));
+                    Ok(Some(user))
+                }
+                Err(e) if e.status() == Some(401) => {
+                    desktop.keychain.forget(EMBEDDED_ACCOUNT);
+                    Ok(None)
+                }
+                Err(e) => Err(e.into()),
+            }
         }
-        Err(e) if e.status() == Some(401) => {
-            desktop.keychain.forget(EMBEDDED_ACCOUNT);
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
+/// Password sign-in, for the embedded service (a remote server signs in through the browser).
 #[tauri::command]
 pub async fn sign_in(desktop: State<'_, Desktop>, username: String, password: String) -> Result<wire::User> {
+    if desktop.current_server().is_some() {
+        return Err(CommandError::new("invalid_input", "This server signs you in through your browser."));
+    }
     let config = desktop.ready().await?;
     let mut client = Client::new(&config.base_url)?;
     let session = client.sign_in(&username, &password).await?;
     desktop.keychain.save(EMBEDDED_ACCOUNT, &session.token);
-    *desktop.client.lock().await = Some(client);
+    *desktop.session.lock().await = Some(Session::Embedded(client));
     Ok(session.user)
 }
 
 #[tauri::command]
 pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<()> {
-    let client = desktop.client.lock().await.take();
-    desktop.keychain.forget(EMBEDDED_ACCOUNT);
-    if let Some(mut c) = client {
-        // The local session is gone either way; a failed server call only leaves a session that expires.
-        if let Err(e) = c.sign_out().await {
-            tracing::warn!(error = %e, "sign-out call failed");
+    let session = desktop.session.lock().await.take();
+    match session {
+        Some(Session::Remote(r)) => remote::sign_out(&desktop, r).await,
+        Some(Session::Embedded(mut c)) => {
+            desktop.keychain.forget(EMBEDDED_ACCOUNT);
+            // The local session is gone either way; a failed server call only leaves a session that expires.
+            if let Err(e) = c.sign_out().await {
+                tracing::warn!(error = %e, "sign-out call failed");
+            }
+            Ok(())
+        }
+        None => {
+            desktop.keychain.forget(EMBEDDED_ACCOUNT);
+            Ok(())
         }
     }
-    Ok(())
 }
 
 #[tauri::command]
 pub async fn list_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
-    Ok(desktop.signed_in().await?.credentials().await?)
+    desktop.cached("credentials", |c| async move { c.credentials().await }).await
 }
 
 #[tauri::command]
 pub async fn create_credential(desktop: State<'_, Desktop>, req: wire::NewCredential) -> Result<wire::IssuedSecret> {
+    desktop.needs_server("Creating a credential (its secret is shown only once)")?;
+    desktop.expect_change(&["credentials", "staff_credentials"]);
     Ok(desktop.signed_in().await?.create_credential(&req).await?)
 }
 
@@ -135,7 +184,34 @@ pub async fn update_credential(
     id: String,
     change: wire::CredentialUpdate,
 ) -> Result<wire::Credential> {
-    Ok(desktop.signed_in().await?.update_credential(&id, &change).await?)
+    let name = desktop.name_of(&id).await;
+    let only_window = change.name.is_none() && change.note.is_none() && change.patients.is_none();
+    let action = match (&change.active, &change.valid_from, &change.valid_to) {
+        (Some(active), None, None) if only_window => Some(Action::SetCredentialActive { id: id.clone(), name, active: *active }),
+        (None, from, to) if only_window && (from.is_some() || to.is_some()) => Some(Action::SetValidity {
+            id: id.clone(),
+            name,
+            valid_from: from.flatten().map(|t| t.to_rfc3339()),
+            valid_to: to.flatten().map(|t| t.to_rfc3339()),
+        }),
+        _ => None,
+    };
+    match action {
+        Some(action) => {
+            desktop
+                .or_queue(
+                    action,
+                    &["credentials", "staff_credentials"],
+                    |c| async move { c.update_credential(&id, &change).await },
+                )
+                .await
+        }
+        None => {
+            desktop.needs_server("Editing a credential")?;
+            desktop.expect_change(&["credentials", "staff_credentials"]);
+            Ok(desktop.signed_in().await?.update_credential(&id, &change).await?)
+        }
+    }
 }
 
 #[tauri::command]
@@ -144,22 +220,36 @@ pub async fn regenerate_credential(
     id: String,
     grace_seconds: Option<u32>,
 ) -> Result<wire::IssuedSecret> {
+    desktop.needs_server("Regenerating a secret")?;
+    desktop.expect_change(&["credentials", "staff_credentials"]);
     Ok(desktop.signed_in().await?.regenerate(&id, grace_seconds).await?)
 }
 
 #[tauri::command]
 pub async fn delete_credential(desktop: State<'_, Desktop>, id: String) -> Result<wire::Deleted> {
-    Ok(desktop.signed_in().await?.delete_credential(&id).await?)
+    let action = Action::DeleteCredential { id: id.clone(), name: desktop.name_of(&id).await };
+    desktop
+        .or_queue(
+            action,
+            &["credentials", "staff_credentials", "connected_apps"],
+            |c| async move { c.delete_credential(&id).await },
+        )
+        .await
 }
 
 #[tauri::command]
 pub async fn receipts(desktop: State<'_, Desktop>) -> Result<Vec<wire::RevocationReceipt>> {
-    Ok(desktop.signed_in().await?.receipts().await?)
+    desktop.cached("receipts", |c| async move { c.receipts().await }).await
 }
 
 #[tauri::command]
 pub async fn preview(desktop: State<'_, Desktop>, id: String) -> Result<wire::Preview> {
-    Ok(desktop.signed_in().await?.preview(&id).await?)
+    desktop
+        .cached(&format!("preview:{id}"), |c| {
+            let id = id.clone();
+            async move { c.preview(&id).await }
+        })
+        .await
 }
 
 #[tauri::command]
@@ -169,28 +259,35 @@ pub async fn preview_fhir(desktop: State<'_, Desktop>, id: String, path: String)
 
 #[tauri::command]
 pub async fn history(desktop: State<'_, Desktop>, id: String) -> Result<Vec<wire::AccessEvent>> {
-    Ok(desktop.signed_in().await?.history(&id).await?)
+    desktop
+        .cached(&format!("history:{id}"), |c| {
+            let id = id.clone();
+            async move { c.history(&id).await }
+        })
+        .await
 }
 
 #[tauri::command]
 pub async fn users(desktop: State<'_, Desktop>) -> Result<Vec<wire::User>> {
-    Ok(desktop.signed_in().await?.users().await?)
+    desktop.cached("users", |c| async move { c.users().await }).await
 }
 
 #[tauri::command]
 pub async fn set_roles(desktop: State<'_, Desktop>, user_id: i64, roles: Vec<String>) -> Result<wire::User> {
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    desktop.needs_server("Changing roles")?;
     Ok(desktop.signed_in().await?.set_roles(user_id, &roles).await?)
 }
 
 #[tauri::command]
 pub async fn set_practices(desktop: State<'_, Desktop>, user_id: i64, practices: Vec<i64>) -> Result<wire::User> {
+    desktop.needs_server("Changing practices")?;
     Ok(desktop.signed_in().await?.set_practices(user_id, &practices).await?)
 }
 
 #[tauri::command]
 pub async fn staff_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
-    Ok(desktop.signed_in().await?.staff_credentials().await?)
+    desktop.cached("staff_credentials", |c| async move { c.staff_credentials().await }).await
 }
 
 #[tauri::command]
@@ -200,52 +297,70 @@ pub async fn patients(desktop: State<'_, Desktop>, query: Option<String>) -> Res
 
 #[tauri::command]
 pub async fn practices(desktop: State<'_, Desktop>) -> Result<Vec<wire::Practice>> {
-    Ok(desktop.signed_in().await?.practices().await?)
+    desktop.cached("practices", |c| async move { c.practices().await }).await
 }
 
 #[tauri::command]
 pub async fn capability_statement(desktop: State<'_, Desktop>) -> Result<Value> {
-    let config = desktop.ready().await?;
-    Ok(Client::new(&config.base_url)?.capability_statement().await?)
+    let base = desktop.base_url().await?;
+    desktop
+        .cached("capability_statement", |_| {
+            let base = base.clone();
+            async move { Client::new(&base)?.capability_statement().await }
+        })
+        .await
 }
 
 /// What the service offers besides its URLs: sign-up, the sample app. Asked without a session, because the
 /// sign-in screen needs it.
 #[tauri::command]
 pub async fn service_features(desktop: State<'_, Desktop>) -> Result<ServiceFeatures> {
-    let config = desktop.ready().await?;
-    Ok(Client::new(&config.base_url)?.features().await?)
+    let base = desktop.base_url().await?;
+    match Client::new(&base)?.features().await {
+        Ok(f) => Ok(f),
+        // Offline, a remote server offers nothing extra (sign-up, the sample app) until it is back.
+        Err(e) if e.is_unreachable() && desktop.current_server().is_some() => Ok(ServiceFeatures::default()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Creates a developer account and signs in as it, keeping the session like `sign_in` does.
 #[tauri::command]
 pub async fn sign_up(desktop: State<'_, Desktop>, req: wire::Signup) -> Result<wire::User> {
+    if desktop.current_server().is_some() {
+        return Err(CommandError::new("invalid_input", "Create an account on this server's own sign-in page."));
+    }
     let config = desktop.ready().await?;
     let mut client = Client::new(&config.base_url)?;
     let session = client.sign_up(&req).await?;
     desktop.keychain.save(EMBEDDED_ACCOUNT, &session.token);
-    *desktop.client.lock().await = Some(client);
+    *desktop.session.lock().await = Some(Session::Embedded(client));
     Ok(session.user)
 }
 
 #[tauri::command]
 pub async fn list_apps(desktop: State<'_, Desktop>) -> Result<Vec<wire::App>> {
-    Ok(desktop.signed_in().await?.apps().await?)
+    desktop.cached("apps", |c| async move { c.apps().await }).await
 }
 
 #[tauri::command]
 pub async fn register_app(desktop: State<'_, Desktop>, req: wire::NewApp) -> Result<wire::IssuedAppSecret> {
+    desktop.needs_server("Registering an app (its secret is shown only once)")?;
+    desktop.expect_change(&["apps"]);
     Ok(desktop.signed_in().await?.register_app(&req).await?)
 }
 
 #[tauri::command]
 pub async fn update_app(desktop: State<'_, Desktop>, id: String, change: wire::AppUpdate) -> Result<wire::App> {
+    desktop.needs_server("Editing an app")?;
+    desktop.expect_change(&["apps"]);
     Ok(desktop.signed_in().await?.update_app(&id, &change).await?)
 }
 
 #[tauri::command]
 pub async fn delete_app(desktop: State<'_, Desktop>, id: String) -> Result<AppDeleted> {
-    Ok(desktop.signed_in().await?.delete_app(&id).await?)
+    let action = Action::DeleteApp { id: id.clone(), name: desktop.name_of(&id).await };
+    desktop.or_queue(action, &["apps"], |c| async move { c.delete_app(&id).await }).await
 }
 
 #[tauri::command]
@@ -254,17 +369,20 @@ pub async fn rotate_app_secret(
     id: String,
     grace_minutes: Option<u32>,
 ) -> Result<wire::IssuedAppSecret> {
+    desktop.needs_server("Rotating a secret")?;
     Ok(desktop.signed_in().await?.rotate_app_secret(&id, grace_minutes).await?)
 }
 
 #[tauri::command]
 pub async fn request_approval(desktop: State<'_, Desktop>, app_id: String, practice_id: i64) -> Result<wire::Approval> {
+    desktop.needs_server("Asking for approval")?;
+    desktop.expect_change(&["apps", "approvals"]);
     Ok(desktop.signed_in().await?.request_approval(&app_id, practice_id).await?)
 }
 
 #[tauri::command]
 pub async fn approvals(desktop: State<'_, Desktop>) -> Result<Vec<wire::Approval>> {
-    Ok(desktop.signed_in().await?.approvals().await?)
+    desktop.cached("approvals", |c| async move { c.approvals().await }).await
 }
 
 #[tauri::command]
@@ -274,16 +392,37 @@ pub async fn decide_approval(
     practice_id: i64,
     decision: wire::ApprovalDecision,
 ) -> Result<wire::Approval> {
-    Ok(desktop.signed_in().await?.decide_approval(&app_id, practice_id, &decision).await?)
+    let approve = match decision.status.as_str() {
+        "approved" => Some(true),
+        "denied" => Some(false),
+        _ => None,
+    };
+    let Some(approve) = approve else {
+        desktop.needs_server("Withdrawing an approval")?;
+        desktop.expect_change(&["approvals"]);
+        return Ok(desktop.signed_in().await?.decide_approval(&app_id, practice_id, &decision).await?);
+    };
+    let (app_name, practice_name) = approval_names(&desktop, &app_id, practice_id).await;
+    let action = Action::DecideApproval {
+        app_id: app_id.clone(),
+        app_name,
+        practice_id,
+        practice_name,
+        approve,
+        reason: decision.reason.clone(),
+    };
+    desktop.or_queue(action, &["approvals"], |c| async move { c.decide_approval(&app_id, practice_id, &decision).await }).await
 }
 
 #[tauri::command]
 pub async fn connected_apps(desktop: State<'_, Desktop>) -> Result<Vec<wire::ConnectedApp>> {
-    Ok(desktop.signed_in().await?.connected_apps().await?)
+    desktop.cached("connected_apps", |c| async move { c.connected_apps().await }).await
 }
 
 #[tauri::command]
 pub async fn extend_grant(desktop: State<'_, Desktop>, id: String, change: wire::ExtendGrant) -> Result<wire::ConnectedApp> {
+    desktop.needs_server("Changing an end date")?;
+    desktop.expect_change(&["connected_apps"]);
     Ok(desktop.signed_in().await?.extend_grant(&id, &change).await?)
 }
 
@@ -291,8 +430,8 @@ pub async fn extend_grant(desktop: State<'_, Desktop>, id: String, change: wire:
 /// service, never from the page.
 #[tauri::command]
 pub async fn open_sample_app(app: AppHandle, desktop: State<'_, Desktop>) -> Result<String> {
-    let config = desktop.ready().await?;
-    let features = Client::new(&config.base_url)?.features().await?;
+    let base = desktop.base_url().await?;
+    let features = Client::new(&base)?.features().await?;
     let url =
         features.sample_app_url.ok_or_else(|| CommandError::new("not_found", "This service does not serve a sample app."))?;
     open_in_browser(&app, &url)?;
@@ -309,7 +448,7 @@ pub fn open_external(app: AppHandle, url: String) -> Result<()> {
     open_in_browser(&app, &url)
 }
 
-fn open_in_browser(app: &AppHandle, url: &str) -> Result<()> {
+pub fn open_in_browser(app: &AppHandle, url: &str) -> Result<()> {
     app.opener().open_url(url, None::<&str>).map_err(|e| {
         tracing::warn!(error = %e, "could not open the system browser");
         CommandError::new("internal", "The system browser could not be opened.")
@@ -386,4 +525,74 @@ pub fn ui_ready(desktop: State<'_, Desktop>, screen: String) {
 #[tauri::command]
 pub fn report_timing(name: String, ms: f64) {
     println!("PORTICO_TIMING name={} ms={ms:.1}", name.chars().take(32).collect::<String>());
+}
+
+/// The app's and the practice's names as the person saw them in the approvals list (for the outbox's words).
+async fn approval_names(desktop: &Desktop, app_id: &str, practice_id: i64) -> (String, String) {
+    let listed: Option<Vec<wire::Approval>> = desktop.cached("approvals", |c| async move { c.approvals().await }).await.ok();
+    listed
+        .into_iter()
+        .flatten()
+        .find(|a| a.app_id == app_id && a.practice_id == practice_id)
+        .map(|a| (a.app_name, a.practice_name))
+        .unwrap_or_else(|| (app_id.to_owned(), format!("practice {practice_id}")))
+}
+
+// ---- servers and remote sign-in ----
+
+#[tauri::command]
+pub fn servers(desktop: State<'_, Desktop>) -> Vec<remote::ServerEntry> {
+    remote::entries(&desktop)
+}
+
+#[tauri::command]
+pub async fn add_server(desktop: State<'_, Desktop>, url: String) -> Result<remote::ServerEntry> {
+    remote::add(&desktop, &url).await
+}
+
+#[tauri::command]
+pub async fn remove_server(desktop: State<'_, Desktop>, id: String) -> Result<()> {
+    remote::remove(&desktop, &id).await
+}
+
+#[tauri::command]
+pub async fn switch_server(desktop: State<'_, Desktop>, id: String) -> Result<ServiceStatus> {
+    remote::switch(&desktop, &id).await?;
+    Ok(status_of(&desktop))
+}
+
+#[tauri::command]
+pub async fn sign_in_browser(app: AppHandle, desktop: State<'_, Desktop>) -> Result<wire::User> {
+    remote::sign_in_browser(&app, &desktop).await
+}
+
+#[tauri::command]
+pub fn cancel_sign_in(desktop: State<'_, Desktop>) {
+    if let Some(tx) = desktop.sign_in_cancel.lock().ok().and_then(|mut c| c.take()) {
+        let _ = tx.send(());
+    }
+}
+
+#[tauri::command]
+pub async fn connection_status(desktop: State<'_, Desktop>) -> Result<crate::sync::ConnectionStatus> {
+    Ok(desktop.status().await)
+}
+
+#[tauri::command]
+pub async fn sync_now(desktop: State<'_, Desktop>) -> Result<crate::sync::ConnectionStatus> {
+    Ok(desktop.sync().await)
+}
+
+#[tauri::command]
+pub async fn cancel_outbox(desktop: State<'_, Desktop>, id: i64) -> Result<()> {
+    if desktop.cancel_outbox(id).await? {
+        Ok(())
+    } else {
+        Err(CommandError::new("conflict", "It is being sent right now, or was already sent."))
+    }
+}
+
+#[tauri::command]
+pub async fn dismiss_outcomes(desktop: State<'_, Desktop>) -> Result<()> {
+    desktop.dismiss_outcomes().await
 }

@@ -113,3 +113,8 @@ impl Keychain {
 
 /// The keychain account of the embedded demo's session.
 pub const EMBEDDED_ACCOUNT: &str = "session";
+
+/// The keychain account of a remote sign-in: one per server and user.
+pub fn remote_account(server: &str, username: &str) -> String {
+    format!("refresh:{username}@{server}")
+}

@@ -1,6 +1,7 @@
-//! Portico's desktop shell. It starts the Portico service embedded in-process (127.0.0.1, SQLite in the
-//! OS app-data folder, demo data on first run) and then talks to it only through `portico-client` over
-//! HTTP, exactly as it would to a remote server. Tauri commands are thin: parse, call the client, map the
+//! Portico's desktop shell. It works with the Portico service embedded in-process (127.0.0.1, SQLite in
+//! the OS app-data folder, demo data on first run) or with a clinic's remote Portico server (signed in
+//! through the system browser, readable offline from its own cache), and talks to either only through
+//! `portico-client` over HTTP. Tauri commands are thin: parse, call the client, map the
 //! error. The session token lives in the OS keychain (or, where there is none, in memory only); the
 //! clipboard is the real one, and copied secrets are cleared after 60 seconds.
 
@@ -8,7 +9,10 @@ mod clipboard;
 mod commands;
 mod error;
 mod keychain;
+mod remote;
+mod servers;
 mod service;
+mod sync;
 
 use std::time::Instant;
 
@@ -66,6 +70,16 @@ fn main() {
             commands::copy_text,
             commands::ui_ready,
             commands::report_timing,
+            commands::servers,
+            commands::add_server,
+            commands::remove_server,
+            commands::switch_server,
+            commands::sign_in_browser,
+            commands::cancel_sign_in,
+            commands::connection_status,
+            commands::sync_now,
+            commands::cancel_outbox,
+            commands::dismiss_outcomes,
         ])
         .setup(|app| {
             let data_dir = match std::env::var_os("PORTICO_DATA_DIR") {
@@ -73,7 +87,8 @@ fn main() {
                 None => app.path().app_data_dir()?,
             };
             std::fs::create_dir_all(&data_dir)?;
-            app.state::<Desktop>().start_service(data_dir.join("portico.db"));
+            // The saved servers and the offline cache; the embedded service starts only if it is current.
+            app.state::<Desktop>().open(data_dir);
             // SIGTERM (a session ending, a test harness) quits like closing the window, so the service
             // shuts down cleanly too.
             let handle = app.handle().clone();

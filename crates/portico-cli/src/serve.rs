@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// /sample-app/. With --demo it is registered and approved as a public client.
     #[arg(long, env = "PORTICO_SAMPLE_APP_DIR", value_name = "DIR")]
     sample_app_dir: Option<PathBuf>,
+    /// What people call this server ("Riverside Clinic"): desktop apps show it when they connect.
+    /// [default: Portico]
+    #[arg(long, env = "PORTICO_NAME", value_name = "NAME")]
+    name: Option<String>,
 }
 
 impl ServeArgs {
@@ -93,6 +97,7 @@ impl ServeArgs {
             audit_retention_days: self.audit_retention_days,
             allow_signup: self.allow_signup,
             sample_app_dir: self.sample_app_dir,
+            name: self.name,
         };
         Ok((Settings::resolve(given, file, Config::DEFAULT_AUDIT_READ_RETENTION_DAYS)?, self.demo))
     }
@@ -128,6 +133,7 @@ async fn serve(settings: Settings, demo: bool, tls: Option<Arc<rustls::ServerCon
     config.audit_read_retention_days = settings.audit_retention_days;
     config.key_file = Some(portico_server::embedded::key_file_beside(&db));
     config.allow_signup = settings.allow_signup;
+    config.name = settings.name.clone();
     if let Some(dir) = &settings.sample_app_dir {
         if !dir.join("index.html").is_file() {
             eprintln!("warning: {} has no index.html; /sample-app/ will say the app is not installed", dir.display());

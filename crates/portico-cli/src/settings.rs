@@ -53,6 +53,7 @@ pub struct FileSettings {
     pub audit_retention_days: Option<u32>,
     pub allow_signup: Option<bool>,
     pub sample_app_dir: Option<PathBuf>,
+    pub name: Option<String>,
 }
 
 impl FileSettings {
@@ -102,6 +103,8 @@ pub struct Settings {
     pub audit_retention_days: u32,
     pub allow_signup: bool,
     pub sample_app_dir: Option<PathBuf>,
+    /// What people call this server, shown by desktop apps that connect to it.
+    pub name: String,
 }
 
 /// One setting as the command line gave it (flag or environment variable, `None` when neither did).
@@ -119,6 +122,7 @@ pub struct Given {
     pub audit_retention_days: Option<u32>,
     pub allow_signup: Option<bool>,
     pub sample_app_dir: Option<PathBuf>,
+    pub name: Option<String>,
 }
 
 impl Settings {
@@ -178,8 +182,23 @@ impl Settings {
             audit_retention_days: given.audit_retention_days.or(file.audit_retention_days).unwrap_or(default_retention),
             allow_signup: given.allow_signup.or(file.allow_signup).unwrap_or(false),
             sample_app_dir: given.sample_app_dir.or(file.sample_app_dir),
+            name: check_name(given.name.or(file.name))?,
         })
     }
+}
+
+/// The server's name: at most 80 characters, no control or format characters (it is shown in other
+/// people's apps); "Portico" when unset.
+fn check_name(name: Option<String>) -> Result<String, Refused> {
+    let Some(name) = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else { return Ok("Portico".into()) };
+    if name.chars().count() > 80
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return refuse("--name must be at most 80 characters of plain text");
+    }
+    Ok(name)
 }
 
 /// The public URL's rules, each refusal one line:

@@ -1,0 +1,353 @@
+//! Remote mode when the network drops: lists answered from the desktop's own cache, actions that can wait
+//! put in the outbox, and a sync that sends the outbox in order once the server is back and says what
+//! changed there meanwhile. Embedded mode passes straight through (nothing to cache: the service is here).
+
+use std::future::Future;
+
+use chrono::Utc;
+use portico_api as wire;
+use portico_client::{Client, ClientError};
+use portico_offline::{outcome_of, Account, Action, ListChange, OutboxEntry, Outcome};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::CommandError;
+use crate::service::{Desktop, Session};
+
+/// Lists whose changes on the server are worth telling the person about, with what their items are.
+const WATCHED: [(&str, &str); 5] = [
+    ("credentials", "App credential"),
+    ("connected_apps", "Connected app"),
+    ("staff_credentials", "Staff key"),
+    ("approvals", "App approval"),
+    ("apps", "Registered app"),
+];
+
+/// An outbox entry as the UI reads it: with the id of the card it acts on.
+#[derive(Serialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    entry: OutboxEntry,
+    target: String,
+}
+
+fn entry(e: OutboxEntry) -> Entry {
+    let target = match &e.action {
+        Action::DecideApproval { app_id, practice_id, .. } => format!("{app_id}:{practice_id}"),
+        other => other.target().to_owned(),
+    };
+    Entry { entry: e, target }
+}
+
+#[derive(Serialize)]
+pub struct ConnectionStatus {
+    mode: &'static str,
+    online: bool,
+    offline_since: Option<String>,
+    last_synced: Option<String>,
+    waiting: Vec<Entry>,
+    outcomes: Vec<Entry>,
+    changes: Vec<String>,
+}
+
+fn change_lines(what: &str, c: &ListChange) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.extend(c.added.iter().map(|n| format!("{what} “{n}” was added on the server")));
+    lines.extend(c.removed.iter().map(|n| format!("{what} “{n}” was removed on the server")));
+    lines.extend(c.changed.iter().map(|n| format!("{what} “{n}” changed on the server")));
+    lines
+}
+
+fn queued(action: &Action) -> CommandError {
+    CommandError::new("queued", format!("Offline: “{}” will be sent when the server is back.", action.describe()))
+}
+
+impl Desktop {
+    /// Keeps what the server answered for `key`, noting what changed there since it was last seen (unless
+    /// the person changed it from here).
+    fn remember(&self, who: &Account, key: &str, value: &serde_json::Value) {
+        let Ok(mut o) = self.offline.lock() else { return };
+        let own = o.own_changes.remove(key);
+        let Some(store) = o.store.as_mut() else { return };
+        match store.put(who, key, value, Utc::now()) {
+            Ok(Some(change)) if !own => {
+                if let Some((_, what)) = WATCHED.iter().find(|(k, _)| *k == key) {
+                    let lines = change_lines(what, &change);
+                    o.changes.extend(lines);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not cache a list"),
+        }
+    }
+
+    fn recall<T: DeserializeOwned>(&self, who: &Account, key: &str) -> Option<T> {
+        let o = self.offline.lock().ok()?;
+        let cached = o.store.as_ref()?.get(who, key).ok()??;
+        serde_json::from_value(cached.value).ok()
+    }
+
+    /// Marks lists the person is about to change themselves, so their next version is not news.
+    pub fn expect_change(&self, keys: &[&str]) {
+        if let Ok(mut o) = self.offline.lock() {
+            o.own_changes.extend(keys.iter().map(|k| (*k).to_owned()));
+        }
+    }
+
+    /// A read: from the server (and then cached), or, when the server cannot be reached, what was cached.
+    pub async fn cached<T, F, Fut>(&self, key: &str, fetch: F) -> Result<T, CommandError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let client = self.signed_in().await?;
+        let Some(who) = self.account().await else { return Ok(fetch(client).await?) };
+        let answer = match fetch(client).await {
+            Err(e) if e.status() == Some(401) => {
+                // The access token ended early (the server restarted its clock, say): renew once and retry.
+                self.force_renew().await?;
+                fetch(self.signed_in().await?).await
+            }
+            other => other,
+        };
+        match answer {
+            Ok(v) => {
+                self.went_online();
+                if let Ok(json) = serde_json::to_value(&v) {
+                    self.remember(&who, key, &json);
+                }
+                Ok(v)
+            }
+            Err(e) if e.is_unreachable() => {
+                self.went_offline();
+                self.recall(&who, key).ok_or_else(|| {
+                    CommandError::new("unavailable", "The server cannot be reached, and this was never loaded here before.")
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn force_renew(&self) -> Result<(), CommandError> {
+        let mut guard = self.session.lock().await;
+        if let Some(Session::Remote(r)) = guard.as_mut() {
+            r.renew_at = std::time::Instant::now();
+        }
+        drop(guard);
+        self.signed_in().await.map(|_| ())
+    }
+
+    /// An action that can wait: sent now, or, when the server cannot be reached, put in the outbox (and the
+    /// UI told "queued": it never shows the action as done before the server confirmed it).
+    pub async fn or_queue<T, F, Fut>(&self, action: Action, keys: &[&str], send: F) -> Result<T, CommandError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let client = self.signed_in().await?;
+        let Some(who) = self.account().await else { return Ok(send(client).await?) };
+        if !self.known_offline() {
+            match send(client).await {
+                Ok(v) => {
+                    self.expect_change(keys);
+                    return Ok(v);
+                }
+                Err(e) if e.is_unreachable() => self.went_offline(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let Ok(mut o) = self.offline.lock() else { return Err(CommandError::new("internal", "The outbox is unavailable.")) };
+        let Some(store) = o.store.as_mut() else {
+            return Err(CommandError::new("unavailable", "The server cannot be reached, and this computer has no outbox."));
+        };
+        store.enqueue(&who, &action, Utc::now()).map_err(|e| CommandError::new("internal", e.to_string()))?;
+        Err(queued(&action))
+    }
+
+    /// Refuses an action that needs the server (creating a credential must show its secret) while offline.
+    pub fn needs_server(&self, what: &str) -> Result<(), CommandError> {
+        if self.known_offline() {
+            return Err(CommandError::new("offline", format!("{what} needs the server, which cannot be reached right now.")));
+        }
+        Ok(())
+    }
+
+    /// The name the person saw for an id, from any cached list (for the outbox's words).
+    pub async fn name_of(&self, id: &str) -> String {
+        let Some(who) = self.account().await else { return id.to_owned() };
+        for key in ["credentials", "connected_apps", "staff_credentials", "apps"] {
+            let list: Option<Vec<serde_json::Value>> = self.recall(&who, key);
+            let found = list.into_iter().flatten().find(|v| v.get("id").and_then(|i| i.as_str()) == Some(id));
+            if let Some(name) = found.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str()) {
+                return name.to_owned();
+            }
+        }
+        id.to_owned()
+    }
+
+    /// Checks the server; when it answers, sends the outbox in order, each reporting its outcome.
+    pub async fn sync(&self) -> ConnectionStatus {
+        if self.known_offline() {
+            // Try the server once: a renewed session (or a refused one) says it is back.
+            let mut guard = self.session.lock().await;
+            if let Some(Session::Remote(r)) = guard.as_mut() {
+                if std::time::Instant::now() >= r.renew_at {
+                    match self.renew(r).await {
+                        Ok(()) => self.went_online(),
+                        Err(portico_client::signin::ConnectError::Refused(_)) => self.went_online(),
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        if let Ok(client) = self.signed_in().await {
+            if let Some(who) = self.account().await {
+                match client.me().await {
+                    Ok(_) => {
+                        self.went_online();
+                        self.send_outbox(&client, &who).await;
+                    }
+                    Err(e) if e.is_unreachable() => self.went_offline(),
+                    Err(_) => {}
+                }
+            }
+        }
+        self.status().await
+    }
+
+    async fn send_outbox(&self, client: &Client, who: &Account) {
+        loop {
+            let next = {
+                let Ok(mut o) = self.offline.lock() else { return };
+                let Some(store) = o.store.as_mut() else { return };
+                match store.next_to_send(who, Utc::now()) {
+                    Ok(Some(e)) => e,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the outbox could not be read");
+                        return;
+                    }
+                }
+            };
+            let outcome = execute(client, &next.action).await;
+            let retry = matches!(outcome, Outcome::RetryLater);
+            if retry {
+                self.went_offline();
+            } else {
+                self.expect_change(&["credentials", "connected_apps", "staff_credentials", "approvals", "apps"]);
+            }
+            if let Ok(mut o) = self.offline.lock() {
+                if let Some(store) = o.store.as_mut() {
+                    if let Err(e) = store.finish(next.id, outcome, Utc::now()) {
+                        tracing::warn!(error = %e, "could not record an outbox outcome");
+                    }
+                }
+            }
+            if retry {
+                return;
+            }
+        }
+    }
+
+    pub async fn status(&self) -> ConnectionStatus {
+        let who = self.account().await;
+        let remote = self.current_server().is_some();
+        let Ok(mut o) = self.offline.lock() else {
+            return ConnectionStatus {
+                mode: "embedded",
+                online: true,
+                offline_since: None,
+                last_synced: None,
+                waiting: Vec::new(),
+                outcomes: Vec::new(),
+                changes: Vec::new(),
+            };
+        };
+        let changes = std::mem::take(&mut o.changes);
+        let (waiting, outcomes, last_synced) = match (o.store.as_ref(), &who) {
+            (Some(store), Some(who)) => (
+                store.waiting(who).unwrap_or_default(),
+                store.outcomes(who, 10).unwrap_or_default(),
+                store.last_synced(who).ok().flatten(),
+            ),
+            _ => (Vec::new(), Vec::new(), None),
+        };
+        ConnectionStatus {
+            mode: if remote { "remote" } else { "embedded" },
+            online: !remote || o.online,
+            offline_since: o.offline_since.map(|t| t.to_rfc3339()),
+            last_synced: last_synced.map(|t| t.to_rfc3339()),
+            waiting: waiting.into_iter().map(entry).collect(),
+            outcomes: outcomes.into_iter().map(entry).collect(),
+            changes,
+        }
+    }
+
+    pub async fn cancel_outbox(&self, id: i64) -> Result<bool, CommandError> {
+        let who = self.account().await.ok_or_else(CommandError::unauthenticated)?;
+        let mut o = self.offline.lock().map_err(|_| CommandError::new("internal", "The outbox is unavailable."))?;
+        let store = o.store.as_mut().ok_or_else(|| CommandError::new("not_found", "There is no outbox."))?;
+        store.cancel(&who, id).map_err(|e| CommandError::new("internal", e.to_string()))
+    }
+
+    pub async fn dismiss_outcomes(&self) -> Result<(), CommandError> {
+        let Some(who) = self.account().await else { return Ok(()) };
+        let mut o = self.offline.lock().map_err(|_| CommandError::new("internal", "The outbox is unavailable."))?;
+        if let Some(store) = o.store.as_mut() {
+            store.dismiss_outcomes(&who).map_err(|e| CommandError::new("internal", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets what this computer kept of an account (sign-out): its cache and outbox.
+    pub fn forget_account(&self, who: &Account) {
+        if let Ok(mut o) = self.offline.lock() {
+            if let Some(store) = o.store.as_mut() {
+                if let Err(e) = store.forget(who) {
+                    tracing::warn!(error = %e, "could not forget the cache of a signed-out account");
+                }
+            }
+            o.changes.clear();
+            o.online = true;
+            o.offline_since = None;
+        }
+    }
+}
+
+/// Sends one waiting action; its outcome in the outbox's terms.
+async fn execute(client: &Client, action: &Action) -> Outcome {
+    let result: Result<bool, ClientError> = match action {
+        // `deleted_now: false`: someone (or an earlier attempt) already deleted it.
+        Action::DeleteCredential { id, .. } => client.delete_credential(id).await.map(|d| d.deleted_now),
+        Action::SetCredentialActive { id, active, .. } => client
+            .update_credential(id, &wire::CredentialUpdate { active: Some(*active), ..Default::default() })
+            .await
+            .map(|_| true),
+        Action::SetValidity { id, valid_from, valid_to, .. } => {
+            let parse = |v: &Option<String>| {
+                v.as_deref().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
+            };
+            let change = wire::CredentialUpdate {
+                valid_from: Some(parse(valid_from)),
+                valid_to: Some(parse(valid_to)),
+                ..Default::default()
+            };
+            client.update_credential(id, &change).await.map(|_| true)
+        }
+        Action::DecideApproval { app_id, practice_id, approve, reason, .. } => {
+            let decision =
+                wire::ApprovalDecision { status: if *approve { "approved" } else { "denied" }.into(), reason: reason.clone() };
+            client.decide_approval(app_id, *practice_id, &decision).await.map(|_| true)
+        }
+        Action::DeleteApp { id, .. } => client.delete_app(id).await.map(|_| true),
+    };
+    match result {
+        Ok(true) => Outcome::Done,
+        Ok(false) => Outcome::AlreadyDone,
+        Err(e) => {
+            let status = if e.is_unreachable() { None } else { e.status() };
+            outcome_of(status, &CommandError::from(e).message)
+        }
+    }
+}
