@@ -50,16 +50,32 @@ pub struct ConnectionStatus {
     changes: Vec<String>,
 }
 
+/// What appeared and disappeared. Items that merely changed are not news: "last used" moves with every
+/// read an app makes.
 fn change_lines(what: &str, c: &ListChange) -> Vec<String> {
     let mut lines = Vec::new();
     lines.extend(c.added.iter().map(|n| format!("{what} “{n}” was added on the server")));
     lines.extend(c.removed.iter().map(|n| format!("{what} “{n}” was removed on the server")));
-    lines.extend(c.changed.iter().map(|n| format!("{what} “{n}” changed on the server")));
+    lines
+}
+
+/// A change of the person's own roles or practices, made by an administrator meanwhile.
+fn role_lines(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+    let list = |v: &serde_json::Value, k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let (was, now) = (list(before, "roles"), list(after, "roles"));
+    let mut lines = Vec::new();
+    lines.extend(was.iter().filter(|r| !now.contains(r)).map(|r| format!("Your role “{r}” was removed on the server")));
+    lines.extend(now.iter().filter(|r| !was.contains(r)).map(|r| format!("You were given the role “{r}” on the server")));
     lines
 }
 
 fn queued(action: &Action) -> CommandError {
-    CommandError::new("queued", format!("Offline: “{}” will be sent when the server is back.", action.describe()))
+    CommandError::new("queued", format!("Offline: {} will be sent when the server is back.", action.describe()))
 }
 
 impl Desktop {
@@ -68,6 +84,13 @@ impl Desktop {
     fn remember(&self, who: &Account, key: &str, value: &serde_json::Value) {
         let Ok(mut o) = self.offline.lock() else { return };
         let own = o.own_changes.remove(key);
+        let Some(store) = o.store.as_mut() else { return };
+        if key == "me" {
+            if let Ok(Some(before)) = store.get(who, key) {
+                let lines = role_lines(&before.value, value);
+                o.changes.extend(lines);
+            }
+        }
         let Some(store) = o.store.as_mut() else { return };
         match store.put(who, key, value, Utc::now()) {
             Ok(Some(change)) if !own => {
@@ -204,8 +227,11 @@ impl Desktop {
         if let Ok(client) = self.signed_in().await {
             if let Some(who) = self.account().await {
                 match client.me().await {
-                    Ok(_) => {
+                    Ok(me) => {
                         self.went_online();
+                        if let Ok(json) = serde_json::to_value(&me) {
+                            self.remember(&who, "me", &json);
+                        }
                         self.send_outbox(&client, &who).await;
                     }
                     Err(e) if e.is_unreachable() => self.went_offline(),
@@ -349,5 +375,26 @@ async fn execute(client: &Client, action: &Action) -> Outcome {
             let status = if e.is_unreachable() { None } else { e.status() };
             outcome_of(status, &CommandError::from(e).message)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn what_changed_on_the_server_in_words() {
+        let c = portico_offline::ListChange {
+            added: vec!["New app".into()],
+            removed: vec!["Old app".into()],
+            changed: vec!["Busy app".into()],
+        };
+        assert_eq!(
+            super::change_lines("Connected app", &c),
+            ["Connected app “New app” was added on the server", "Connected app “Old app” was removed on the server"]
+        );
+        let lines = super::role_lines(&json!({"roles": ["provider", "developer"]}), &json!({"roles": ["provider", "nurse"]}));
+        assert_eq!(lines, ["Your role “developer” was removed on the server", "You were given the role “nurse” on the server"]);
+        assert!(super::role_lines(&json!({"roles": ["patient"]}), &json!({"roles": ["patient"]})).is_empty());
     }
 }
