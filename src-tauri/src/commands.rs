@@ -522,9 +522,14 @@ pub fn ui_ready(desktop: State<'_, Desktop>, screen: String) {
     }
 }
 
+/// A timing the UI measured, printed for the benchmarks with the time since the process started.
 #[tauri::command]
-pub fn report_timing(name: String, ms: f64) {
-    println!("PORTICO_TIMING name={} ms={ms:.1}", name.chars().take(32).collect::<String>());
+pub fn report_timing(desktop: State<'_, Desktop>, name: String, ms: f64) {
+    println!(
+        "PORTICO_TIMING name={} ms={ms:.1} since_start_ms={}",
+        name.chars().take(32).collect::<String>(),
+        desktop.started.elapsed().as_millis()
+    );
 }
 
 /// The app's and the practice's names as the person saw them in the approvals list (for the outbox's words).

@@ -160,6 +160,9 @@ export interface ListOptions extends Omit<CardOptions, "refresh"> {
   onChange?: () => void;
 }
 
+/** Reported once per window: when the first credential list was painted (the benchmark's start-up figure). */
+let firstListReported = false;
+
 /** A live list: loading, empty (with the create button), error with retry, or cards. */
 export function credentialList(o: ListOptions): { el: HTMLElement; refresh: () => Promise<void> } {
   const el = h("div", { class: "card-list", "aria-live": "polite", "aria-busy": "true", "aria-label": o.label, role: "region" });
@@ -180,6 +183,10 @@ export function credentialList(o: ListOptions): { el: HTMLElement; refresh: () =
       }
       else mount(el, ...list.map((c) => credentialCard(c, { ...o, refresh: () => void refresh() })));
       o.onChange?.();
+      if (!firstListReported) {
+        firstListReported = true;
+        requestAnimationFrame(() => void api.reportTiming("credential_list", performance.now()).catch(() => undefined));
+      }
     } catch (e) {
       if (mine !== generation) return;
       const err = o.ctx.fail(e, "Could not load the list", false);
