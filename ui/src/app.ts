@@ -1,6 +1,6 @@
 // The shell of the UI: sign-in or the signed-in home with one tab per area the user's roles open.
 import * as api from "./api";
-import { ConnectionBar, SyncLoop, type ConnectionView } from "./connection";
+import { ConnectionBar, SyncLoop, syncedText, type ConnectionView } from "./connection";
 import { h, mount } from "./dom";
 import { roleLabel } from "./format";
 import { toast } from "./toast";
@@ -230,6 +230,8 @@ async function showHome(user: User, initial?: Area["id"]) {
     nav.append(b);
   }
 
+  // "· synced 10:42" beside the server's name while online; the banner says it when offline.
+  const syncedLine = h("span", { class: "muted", "data-testid": "last-synced" });
   const header = h(
     "header",
     { class: "topbar" },
@@ -244,7 +246,9 @@ async function showHome(user: User, initial?: Area["id"]) {
         { class: "who-text" },
         h("span", { class: "who-name", "data-testid": "user-name" }, user.display_name),
         h("span", { class: "who-roles", "data-testid": "user-roles" }, user.roles.map(roleLabel).join(" · ") || "No roles"),
-        remote && st?.server_name ? h("span", { class: "who-server", "data-testid": "server-name" }, st.server_name) : null,
+        remote && st?.server_name
+          ? h("span", { class: "who-server" }, h("span", { "data-testid": "server-name" }, st.server_name), syncedLine)
+          : null,
       ),
       h(
         "button",
@@ -265,6 +269,8 @@ async function showHome(user: User, initial?: Area["id"]) {
         ctx.connection.online = next.online;
         ctx.connection.status = next;
         if (decision.redrawBar) bar.update(next);
+        const synced = syncedText(next);
+        syncedLine.textContent = synced ? ` · ${synced}` : "";
         for (const t of decision.toasts) toast(t.text, t.kind);
         if (decision.rerender && current) {
           const area = areas.find((a) => a.id === current);

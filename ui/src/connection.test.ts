@@ -3,6 +3,7 @@ import {
   ConnectionBar,
   SyncLoop,
   bannerText,
+  syncedText,
   clockTime,
   decideSync,
   needsServer,
@@ -59,6 +60,16 @@ describe("bannerText", () => {
     expect(bannerText(status({ online: true }), NOW, UTC)).toBeNull();
     expect(bannerText(status({ mode: "embedded", online: false }), NOW, UTC)).toBeNull();
     expect(bannerText(null)).toBeNull();
+  });
+});
+
+describe("syncedText", () => {
+  it("says when the lists last came from the server, online in remote mode only", () => {
+    expect(syncedText(status({ online: true }), NOW, UTC)).toBe("synced 10:41");
+    expect(syncedText(status({ online: false }), NOW, UTC)).toBeNull();
+    expect(syncedText(status({ mode: "embedded", online: true }), NOW, UTC)).toBeNull();
+    expect(syncedText(status({ online: true, last_synced: null }), NOW, UTC)).toBeNull();
+    expect(syncedText(null)).toBeNull();
   });
 });
 

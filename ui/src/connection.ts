@@ -43,6 +43,12 @@ export function bannerText(s: ConnectionStatus | null, now: number = Date.now(),
   return `${since} — showing what you last saw (${synced}). Changes that can wait are queued.`;
 }
 
+/** The header's quiet line while online in remote mode: when the lists last came from the server. */
+export function syncedText(s: ConnectionStatus | null, now: number = Date.now(), o: TimeOptions = {}): string | null {
+  if (!s || s.mode !== "remote" || !s.online || !s.last_synced) return null;
+  return `synced ${clockTime(s.last_synced, now, o)}`;
+}
+
 /** How a finished (or waiting) outbox entry ended, in words. */
 export function outcomeText(e: OutboxEntry): string {
   switch (e.state) {
