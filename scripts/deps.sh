@@ -16,6 +16,9 @@ install_deps() {
     # Remote-mode E2E: a test CA and server certificate (openssl), the opener's xdg-open.
     command -v openssl >/dev/null || pkgs+=(openssl)
     command -v xdg-open >/dev/null || pkgs+=(xdg-utils)
+    # The keychain's persistent backend, tested against a real Secret Service in a D-Bus session of its own.
+    command -v gnome-keyring-daemon >/dev/null || pkgs+=(gnome-keyring)
+    command -v dbus-run-session >/dev/null || pkgs+=(dbus)
     # A real browser for the SMART flows (sign-in and consent pages): Debian's Chromium and its driver.
     command -v chromium >/dev/null || pkgs+=(chromium)
     command -v chromedriver >/dev/null || pkgs+=(chromium-driver)

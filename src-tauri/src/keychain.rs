@@ -118,3 +118,31 @@ pub const EMBEDDED_ACCOUNT: &str = "session";
 pub fn remote_account(server: &str, username: &str) -> String {
     format!("refresh:{username}@{server}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against a real Secret Service: scripts/test runs this test again inside a D-Bus session with
+    /// gnome-keyring unlocked and PORTICO_TEST_SECRET_SERVICE=1. Without one it checks the fallback instead.
+    #[test]
+    fn a_session_is_kept_in_the_best_keychain_there_is() {
+        let with_secret_service = std::env::var("PORTICO_TEST_SECRET_SERVICE").is_ok_and(|v| v == "1");
+        let k = Keychain::open();
+        if with_secret_service {
+            assert_eq!(k.kind(), "secret_service", "a Secret Service is running: it must be chosen");
+            assert!(k.label().contains("across restarts"));
+        }
+        if let Keychain::Memory(_) = k {
+            assert_eq!(k.load("x"), None);
+            return;
+        }
+        let account = remote_account("https://portico.test.example", &format!("unit-{}", std::process::id()));
+        k.save(&account, "pcr_unit_test_value");
+        assert_eq!(k.load(&account).as_deref(), Some("pcr_unit_test_value"));
+        k.save(&account, "pcr_rotated");
+        assert_eq!(k.load(&account).as_deref(), Some("pcr_rotated"), "a rotation replaces the entry");
+        k.forget(&account);
+        assert_eq!(k.load(&account), None);
+    }
+}
