@@ -248,5 +248,12 @@ mod tests {
         assert_eq!(s.session_user(&Digest([4; 32]), now).unwrap(), Some(user), "another session does not");
         assert!(!s.use_desktop_refresh_token(&rt.digest, now).unwrap(), "a revoked refresh token cannot be used");
         assert!(s.desktop_refresh_token(&rt.digest).unwrap().unwrap().revoked_at.is_some());
+
+        // Housekeeping: kept until a day past expiry, then gone.
+        s.prune_expired(now + Duration::days(30), Duration::days(1), 100).unwrap();
+        assert!(s.desktop_refresh_token(&rt.digest).unwrap().is_some(), "a used token is kept through its lifetime");
+        s.prune_expired(now + Duration::days(32), Duration::days(1), 100).unwrap();
+        assert!(s.desktop_refresh_token(&rt.digest).unwrap().is_none());
+        assert!(s.desktop_code(&code.digest).unwrap().is_none());
     }
 }

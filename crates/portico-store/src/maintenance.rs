@@ -38,6 +38,10 @@ impl Store {
             "DELETE FROM auth_codes WHERE rowid IN (SELECT rowid FROM auth_codes WHERE expires_at < ? LIMIT ?)",
             "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ? LIMIT ?)",
             "DELETE FROM assertion_jtis WHERE rowid IN (SELECT rowid FROM assertion_jtis WHERE expires_at < ? LIMIT ?)",
+            // The desktop's browser sign-in: a used refresh token stays until its own expiry, so a replay within
+            // its lifetime is still recognised (and ends the family).
+            "DELETE FROM desktop_codes WHERE rowid IN (SELECT rowid FROM desktop_codes WHERE expires_at < ? LIMIT ?)",
+            "DELETE FROM desktop_refresh_tokens WHERE rowid IN (SELECT rowid FROM desktop_refresh_tokens WHERE expires_at < ? LIMIT ?)",
         ] {
             self.conn.prepare_cached(sql).map_err(sqlite)?.execute(params![cutoff, batch as i64]).map_err(sqlite)?;
         }
