@@ -252,3 +252,33 @@ async fn a_code_exchanged_twice_ends_the_sign_in_it_started() {
     assert_eq!((s, again["error"].as_str()), (400, Some("invalid_grant")));
     assert_eq!(session.me().await.unwrap_err().status(), Some(401), "the leaked code's sign-in is over");
 }
+
+#[tokio::test]
+async fn the_desktop_sign_in_page_is_a_throttled_door_with_a_size_limit() {
+    let server = TestServer::start().await;
+    let http = signin::http_client().unwrap();
+    let info = signin::discover(&http, &server.base).await.unwrap();
+    let flow = BrowserSignIn::start(&info).await.unwrap();
+    let url = flow.url().to_owned();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(person_signs_in(&url, &server.base, "provider", "wrong password").await);
+    }
+    assert!(statuses[..5].iter().all(|(s, _)| *s == 401), "{statuses:?}");
+    let (status, page) = &statuses[6];
+    assert_eq!(*status, 429, "locked after five failures: {page}");
+    assert!(page.contains("too many failed attempts"), "{page}");
+    // During the lock even the right password is refused unchecked; nothing reaches the app.
+    assert_eq!(person_signs_in(&url, &server.base, "provider", PASSWORD).await.0, 429);
+
+    // A form far past the 16 KiB limit is refused before it is parsed.
+    let huge = "x".repeat(200 * 1024);
+    let r = browser()
+        .post(format!("{}/oauth/authorize", server.base))
+        .form(&[("client_id", wire::DESKTOP_CLIENT_ID), ("username", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("too large"));
+}

@@ -102,8 +102,11 @@ pub async fn authorize(
     if params.get("code_challenge_method").map(String::as_str) != Some("S256") || !is_s256_challenge(&challenge) {
         return fail("invalid_request", "PKCE is required: code_challenge_method=S256 with a 43-character code_challenge");
     }
-    let sign_in_page = |username: String, error: Option<String>| {
-        let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let sign_in_page = |username: String, error: Option<(StatusCode, Option<u64>, String)>| {
+        let (status, retry_after, error) = match error {
+            Some((status, retry, message)) => (status, retry, Some(message)),
+            None => (StatusCode::OK, None, None),
+        };
         let view = SignInView {
             app_name: "Portico desktop app".into(),
             app_homepage: None,
@@ -113,10 +116,14 @@ pub async fn authorize(
             action: "/oauth/authorize".into(),
             desktop: true,
         };
-        match pages::sign_in(&view) {
+        let mut response = match pages::sign_in(&view) {
             Ok(body) => pages::html(status, body),
             Err(e) => e.into_response(),
+        };
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        response
     };
     if form.get("action").map(String::as_str) != Some("sign_in") {
         return sign_in_page(String::new(), None);
@@ -126,7 +133,8 @@ pub async fn authorize(
     // The management API's own sign-in: throttled per account and address, Argon2 off the writer.
     let session = match crate::manage::sign_in(state, wire::SignIn { username: username.clone(), password }, addr).await {
         Ok(s) => s,
-        Err(e) => return sign_in_page(username, Some(e.message)),
+        // Wrong password: 401; throttled: 429 with Retry-After, the same lock as every other sign-in door.
+        Err(e) => return sign_in_page(username, Some((e.status, e.retry_after, e.message))),
     };
     let code = Secret::generate(SecretKind::AuthCode, &mut rand::rngs::OsRng);
     let record_redirect = redirect_uri.clone();
