@@ -1,5 +1,6 @@
 // Modal dialogs: focus moves in, Tab stays inside, Escape asks to close, focus returns to the opener.
 import { h, icon, nextId } from "./dom";
+import { setDialogOpen } from "./toast";
 
 export interface DialogOptions {
   title: string;
@@ -48,7 +49,10 @@ export function openDialog(opts: DialogOptions): DialogHandle {
     backdrop.remove();
     const i = stack.indexOf(handle);
     if (i >= 0) stack.splice(i, 1);
-    if (stack.length === 0) document.getElementById("app")?.removeAttribute("aria-hidden");
+    if (stack.length === 0) {
+      document.getElementById("app")?.removeAttribute("aria-hidden");
+      setDialogOpen(false);
+    }
     if (opener && document.body.contains(opener)) opener.focus();
     else {
       const top = stack[stack.length - 1];
@@ -120,6 +124,8 @@ export function openDialog(opts: DialogOptions): DialogHandle {
   document.body.appendChild(backdrop);
   document.getElementById("app")?.setAttribute("aria-hidden", "true");
   stack.push(handle);
+  // Toasts move to the top of the window while a dialog is open, so none covers its footer buttons.
+  setDialogOpen(true);
 
   // Focus after the caller has filled body and footer.
   queueMicrotask(() => {

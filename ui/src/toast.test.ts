@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { readFileSync } from "node:fs";
+import { confirmDialog, openDialog } from "./dialog";
 import { MAX_VISIBLE, OUTCOME_MS, clearToasts, ensureToastRegion, toast } from "./toast";
 
 const texts = () => Array.from(document.querySelectorAll('[data-testid="toast"]'), (e) => e.textContent);
@@ -150,5 +152,38 @@ describe("the stack", () => {
     expect(texts()).toEqual(["You are signed out."]);
     vi.advanceTimersByTime(OUTCOME_MS);
     expect(texts()).toEqual([]);
+  });
+});
+
+describe("while a dialog is open", () => {
+  const region = () => document.querySelector<HTMLElement>('[data-testid="toasts"]')!;
+
+  it("the stack moves to the top of the window until the last dialog closes", async () => {
+    toast("“Phone app” was created. Copy its secret now.");
+    expect(region().classList.contains("over-dialog")).toBe(false);
+    const d = openDialog({ title: "Phone app" });
+    expect(region().classList.contains("over-dialog")).toBe(true);
+    const answer = confirmDialog({ title: "Close?", message: "Sure?", confirmLabel: "Close" });
+    document.querySelector<HTMLElement>('[data-testid="confirm-dialog"] [data-testid="cancel"]')!.click();
+    await answer;
+    expect(region().classList.contains("over-dialog")).toBe(true); // the first dialog is still open
+    d.close();
+    expect(region().classList.contains("over-dialog")).toBe(false);
+  });
+
+  it("a stack first made while a dialog is open starts at the top", () => {
+    const d = openDialog({ title: "Servers" });
+    toast("Could not switch", "error");
+    expect(region().classList.contains("over-dialog")).toBe(true);
+    d.close();
+    expect(region().classList.contains("over-dialog")).toBe(false);
+  });
+
+  it("the stylesheet puts .over-dialog at the top and the usual stack at the bottom", () => {
+    const css = readFileSync(`${process.cwd()}/src/styles.css`, "utf8");
+    const rule = (sel: string) => css.match(new RegExp(`^${sel.replace(/\./g, "\\.")} \\{([^}]*)\\}`, "m"))?.[1] ?? "";
+    expect(rule(".toasts")).toMatch(/bottom: 16px/);
+    expect(rule(".toasts.over-dialog")).toMatch(/top: 16px/);
+    expect(rule(".toasts.over-dialog")).toMatch(/bottom: auto/);
   });
 });
