@@ -3,7 +3,7 @@ import * as api from "./api";
 import { ConnectionBar, SyncLoop, syncedText, type ConnectionView } from "./connection";
 import { h, mount } from "./dom";
 import { roleLabel } from "./format";
-import { toast } from "./toast";
+import { clearToasts, ensureToastRegion, toast } from "./toast";
 import type { ConnectionStatus, ServiceStatus, User } from "./types";
 import { renderSignIn } from "./views/signin";
 
@@ -59,6 +59,8 @@ function stopSync(): void {
   api.onConnectionError(null);
 }
 let statusPromise: Promise<ServiceStatus | null> | null = null;
+/** Counts sign-ins and sign-outs: an answer that comes back after the person changed is no longer theirs to show. */
+let session = 0;
 
 function loadStatus(): Promise<ServiceStatus | null> {
   if (!statusPromise) {
@@ -79,6 +81,7 @@ function loadStatus(): Promise<ServiceStatus | null> {
 
 export async function startApp(el: HTMLElement): Promise<void> {
   root = el;
+  ensureToastRegion(); // its live regions must exist before the first toast for a screen reader to hear it
   const statusP = loadStatus();
   let user: User | null = null;
   try {
@@ -97,7 +100,16 @@ export async function startApp(el: HTMLElement): Promise<void> {
 
 function showSignIn(statusP: Promise<ServiceStatus | null>, message?: string) {
   stopSync();
-  renderSignIn(root, { statusP, message, onSignedIn: (u) => void showHome(u), onServers: () => void openServersScreen() });
+  session += 1;
+  // A session that ended: what was on screen belonged to it.
+  if (message) clearToasts();
+  const onSignedIn = (u: User) => {
+    // The next person starts with a clean screen (no "You are signed out." from before); toasts about
+    // the sign-in itself (signup's welcome) are shown after this call.
+    clearToasts();
+    void showHome(u);
+  };
+  renderSignIn(root, { statusP, message, onSignedIn, onServers: () => void openServersScreen() });
 }
 
 /** The Servers screen, from the sign-in screen or the signed-in header. */
@@ -109,6 +121,10 @@ async function openServersScreen(): Promise<void> {
 /** switch_server changed lists, sign-in and keychain entry: start over on that server. */
 async function afterSwitch(s: ServiceStatus): Promise<void> {
   stopSync();
+  session += 1;
+  // Another server, another person: nothing on screen is theirs. Runs before the first await, so the
+  // Servers dialog's "Now using …" toast, shown right after onSwitched returns, stays.
+  clearToasts();
   status = s;
   statusPromise = s.ready ? Promise.resolve(s) : null;
   let user: User | null = null;
@@ -123,13 +139,19 @@ async function afterSwitch(s: ServiceStatus): Promise<void> {
 
 async function signOut() {
   stopSync();
+  session += 1;
+  // The person's toasts leave with them, and anything that arrived while signing out too.
+  clearToasts();
+  let local: string | null = null;
   try {
     await api.signOut();
   } catch (e) {
     // Even if the shell could not reach the service, forget the session locally.
-    toast(`Signed out locally: ${api.toApiError(e).message}`, "info");
+    local = `Signed out locally: ${api.toApiError(e).message}`;
   }
   showSignIn(loadStatus());
+  clearToasts();
+  if (local) toast(local, "info");
   toast("You are signed out.", "info");
 }
 
@@ -137,6 +159,7 @@ async function showHome(user: User, initial?: Area["id"]) {
   document.title = "Portico";
   const areas = areasFor(user.roles);
   stopSync();
+  const mine = ++session;
   const st = status ?? (await loadStatus());
   let initialConnection: ConnectionStatus | null = null;
   if (st?.mode === "remote") initialConnection = await api.connectionStatus().catch(() => null);
@@ -148,6 +171,8 @@ async function showHome(user: User, initial?: Area["id"]) {
     getStatus: async () => (ctx.status = await loadStatus()),
     fail: (e, what, toastIt = true) => {
       const err = api.toApiError(e);
+      // An answer to the previous person's request: not news for whoever is on screen now.
+      if (mine !== session) return err;
       if (err.code === "unauthenticated") {
         showSignIn(loadStatus(), "Your session has ended. Please sign in again.");
       } else if (err.code === "queued") {
@@ -266,6 +291,7 @@ async function showHome(user: User, initial?: Area["id"]) {
       syncNow: api.syncNow,
       setBusy: (b) => bar.setBusy(b),
       apply: (next, decision) => {
+        if (mine !== session) return;
         ctx.connection.online = next.online;
         ctx.connection.status = next;
         if (decision.redrawBar) bar.update(next);

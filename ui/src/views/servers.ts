@@ -52,8 +52,9 @@ export function openServers(o: ServersOptions): void {
     try {
       const status = await api.switchServer(s.id);
       d.close();
-      toast(`Now using “${status.server_name || s.name}”.`, "info");
+      // onSwitched clears the last server's toasts first; this one is about the new server.
       o.onSwitched(status);
+      toast(`Now using “${status.server_name || s.name}”.`, "info");
     } catch (e) {
       const ae = api.toApiError(e);
       button.disabled = false;

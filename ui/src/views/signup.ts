@@ -62,8 +62,9 @@ export function openSignup(onSignedIn: (u: User) => void): void {
         try {
           const user = await api.signUp(check.value);
           d.close();
-          toast(`Welcome, ${user.display_name}. Register your first app under Developer → Apps.`);
+          // onSignedIn clears what was on the sign-in screen; the welcome comes after.
           onSignedIn(user);
+          toast(`Welcome, ${user.display_name}. Register your first app under Developer → Apps.`);
         } catch (err) {
           const ae = api.toApiError(err);
           busy = false;
