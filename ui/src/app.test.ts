@@ -1,6 +1,6 @@
 // The shell clears toasts whenever the person on screen changes: sign-out, a session that ended, another
 // server, the next sign-in. What the signed-out person saw never stays over the next person's screen.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import * as api from "./api";
 import { startApp } from "./app";
 import { clearToasts, toast } from "./toast";
@@ -159,8 +159,10 @@ describe("toasts when the person changes", () => {
     toast("'Phone health app' was created");
     toast("Could not copy: denied", "error");
     click("servers");
-    await flush(20);
-    expect(document.querySelector('[data-testid="servers-dialog"]')?.textContent).toContain("Hillcrest Cardiology");
+    // The Servers screen is its own chunk (a dynamic import): wait for it, however slow the machine.
+    await vi.waitFor(() => expect(document.querySelector('[data-testid="servers-dialog"]')?.textContent).toContain("Hillcrest Cardiology"), {
+      timeout: 10_000,
+    });
     document.querySelector<HTMLButtonElement>('[data-testid="server"][data-id="srv-2"] [data-testid="switch-server"]')!.click();
     await flush();
     expect(document.querySelector('[data-testid="sign-out"]')).toBeNull(); // on Hillcrest's sign-in screen
