@@ -260,7 +260,6 @@ pub struct People {
 }
 
 pub fn generate(db: &Path, want: People) -> Result<()> {
-    let started = Instant::now();
     let open = || -> Result<Store> {
         let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
         store.tune_for_bulk_load()?;
@@ -285,6 +284,8 @@ pub fn generate(db: &Path, want: People) -> Result<()> {
         store = open()?;
         plan = self::plan(&store, want.staff, want.patient_users)?;
     }
+    // The rate is of making accounts: generating missing patients has its own summary line.
+    let started = Instant::now();
     let (staff, patients) = (plan.staff.len(), plan.patients.len());
     if staff + patients == 0 {
         println!("Nothing to add: all {} requested accounts exist already.", plan.existing);
@@ -323,7 +324,7 @@ pub fn generate(db: &Path, want: People) -> Result<()> {
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "Added {staff} staff and {patients} patient users ({} accounts, {} existed already) in {secs:.1} s: {:.0} accounts/s",
+        "Added {staff} staff and {patients} patient users ({} accounts, {} existed already) in {secs:.2} s: {:.0} accounts/s",
         staff + patients,
         plan.existing,
         (staff + patients) as f64 / secs.max(0.001)
