@@ -5,6 +5,7 @@
 mod abuse;
 mod access_matrix;
 mod apps;
+mod audit_export;
 mod audit_retention;
 mod backend_services;
 mod bad_input;

@@ -259,6 +259,34 @@ pub struct AccessEvent {
     pub resource_types: Vec<String>,
     pub count: Option<i64>,
     pub detail: Option<String>,
+    /// The OAuth client id the event was about (absent from servers before this field).
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// The shapes a patient can take their access history away in (`GET /api/audit/export?format=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessHistoryFormat {
+    /// RFC 4180 CSV with a header row, for a spreadsheet.
+    Csv,
+    /// A FHIR R4 Bundle of type `collection` holding one `AuditEvent` per event, for another health system.
+    Fhir,
+}
+
+impl AccessHistoryFormat {
+    pub const ALL: [AccessHistoryFormat; 2] = [AccessHistoryFormat::Csv, AccessHistoryFormat::Fhir];
+
+    /// The value of the `format` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessHistoryFormat::Csv => "csv",
+            AccessHistoryFormat::Fhir => "fhir",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccessHistoryFormat> {
+        AccessHistoryFormat::ALL.into_iter().find(|f| f.as_str() == s)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use portico_server::demo;
 use portico_store::{ImportSummary, Store};
 use rand::seq::SliceRandom;
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     // indicatif draws only on a terminal; piped output gets just the summary lines.
     let pb = ProgressBar::new(len);
     if let Ok(style) = ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{msg}}")) {

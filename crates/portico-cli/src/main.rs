@@ -5,6 +5,7 @@ mod admin;
 mod apps;
 mod data;
 mod demo;
+mod people;
 mod serve;
 mod settings;
 
@@ -42,13 +43,26 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Clone the sample patients with fresh ids and names into a store of any size.
+    /// Clone the sample patients with fresh ids and names into a store of any size, and make a clinic's
+    /// people: staff accounts and patient accounts linked to Patient records. The flags combine.
+    #[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["patients", "staff", "patient_users"]))]
     Generate {
         #[command(flatten)]
         db: DbArg,
         /// How many patients to create.
         #[arg(long)]
-        patients: usize,
+        patients: Option<usize>,
+        /// How many staff accounts there should be (synthetic names; administrators, providers, nurses, front
+        /// desk, developers; one or two practices each). Accounts a previous run made are kept, not doubled.
+        #[arg(long)]
+        staff: Option<usize>,
+        /// How many patient accounts there should be, each linked to its own Patient record (more patients are
+        /// generated when there are too few).
+        #[arg(long)]
+        patient_users: Option<usize>,
+        /// The password of every new account (one for all); a random one is printed when absent.
+        #[arg(long, env = "PORTICO_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
     /// Seed the demo practices, sample patients and one user per role into a database.
     Seed {
@@ -113,7 +127,16 @@ fn main() -> Result<()> {
             r => r,
         },
         Command::Import { db, paths } => data::import(&db.db, &paths),
-        Command::Generate { db, patients } => data::generate(&db.db, patients),
+        Command::Generate { db, patients, staff, patient_users, password } => {
+            if let Some(n) = patients {
+                data::generate(&db.db, n)?;
+            }
+            if staff.is_some() || patient_users.is_some() {
+                let want = people::People { staff: staff.unwrap_or(0), patient_users: patient_users.unwrap_or(0), password };
+                people::generate(&db.db, want)?;
+            }
+            Ok(())
+        }
         Command::Seed { db } => data::seed(&db.db),
         Command::Users(c) => admin::users(c),
         Command::Credentials(c) => admin::credentials(c),

@@ -125,13 +125,7 @@ impl Client {
                 body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
             });
         }
-        Err(match serde_json::from_slice::<wire::ApiError>(&bytes) {
-            Ok(e) => ClientError::Api { status: status.as_u16(), code: e.code, message: e.message },
-            Err(_) => ClientError::Unexpected {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            },
-        })
+        Err(api_error(status, &bytes))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -213,6 +207,23 @@ impl Client {
 
     pub async fn my_audit(&self) -> Result<Vec<wire::AccessEvent>> {
         self.get("api/audit").await
+    }
+
+    /// The signed-in patient's whole access history as a file: CSV, or a FHIR R4 Bundle of AuditEvents.
+    pub async fn export_access_history(&self, format: wire::AccessHistoryFormat) -> Result<Vec<u8>> {
+        let mut url = self.url("api/audit/export")?;
+        url.query_pairs_mut().append_pair("format", format.as_str());
+        let mut req = self.http.get(url);
+        if let Some(t) = &self.session {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(api_error(status, &bytes))
     }
 
     pub async fn staff_credentials(&self) -> Result<Vec<wire::Credential>> {
@@ -356,6 +367,16 @@ pub struct AppDeleted {
 }
 
 /// Percent-encodes one path segment.
+/// A management-API failure: its `{code, message}` body, or what came instead.
+fn api_error(status: StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<wire::ApiError>(bytes) {
+        Ok(e) => ClientError::Api { status: status.as_u16(), code: e.code, message: e.message },
+        Err(_) => {
+            ClientError::Unexpected { status: status.as_u16(), body: String::from_utf8_lossy(bytes).chars().take(200).collect() }
+        }
+    }
+}
+
 fn seg(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }

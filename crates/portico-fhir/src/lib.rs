@@ -6,13 +6,14 @@
 //! are sorted and paged ([`search`]), which search index entries a resource has ([`index`]),
 //! searchset Bundles ([`bundle`]), turning uploaded transaction Bundles into storable resources
 //! with rewritten references ([`import`]), the
-//! CapabilityStatement and SMART configuration ([`capability`]) and OperationOutcomes
-//! ([`outcome`]).
+//! CapabilityStatement and SMART configuration ([`capability`]), OperationOutcomes
+//! ([`outcome`]) and the AuditEvents of a patient's access-history export ([`audit_event`]).
 //!
 //! It must not know about SQL or storage, HTTP or any I/O, or users, clients and credentials:
 //! callers hand it JSON values and query pairs and get JSON values and decisions back, so all of
 //! it can be tested without a server or a database.
 
+pub mod audit_event;
 pub mod bundle;
 pub mod capability;
 pub mod compartment;

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/credentials/{id}/history", get(history))
         .route("/staff-credentials", get(staff_credentials))
         .route("/audit", get(my_audit))
+        .route("/audit/export", get(export_audit))
         .route("/users", get(users).post(create_user))
         .route("/users/{id}/roles", put(set_roles))
         .route("/users/{id}/practices", put(set_practices))
@@ -289,6 +290,44 @@ async fn history(State(state): State<AppState>, headers: HeaderMap, ApiPath(id):
 async fn my_audit(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let n = limit(&uri);
     reply(with_user_read(&state, &headers, move |store, user, _, _| manage::my_audit(store, user, n)).await)
+}
+
+/// The patient's access history as a download: `?format=csv` (the default) or `?format=fhir`. Read on the
+/// heavy lane: it is every event of the record, not a page.
+async fn export_audit(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let asked = query_pairs(uri.query()).into_iter().find(|(k, _)| k == "format").map(|(_, v)| v);
+    let r = async {
+        let format = match asked.as_deref() {
+            None => wire::AccessHistoryFormat::Csv,
+            Some(f) => wire::AccessHistoryFormat::parse(f).ok_or_else(|| ApiFailure::invalid("format must be csv or fhir"))?,
+        };
+        let token = bearer(&headers);
+        let st = state.clone();
+        state
+            .read(Weight::Heavy, move |store, now| {
+                let user = manage::session_user(store, token.as_deref(), now)?;
+                manage::export_access_history(store, &user, format, st.config(), now)
+            })
+            .await?
+    }
+    .await;
+    match r {
+        Ok(export) => {
+            let disposition = format!("attachment; filename=\"{}\"", export.filename);
+            // Who read a health record is itself sensitive: no cache keeps it.
+            no_store(
+                (
+                    [
+                        (axum::http::header::CONTENT_TYPE, export.content_type.to_owned()),
+                        (axum::http::header::CONTENT_DISPOSITION, disposition),
+                    ],
+                    export.body,
+                )
+                    .into_response(),
+            )
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn receipts(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -47,6 +47,15 @@ pub struct PatientSummary {
     pub practices: Vec<PracticeId>,
 }
 
+/// A Patient and the users linked to it (see [`Store::patient_links`]).
+#[derive(Clone, Debug)]
+pub struct PatientLink {
+    pub id: PatientId,
+    pub name: String,
+    pub practices: Vec<PracticeId>,
+    pub users: i64,
+}
+
 impl Store {
     pub fn create_practice(&mut self, name: &str) -> Result<PracticeId> {
         self.conn
@@ -272,6 +281,30 @@ impl Store {
                 birth_date: v["birthDate"].as_str().map(str::to_owned),
                 gender: v["gender"].as_str().map(str::to_owned),
             });
+        }
+        Ok(out)
+    }
+
+    /// Every live Patient, ordered by id, with its display name, its practices and how many users are linked
+    /// to it: what a bulk generator of patient accounts walks to give each patient at most one account.
+    pub fn patient_links(&self) -> Result<Vec<PatientLink>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id, r.json, coalesce(u.n, 0) FROM resources r
+                 LEFT JOIN (SELECT patient_id, count(*) AS n FROM users WHERE patient_id IS NOT NULL GROUP BY patient_id) u
+                   ON u.patient_id = r.id
+                 WHERE r.type = 'Patient' AND r.deleted = 0 ORDER BY r.id",
+            )
+            .map_err(sqlite)?;
+        let rows =
+            st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).map_err(sqlite)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json, users) = row.map_err(sqlite)?;
+            let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let id = PatientId(id);
+            out.push(PatientLink { name: display_name(&v), practices: self.patient_practices(&id)?, id, users });
         }
         Ok(out)
     }

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
-pub use accounts::{display_name, NewUser, PatientSummary, UserRecord};
+pub use accounts::{display_name, NewUser, PatientLink, PatientSummary, UserRecord};
 pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, TokenRecord};

@@ -2,6 +2,7 @@
 use std::collections::BTreeMap;
 
 use portico_api as wire;
+use portico_domain::PatientId;
 use portico_store::{ReadStore, UserRecord};
 
 use crate::error::ApiFailure;
@@ -34,6 +35,7 @@ fn to_event(
         resource_types: e.resource_types,
         count: e.count,
         detail: e.detail,
+        client_id: e.client_id,
     })
 }
 
@@ -88,7 +90,21 @@ pub fn receipts(store: &dyn ReadStore, user: &UserRecord) -> Result<Vec<wire::Re
 
 /// A patient's view of the audit log: everything recorded about their own record.
 pub fn my_audit(store: &dyn ReadStore, user: &UserRecord, limit: usize) -> Result<Vec<wire::AccessEvent>> {
+    Ok(own_record_events(store, user, limit.min(1000))?.1)
+}
+
+/// The user's own Patient and the newest `limit` events about it: 403 for a user who is no patient.
+pub(super) fn own_record_events(
+    store: &dyn ReadStore,
+    user: &UserRecord,
+    limit: usize,
+) -> Result<(PatientId, Vec<wire::AccessEvent>)> {
     let patient = user.patient.as_ref().ok_or_else(|| ApiFailure::forbidden("only patients have a record to audit"))?;
     let mut names = BTreeMap::new();
-    store.audit_for_patient(patient, limit.min(1000))?.into_iter().map(|(seq, e)| to_event(store, seq, e, &mut names)).collect()
+    let events = store
+        .audit_for_patient(patient, limit)?
+        .into_iter()
+        .map(|(seq, e)| to_event(store, seq, e, &mut names))
+        .collect::<Result<_>>()?;
+    Ok((patient.clone(), events))
 }

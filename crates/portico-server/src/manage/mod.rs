@@ -1,13 +1,15 @@
 //! The management API's logic, one module per concern: `sessions` (sign-in, sign-out, the session's user),
 //! `credentials` (create, list, change, regenerate, delete), `previews` (what a credential reaches, run
-//! through the engine), `history` (audit views and revocation receipts), `users` (users, roles,
-//! practices, patients) and `apps` (third-party app registrations, practice approvals, connected apps,
-//! developer signup). Functions over the store, called by the thin handlers in `api`. Authorization
-//! rules for people live here: owners manage their own credentials; administrators see and revoke staff
-//! keys of their practices and manage users of their practices.
+//! through the engine), `history` (audit views and revocation receipts), `export` (a patient's access
+//! history as CSV or FHIR AuditEvents), `users` (users, roles, practices, patients) and `apps` (third-party
+//! app registrations, practice approvals, connected apps, developer signup). Functions over the store,
+//! called by the thin handlers in `api`. Authorization rules for people live here: owners manage their own
+//! credentials; administrators see and revoke staff keys of their practices and manage users of their
+//! practices.
 
 mod apps;
 mod credentials;
+mod export;
 mod history;
 mod previews;
 mod sessions;
@@ -23,6 +25,7 @@ use crate::error::ApiFailure;
 
 pub use apps::*;
 pub use credentials::*;
+pub use export::*;
 pub use history::*;
 pub use previews::*;
 pub use sessions::*;
