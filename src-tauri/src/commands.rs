@@ -601,3 +601,29 @@ pub async fn cancel_outbox(desktop: State<'_, Desktop>, id: i64) -> Result<()> {
 pub async fn dismiss_outcomes(desktop: State<'_, Desktop>) -> Result<()> {
     desktop.dismiss_outcomes().await
 }
+
+#[derive(Serialize)]
+pub struct Exported {
+    path: String,
+    bytes: usize,
+}
+
+/// The patient's whole access history as a file in their Downloads folder (`PORTICO_DOWNLOAD_DIR` instead,
+/// for tests): CSV for a spreadsheet, or FHIR R4 AuditEvents for another health system. Never overwrites a
+/// file: a second export the same day gets `-2`, `-3`...
+#[tauri::command]
+pub async fn export_access_history(app: AppHandle, desktop: State<'_, Desktop>, format: String) -> Result<Exported> {
+    let format =
+        wire::AccessHistoryFormat::parse(&format).ok_or_else(|| CommandError::new("invalid_input", "Export as csv or fhir."))?;
+    desktop.needs_server("Exporting your access history")?;
+    let bytes = desktop.signed_in().await?.export_access_history(format).await?;
+    let dir = match std::env::var_os("PORTICO_DOWNLOAD_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => tauri::Manager::path(&app)
+            .download_dir()
+            .map_err(|_| CommandError::new("internal", "This computer has no Downloads folder to save to."))?,
+    };
+    let path = crate::export::save(&dir, format, chrono::Utc::now().date_naive(), &bytes)
+        .map_err(|e| CommandError::new("internal", format!("The file could not be saved in {}: {e}", dir.display())))?;
+    Ok(Exported { path: path.display().to_string(), bytes: bytes.len() })
+}

@@ -8,6 +8,7 @@
 mod clipboard;
 mod commands;
 mod error;
+mod export;
 mod keychain;
 mod remote;
 mod servers;
@@ -80,6 +81,7 @@ fn main() {
             commands::sync_now,
             commands::cancel_outbox,
             commands::dismiss_outcomes,
+            commands::export_access_history,
         ])
         .setup(|app| {
             let data_dir = match std::env::var_os("PORTICO_DATA_DIR") {

@@ -164,6 +164,8 @@ export const connectedApps = () => call<ConnectedApp[]>("connected_apps");
 export const extendGrant = (id: string, change: ExtendGrant) => call<ConnectedApp>("extend_grant", { id, change });
 export const openSampleApp = () => call<string>("open_sample_app");
 export const openExternal = (url: string) => call<null>("open_external", { url });
+/** Saves the signed-in patient's whole access history in their Downloads folder; answers where. */
+export const exportAccessHistory = (format: "csv" | "fhir") => call<{ path: string; bytes: number }>("export_access_history", { format });
 
 // ---- Servers and remote mode ----
 export const servers = () => call<ServerEntry[]>("servers");

@@ -103,6 +103,7 @@ export const NEEDS_SERVER = {
   editApp: "Needs the server: changes to an app can't wait.",
   endDate: "Needs the server: the end date changes at once.",
   access: "Needs the server: access changes take effect at once.",
+  export: "Needs the server: the export is made from the whole history, which only the server has.",
 } as const;
 
 /**

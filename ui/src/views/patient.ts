@@ -4,6 +4,7 @@ import { NEEDS_SERVER, needsServer } from "../connection";
 import { h, icon } from "../dom";
 import { connectedAppsSection } from "./connected";
 import { credentialList } from "./credentials";
+import { exportSection } from "./exportHistory";
 import { openNewCredential } from "./newCredential";
 import { receiptsSection } from "./receipts";
 
@@ -54,5 +55,6 @@ export function render(el: HTMLElement, ctx: Ctx): void {
     list.el,
     connected.el,
     receipts.el,
+    exportSection(ctx),
   );
 }
