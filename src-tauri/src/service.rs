@@ -83,13 +83,15 @@ pub struct Desktop {
 
 impl Desktop {
     pub fn new(started: Instant) -> Desktop {
+        let keychain = Keychain::open();
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, kind = keychain.kind(), "keychain chosen");
         Desktop {
             started,
             state: watch::channel(ServiceState::Idle).0,
             embedded: Arc::new(Mutex::new(None)),
             embedded_db: OnceLock::new(),
             demo_password: Arc::new(OnceLock::new()),
-            keychain: Keychain::open(),
+            keychain,
             ui_ready_reported: AtomicBool::new(false),
             clipboard_generation: AtomicU64::new(0),
             servers: std::sync::Mutex::new(SavedServers::default()),
@@ -106,6 +108,7 @@ impl Desktop {
     /// Reads the saved servers and opens the offline cache in `dir`; starts the embedded service when it is
     /// the current server (in remote mode it is not started at all).
     pub fn open(&self, dir: PathBuf) {
+        tracing::debug!(ms = self.started.elapsed().as_millis() as u64, "opening the saved servers and the offline cache");
         let file = ServerFile::new(&dir);
         if let Ok(mut s) = self.servers.lock() {
             *s = file.load();
@@ -120,6 +123,7 @@ impl Desktop {
             Err(e) => tracing::warn!(error = %e, "the offline cache could not be opened; remote mode works online only"),
         }
         let _ = self.embedded_db.set(dir.join("portico.db"));
+        tracing::debug!(ms = self.started.elapsed().as_millis() as u64, "opened");
         if self.current_server().is_none() {
             self.start_service();
         }

@@ -11,6 +11,7 @@ PORTICO_DESKTOP_BIN and PORTICO_BIN.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -64,14 +65,21 @@ def sign_in_once(run: Run, browser, urls_file: Path) -> float:
     return (time.monotonic() - t0) * 1000
 
 
-def launch_direct(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen, float | None]:
-    """The app started as a person starts it; returns it and process start → first credential list painted."""
+def launch_direct(data: Path, env: dict[str, str], until: str = "credential_list") -> tuple[subprocess.Popen, float | None]:
+    """The app started as a person starts it; returns it and process start → first credential list painted
+    (or, with until="ui_ready", → the first screen interactive)."""
     err = open(data / "bench-stderr.log", "ab")
-    proc = subprocess.Popen([BIN], env=dict(os.environ, PORTICO_DATA_DIR=str(data), RUST_LOG="warn", **env),
+    rust_log = os.environ.get("BENCH_RUST_LOG", "warn")
+    proc = subprocess.Popen([BIN], env=dict(os.environ, PORTICO_DATA_DIR=str(data), RUST_LOG=rust_log, **env),
                             stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     for line in proc.stdout:
+        if line.startswith("PORTICO_UI_READY") and os.environ.get("BENCH_VERBOSE"):
+            print("  ", line.strip())
+        ready = re.match(r"PORTICO_UI_READY ms=(\d+)", line)
+        if ready and until == "ui_ready":
+            return proc, float(ready.group(1))
         m = re.match(r"PORTICO_TIMING name=credential_list .* since_start_ms=(\d+)", line)
         if m:
             return proc, float(m.group(1))
@@ -125,6 +133,20 @@ def main() -> None:
         print(f"remote_idle_pss_mb {total/1024:.1f}   (embedded mode measured 296-302; should be lower)  "
               + ", ".join(f"{n}={k/1024:.0f}" for n, k in sorted(parts, key=lambda x: -x[1])))
 
+        # The remote server's sign-in screen (nobody signed in there), for the same screen as bench.py's figure.
+        signed_out = tmp / "signed-out"
+        signed_out.mkdir()
+        servers = json.loads((data / "servers.json").read_text())
+        for s in servers["servers"]:
+            s["signed_in_as"] = None
+        (signed_out / "servers.json").write_text(json.dumps(servers))
+        proc, ready_ms = launch_direct(signed_out, env, until="ui_ready")
+        time.sleep(IDLE_SECONDS)
+        total, parts = pss_kib(proc.pid)
+        stop(proc)
+        print(f"remote_sign_in_screen_ms {ready_ms}   remote_sign_in_screen_idle_pss_mb {total/1024:.1f}   (the screen bench.py measures in"
+              " embedded mode)  " + ", ".join(f"{n}={k/1024:.0f}" for n, k in sorted(parts, key=lambda x: -x[1])))
+
         # Offline: the server stopped, the cached list at start-up.
         server.stop()
         offline = []
@@ -134,6 +156,8 @@ def main() -> None:
             if ms is not None:
                 offline.append(ms)
         if offline:
+            if os.environ.get("BENCH_VERBOSE"):
+                print((data / "bench-stderr.log").read_text(errors="replace")[-1500:])
             print(f"remote_offline_startup_list_ms over {len(offline)}: min {min(offline):.0f}  median {statistics.median(offline):.0f}"
                   f"  max {max(offline):.0f}   (target <= 300; process start → cached credential list painted)")
         else:
