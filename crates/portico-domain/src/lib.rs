@@ -9,6 +9,7 @@ pub mod account;
 pub mod app;
 pub mod audit;
 pub mod credential;
+pub mod nudge;
 pub mod scope;
 pub mod secret;
 pub mod throttle;
@@ -23,6 +24,7 @@ pub use audit::{AuditEvent, AuditKind, AuthDoor};
 pub use credential::{
     is_format_char, minted_by_live_secret, name_key, CredentialKind, CredentialName, NameError, ValidityWindow, WindowPosition,
 };
+pub use nudge::{nudges_for, Nudge, NudgeFacts, NudgeRules, EXPIRY_WARNING_DAYS, UNUSED_DAYS};
 pub use scope::{
     describe, offered_categories, Category, Interaction, RequestedScopes, Scope, ScopeContext, ScopeError, ScopeSet, SmartScope,
 };
