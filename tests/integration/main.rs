@@ -17,6 +17,7 @@ mod granular_scopes;
 mod harness;
 mod loopback_guard;
 mod management;
+mod nudges;
 mod oauth;
 mod sample_app;
 mod search_extras;

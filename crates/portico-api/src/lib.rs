@@ -114,6 +114,31 @@ pub struct NewCredential {
     pub patients: Vec<String>,
 }
 
+/// Something about a credential worth a look: unused for a long time, about to expire, expired but still
+/// switched on, or a provider key listing patients of a practice its owner has left.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Nudge {
+    pub credential_id: String,
+    /// The credential's name.
+    pub name: String,
+    /// The credential's kind (`patient_app`, `developer`, `provider`, `connected_app`).
+    pub credential_kind: CredentialKind,
+    /// `unused`, `expires_soon`, `expired` or `owner_left_practice`.
+    pub kind: String,
+    /// The finding in plain words, e.g. "Not used for 72 days".
+    pub detail: String,
+    /// Days unused (`unused`) or days left (`expires_soon`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    pub last_used: Option<DateTime<Utc>>,
+    pub valid_to: Option<DateTime<Utc>>,
+    /// The owner's username.
+    pub owner: String,
+    /// The owner's display name.
+    #[serde(default)]
+    pub owner_name: String,
+}
+
 /// A credential as listed: never holds the secret.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Credential {

@@ -230,6 +230,19 @@ impl Client {
         self.get("api/staff-credentials").await
     }
 
+    /// Nudges about the signed-in person's own credentials and connected apps.
+    pub async fn nudges(&self) -> Result<Vec<wire::Nudge>> {
+        self.get("api/nudges").await
+    }
+
+    /// Administrators: nudges over the staff keys of their practices; `unused_days` defaults to 60.
+    pub async fn practice_nudges(&self, unused_days: Option<u32>) -> Result<Vec<wire::Nudge>> {
+        match unused_days {
+            Some(d) => self.get(&format!("api/nudges/practice?unused_days={d}")).await,
+            None => self.get("api/nudges/practice").await,
+        }
+    }
+
     pub async fn users(&self) -> Result<Vec<wire::User>> {
         self.get("api/users").await
     }

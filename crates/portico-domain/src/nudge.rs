@@ -124,14 +124,16 @@ mod tests {
         ValidityWindow::new(from, to).unwrap()
     }
 
+    /// (what, credential, created days ago, last used days ago, expected)
+    type Case = (&'static str, CredentialFacts, i64, Option<i64>, Vec<Nudge>);
+
     #[test]
     fn table() {
         let p = |id: &str, practices: &[i64]| (PatientId(id.into()), practices.iter().map(|p| PracticeId(*p)).collect());
         let provider =
             |patients: Vec<(PatientId, Vec<PracticeId>)>| CredentialFacts { patients, ..cred(CredentialKind::Provider) };
         let owner = OwnerFacts { roles: vec![Role::Provider], practices: vec![PracticeId(1)], patient: None };
-        // (what, credential, created days ago, last used days ago, expected)
-        let cases: Vec<(&str, CredentialFacts, i64, Option<i64>, Vec<Nudge>)> = vec![
+        let cases: Vec<Case> = vec![
             ("fresh", cred(CredentialKind::Developer), 3, None, vec![]),
             ("never used, 59 days", cred(CredentialKind::Developer), 59, None, vec![]),
             ("never used, 60 days", cred(CredentialKind::Developer), 60, None, vec![Nudge::Unused { days: 60 }]),

@@ -36,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/credentials/{id}/preview/fhir/{resource_type}/{rid}/{operation}", get(preview_operation))
         .route("/credentials/{id}/history", get(history))
         .route("/staff-credentials", get(staff_credentials))
+        .route("/nudges", get(nudges))
+        .route("/nudges/practice", get(practice_nudges))
         .route("/audit", get(my_audit))
         .route("/audit/export", get(export_audit))
         .route("/users", get(users).post(create_user))
@@ -336,6 +338,24 @@ async fn receipts(State(state): State<AppState>, headers: HeaderMap) -> Response
 
 async fn staff_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {
     reply(with_user_read(&state, &headers, |store, user, _, now| manage::staff_credentials(store, user, now)).await)
+}
+
+async fn nudges(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    reply(with_user_read(&state, &headers, |store, user, _, now| manage::my_nudges(store, user, now)).await)
+}
+
+async fn practice_nudges(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let r = async {
+        let days = match query_pairs(uri.query()).into_iter().find(|(k, _)| k == "unused_days") {
+            None => None,
+            Some((_, v)) => {
+                Some(v.parse::<i64>().map_err(|_| ApiFailure::invalid("unused_days must be a whole number of days"))?)
+            }
+        };
+        with_user_read(&state, &headers, move |store, user, _, now| manage::practice_nudges(store, user, days, now)).await
+    }
+    .await;
+    reply(r)
 }
 
 async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {

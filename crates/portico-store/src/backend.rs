@@ -65,6 +65,7 @@ store_trait! {
         fn credentials_of(&self, owner: UserId) -> Result<Vec<CredentialRecord>>;
         fn deleted_credentials_of(&self, owner: UserId, limit: usize) -> Result<Vec<CredentialRecord>>;
         fn staff_credentials(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>>;
+        fn provider_credentials_listing(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>>;
         /// What the domain needs to decide a credential's effective access (its owner's roles, practices...).
         fn credential_facts(&self, c: &CredentialRecord) -> Result<CredentialFacts>;
         fn token(&self, digest: &Digest) -> Result<Option<TokenRecord>>;

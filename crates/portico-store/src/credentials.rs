@@ -225,6 +225,19 @@ impl Store {
         self.credentials_query(&sql, practices.iter().map(|p| p.0.into()).collect())
     }
 
+    /// Provider keys that list a patient of one of `practices`, whoever owns them (an owner who left the
+    /// practice included).
+    pub fn provider_credentials_listing(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>> {
+        let sql = format!(
+            "SELECT {CRED_COLUMNS} FROM credentials WHERE deleted_at IS NULL AND kind = 'provider'
+             AND id IN (SELECT cp.credential_id FROM credential_patients cp JOIN patient_practices pp
+                        ON pp.patient_id = cp.patient_id WHERE pp.practice_id IN ({}))
+             ORDER BY created_at DESC, id",
+            placeholders(practices.len())
+        );
+        self.credentials_query(&sql, practices.iter().map(|p| p.0.into()).collect())
+    }
+
     fn credentials_query(&self, sql: &str, args: Vec<rusqlite::types::Value>) -> Result<Vec<CredentialRecord>> {
         let mut st = self.conn.prepare_cached(sql).map_err(sqlite)?;
         let rows: Vec<RawCredential> =

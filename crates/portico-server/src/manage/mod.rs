@@ -1,7 +1,7 @@
 //! The management API's logic, one module per concern: `sessions` (sign-in, sign-out, the session's user),
 //! `credentials` (create, list, change, regenerate, delete), `previews` (what a credential reaches, run
 //! through the engine), `history` (audit views and revocation receipts), `export` (a patient's access
-//! history as CSV or FHIR AuditEvents), `users` (users, roles, practices, patients) and `apps` (third-party
+//! history as CSV or FHIR AuditEvents), `nudges` (stale, expiring and stranded credentials), `users` (users, roles, practices, patients) and `apps` (third-party
 //! app registrations, practice approvals, connected apps, developer signup). Functions over the store,
 //! called by the thin handlers in `api`. Authorization rules for people live here: owners manage their own
 //! credentials; administrators see and revoke staff keys of their practices and manage users of their
@@ -11,6 +11,7 @@ mod apps;
 mod credentials;
 mod export;
 mod history;
+mod nudges;
 mod previews;
 mod sessions;
 mod users;
@@ -27,6 +28,7 @@ pub use apps::*;
 pub use credentials::*;
 pub use export::*;
 pub use history::*;
+pub use nudges::*;
 pub use previews::*;
 pub use sessions::*;
 pub use users::*;
