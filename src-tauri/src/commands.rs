@@ -285,6 +285,19 @@ pub async fn set_practices(desktop: State<'_, Desktop>, user_id: i64, practices:
     Ok(desktop.signed_in().await?.set_practices(user_id, &practices).await?)
 }
 
+/// What needs attention among the person's own credentials and connected apps; from the cache when offline.
+#[tauri::command]
+pub async fn nudges(desktop: State<'_, Desktop>) -> Result<Vec<wire::Nudge>> {
+    desktop.cached("nudges", |c| async move { c.nudges().await }).await
+}
+
+/// Administrators: the practice-wide view of staff keys to review, per "unused for N days".
+#[tauri::command]
+pub async fn practice_nudges(desktop: State<'_, Desktop>, unused_days: Option<u32>) -> Result<Vec<wire::Nudge>> {
+    let key = format!("practice_nudges:{}", unused_days.unwrap_or(60));
+    desktop.cached(&key, move |c| async move { c.practice_nudges(unused_days).await }).await
+}
+
 #[tauri::command]
 pub async fn staff_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
     desktop.cached("staff_credentials", |c| async move { c.staff_credentials().await }).await

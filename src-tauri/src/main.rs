@@ -51,6 +51,8 @@ fn main() {
             commands::set_roles,
             commands::set_practices,
             commands::staff_credentials,
+            commands::nudges,
+            commands::practice_nudges,
             commands::patients,
             commands::practices,
             commands::capability_statement,
