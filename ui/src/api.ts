@@ -23,6 +23,7 @@ import type {
   FhirJson,
   IssuedSecret,
   NewCredential,
+  Nudge,
   PatientSummary,
   Practice,
   Preview,
@@ -137,6 +138,8 @@ export const setRoles = (userId: number, roles: string[]) => call<User>("set_rol
 export const setPractices = (userId: number, practices: number[]) =>
   call<User>("set_practices", { userId, practices });
 export const staffCredentials = () => call<Credential[]>("staff_credentials");
+export const nudges = () => call<Nudge[]>("nudges");
+export const practiceNudges = (unusedDays: number | null) => call<Nudge[]>("practice_nudges", { unusedDays });
 export const patients = (query: string | null) => call<PatientSummary[]>("patients", { query });
 export const practices = () => call<Practice[]>("practices");
 export const capabilityStatement = () => call<FhirJson>("capability_statement");

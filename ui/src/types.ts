@@ -397,3 +397,21 @@ export interface ServiceFeatures {
   allow_signup: boolean;
   sample_app_url: string | null;
 }
+
+/** Something about a credential worth a look (`GET /api/nudges`, `/api/nudges/practice`). */
+export type NudgeKind = "unused" | "expires_soon" | "expired" | "owner_left_practice";
+
+export interface Nudge {
+  credential_id: string;
+  name: string;
+  credential_kind: CredentialKind;
+  kind: NudgeKind;
+  /** The finding in plain words, e.g. "Not used for 72 days". */
+  detail: string;
+  /** Days unused (`unused`) or days left (`expires_soon`). */
+  days?: number | null;
+  last_used: Instant | null;
+  valid_to: Instant | null;
+  owner: string;
+  owner_name: string;
+}
