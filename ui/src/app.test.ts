@@ -169,3 +169,37 @@ describe("toasts when the person changes", () => {
     expect(texts()).toEqual(["Now using “Hillcrest Cardiology”."]);
   });
 });
+
+describe("nudge badges", () => {
+  afterEach(() => {
+    document.body.innerHTML = "";
+    localStorage.clear();
+  });
+
+  it("counts the person's nudges on the area that lists the key, beside the approvals badge", async () => {
+    const dev: User = { ...BEN, roles: ["developer", "administrator"], practices: [{ id: 1, name: "Riverside" }] };
+    const nudge = (id: string, kind: string) => ({
+      credential_id: id,
+      name: id,
+      credential_kind: "developer",
+      kind,
+      detail: "Not used for 61 days",
+      last_used: null,
+      valid_to: null,
+      owner: "ben",
+      owner_name: "Ben",
+    });
+    await start(dev, {
+      nudges: () => [nudge("k1", "unused"), nudge("k2", "expires_soon")],
+      approvals: () => [{ app_id: "a", practice_id: 1, status: "pending" }],
+      practice_nudges: () => [],
+      list_credentials: () => [],
+      staff_credentials: () => [],
+      users: () => [],
+      practices: () => [],
+    });
+    await vi.waitFor(() => expect(document.querySelector('[data-testid="developer-badge"]')?.textContent).toBe("2"));
+    expect(document.querySelector('[data-testid="nav-developer"]')?.getAttribute("aria-label")).toBe("Developer (2 need attention)");
+    await vi.waitFor(() => expect(document.querySelector('[data-testid="approvals-badge"]')?.textContent).toBe("1"));
+  });
+});

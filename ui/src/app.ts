@@ -43,6 +43,9 @@ const AREAS: Area[] = [
   { id: "connected", label: "Connected apps", roles: STAFF, unless: ["patient"], load: () => import("./views/connectedPage") },
 ];
 
+/** Home areas whose tab counts the person's nudges. */
+const NUDGE_AREAS: readonly string[] = ["apps", "developer", "provider"];
+
 export function areasFor(roles: string[]): Area[] {
   return AREAS.filter((a) => a.roles.some((r) => roles.includes(r)) && !(a.unless ?? []).some((r) => roles.includes(r)));
 }
@@ -188,7 +191,9 @@ async function showHome(user: User, initial?: Area["id"]) {
       if (!badge) return;
       badge.textContent = count > 0 ? String(count) : "";
       badge.hidden = count <= 0;
-      buttons.get(area)?.setAttribute("aria-label", count > 0 ? `${areas.find((a) => a.id === area)?.label ?? area} (${count} pending)` : (areas.find((a) => a.id === area)?.label ?? area));
+      const label = areas.find((a) => a.id === area)?.label ?? area;
+      const what = area === "approvals" ? "pending" : "need attention";
+      buttons.get(area)?.setAttribute("aria-label", count > 0 ? `${label} (${count} ${what})` : label);
     },
   };
 
@@ -204,6 +209,21 @@ async function showHome(user: User, initial?: Area["id"]) {
       api.approvals().then(
         (list) => ctx.setBadge("approvals", pendingCount(list)),
         () => undefined, // no badge is better than an error toast on every sign-in
+      ),
+    );
+  };
+
+  // Nudges are counted on each home area's tab at once, so a stale or expiring key is seen from anywhere.
+  const countNudges = () => {
+    const ids = areas.map((a) => a.id).filter((id) => NUDGE_AREAS.includes(id));
+    if (!ids.length) return;
+    void import("./nudges").then(({ badgeCounts, browserStore }) =>
+      api.nudges().then(
+        (list) => {
+          if (mine !== session) return;
+          for (const [area, n] of badgeCounts(list, ids, browserStore(), Date.now())) ctx.setBadge(area as Area["id"], n);
+        },
+        () => undefined, // as with approvals: no badge rather than an error toast
       ),
     );
   };
@@ -249,7 +269,9 @@ async function showHome(user: User, initial?: Area["id"]) {
       "button",
       { type: "button", class: "tab", "data-testid": `nav-${a.id}`, onclick: () => void select(a, true) },
       a.label,
-      a.id === "approvals" ? h("span", { class: "tab-badge", "data-testid": "approvals-badge", hidden: true, "aria-hidden": "true" }) : null,
+      a.id === "approvals" || NUDGE_AREAS.includes(a.id)
+        ? h("span", { class: "tab-badge", "data-testid": `${a.id}-badge`, hidden: true, "aria-hidden": "true" })
+        : null,
     );
     buttons.set(a.id, b);
     nav.append(b);
@@ -303,6 +325,7 @@ async function showHome(user: User, initial?: Area["id"]) {
           const hadFocus = main.contains(document.activeElement);
           if (area) void select(area, false).then(() => hadFocus && !main.contains(document.activeElement) && main.focus());
           countApprovals();
+          countNudges();
         }
       },
     });
@@ -325,6 +348,7 @@ async function showHome(user: User, initial?: Area["id"]) {
     return;
   }
   countApprovals();
+  countNudges();
   const first = areas.find((a) => a.id === initial) ?? areas[0];
   await select(first, false);
 }

@@ -6,7 +6,7 @@
 // ?offline=1 (that server starts unreachable; a button at the bottom left toggles it), ?steps=demo-patient,preview (click elements by data-testid, one after another;
 // "fill:#id=value" types into a field; "key:Escape" presses a key).
 
-import type { AccessEvent, App, Approval, ConnectedApp, ConnectionStatus, Credential, FhirJson, OutboxEntry, PatientSummary, User } from "./types";
+import type { AccessEvent, App, Approval, ConnectedApp, ConnectionStatus, Credential, FhirJson, Nudge, OutboxEntry, PatientSummary, User } from "./types";
 
 type Invoke = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
 
@@ -37,6 +37,27 @@ const patientList: PatientSummary[] = [
 ];
 
 let signedIn: User | null = null;
+
+/** Roughly the server's rules (portico_domain::nudge): unused for `days`, ending within 14 days, expired but on. */
+function mockNudges(list: Credential[], days: number): Nudge[] {
+  const out: Nudge[] = [];
+  for (const c of list.filter((c) => c.status === "active")) {
+    const u = users.find((x) => x.username === c.owner);
+    const base = { credential_id: c.id, name: c.name, credential_kind: c.kind, last_used: c.last_used_at, valid_to: c.valid_to, owner: c.owner, owner_name: u?.display_name ?? c.owner };
+    const to = c.valid_to ? Date.parse(c.valid_to) : null;
+    if (to !== null && to <= now) {
+      out.push({ ...base, kind: "expired", detail: "Expired but still switched on" });
+      continue;
+    }
+    const idle = Math.floor((now - Date.parse(c.last_used_at ?? c.created_at)) / DAY);
+    if (idle >= days) out.push({ ...base, kind: "unused", days: idle, detail: c.last_used_at ? `Not used for ${idle} days` : `Never used since it was created ${idle} days ago` });
+    if (to !== null && to - now <= 14 * DAY) {
+      const left = Math.max(1, Math.ceil((to - now) / DAY));
+      out.push({ ...base, kind: "expires_soon", days: left, detail: `Expires in ${left} day${left === 1 ? "" : "s"}` });
+    }
+  }
+  return out;
+}
 let seq = 100;
 
 // ---- servers and remote mode: a fake clinic server that can go offline, a cache (the same data) and an outbox ----
@@ -87,6 +108,7 @@ const credentials: Credential[] = params.get("empty")
       cred({ name: "Phone health app", kind: "patient_app", owner: "patient", last_used_at: iso(now - 2 * 3600000), created_at: iso(now - 40 * DAY), patients: ["p-reyna"], note: "Apple Health on my phone" }),
       cred({ name: "Sleep tracker", kind: "patient_app", owner: "patient", patients: ["p-reyna"], created_at: iso(now - 3 * DAY) }),
       cred({ name: "Old fitness app", kind: "patient_app", owner: "patient", status: "inactive", usable: false, valid_to: iso(now - 5 * DAY), patients: ["p-reyna"], last_used_at: iso(now - 70 * DAY), created_at: iso(now - 300 * DAY) }),
+      cred({ name: "Legacy import", kind: "developer", owner: "developer", reach: "Riverside Family Practice (read and write, as your role allows)", scope: "system/*.cruds", last_used_at: iso(now - 75 * DAY), created_at: iso(now - 200 * DAY) }),
       cred({ name: "Reporting script", kind: "developer", owner: "developer", reach: "Riverside Family Practice (read and write, as your role allows)", scope: "system/*.cruds", patients: ["p-reyna", "p-alexis"], last_used_at: iso(now - DAY) }),
       cred({ name: "Care coordination", kind: "provider", owner: "provider", reach: "3 chosen patients, read-only", patients: ["p-reyna", "p-alexis", "p-asa"], valid_from: iso(now - 10 * DAY), valid_to: iso(now + 80 * DAY), last_used_at: iso(now - 5 * 3600000) }),
       cred({ name: "Lab interface (next quarter)", kind: "provider", owner: "provider", reach: "1 chosen patient, read-only", patients: ["p-chet"], valid_from: iso(now + 30 * DAY), usable: false }),
@@ -439,6 +461,11 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
     return u;
   },
   staff_credentials: () => credentials.filter((c) => c.kind !== "patient_app"),
+  nudges: () => mockNudges(credentials.filter((c) => c.owner === signedIn?.username), 60),
+  practice_nudges: ({ unusedDays }) =>
+    signedIn?.roles.includes("administrator")
+      ? mockNudges(credentials.filter((c) => c.kind !== "patient_app"), Number(unusedDays ?? 60))
+      : fail("forbidden", "this needs the administrator role"),
   patients: ({ query }) => {
     const q = String(query ?? "").toLowerCase();
     return patientList.filter((p) => !q || p.name.toLowerCase().includes(q) || p.id.includes(q));

@@ -46,8 +46,8 @@ export function isDismissed(store: KeyValueStore, n: Pick<Nudge, "credential_id"
   return typeof until === "number" && until > now;
 }
 
-export function visibleNudges(list: Nudge[], store: KeyValueStore, now: number): Nudge[] {
-  return list.filter((n) => !isDismissed(store, n, now));
+export function visibleNudges(list: Nudge[] | null | undefined, store: KeyValueStore, now: number): Nudge[] {
+  return (list ?? []).filter((n) => !isDismissed(store, n, now));
 }
 
 /** The question a nudge asks, after its finding. */
@@ -88,7 +88,7 @@ export function nudgeArea(kind: Nudge["credential_kind"], areas: readonly string
 }
 
 /** The badge count per area: visible nudges only. */
-export function badgeCounts(list: Nudge[], areas: readonly string[], store: KeyValueStore, now: number): Map<string, number> {
+export function badgeCounts(list: Nudge[] | null | undefined, areas: readonly string[], store: KeyValueStore, now: number): Map<string, number> {
   const counts = new Map<string, number>(areas.map((a) => [a, 0]));
   for (const n of visibleNudges(list, store, now)) {
     const a = nudgeArea(n.credential_kind, areas);

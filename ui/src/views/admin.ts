@@ -6,6 +6,7 @@ import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { toast } from "../toast";
 import { ROLES, type Practice, type User } from "../types";
 import { credentialCard, remove } from "./credentials";
+import { practiceNudgesSection } from "./nudges";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   const usersBox = h("div", { class: "user-list", "aria-busy": "true" });
@@ -13,6 +14,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
   el.append(
     h("div", { class: "page-head" }, h("div", null, h("h1", null, "Users"), h("p", { class: "muted" }, "Tick roles and practices, then save the row. Developer combines with any other role."))),
     usersBox,
+    practiceNudgesSection(ctx),
     h("div", { class: "page-head second" }, h("div", null, h("h2", null, "Staff keys"), h("p", { class: "muted" }, "Developer and provider keys of your practices. Revoking one stops it at once."))),
     keysBox,
   );

@@ -9,6 +9,7 @@ import type { FhirJson, ServiceStatus } from "../types";
 import { appsPanel } from "./apps";
 import { credentialList } from "./credentials";
 import { openNewCredential } from "./newCredential";
+import { nudgesSection } from "./nudges";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   // API keys reach the developer's practices, so only staff developers have them; an app developer
@@ -87,7 +88,8 @@ function keysPanel(ctx: Ctx): HTMLElement {
     emptyText: "Generate as many keys as you need, one per script or integration.",
     newButton,
   });
-  return h("div", null, h("div", { class: "panel-head" }, h("h2", null, "API keys"), newButton()), list.el);
+  const attention = nudgesSection({ ctx, area: "developer", kinds: ["developer"], onChange: () => void list.refresh() });
+  return h("div", null, h("div", { class: "panel-head" }, h("h2", null, "API keys"), newButton()), attention.el, list.el);
 }
 
 function copyButton(text: () => string, label: string): HTMLButtonElement {

@@ -6,6 +6,7 @@ import { connectedAppsSection } from "./connected";
 import { credentialList } from "./credentials";
 import { exportSection } from "./exportHistory";
 import { openNewCredential } from "./newCredential";
+import { nudgesSection } from "./nudges";
 import { receiptsSection } from "./receipts";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
@@ -45,6 +46,11 @@ export function render(el: HTMLElement, ctx: Ctx): void {
     emptyText: "Create a credential for each app you want to connect. You can see what it reads and cut it off at any time.",
     newButton,
   });
+  const attention = nudgesSection({ ctx, area: "apps", kinds: ["patient_app", "connected_app"], onChange: () => {
+      void list.refresh();
+      void connected.refresh();
+    },
+  });
   el.append(
     h(
       "div",
@@ -52,6 +58,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       h("div", null, h("h1", null, "Apps with access to your record"), h("p", { class: "muted" }, "Each app gets its own credential. Preview what it sees, check when it last looked, or cut it off at once.")),
       newButton(),
     ),
+    attention.el,
     list.el,
     connected.el,
     receipts.el,

@@ -10,6 +10,7 @@ import { toast } from "../toast";
 import type { Credential, PatientSummary } from "../types";
 import { checkProviderKey, utcToLocalInput } from "../validation";
 import { credentialList } from "./credentials";
+import { nudgesSection } from "./nudges";
 
 /** Names of patients seen in searches, so chips and cards show names rather than ids. */
 const known = new Map<string, PatientSummary>();
@@ -33,6 +34,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
     newButton,
     extras: (c) => providerExtras(c, ctx, () => void list.refresh()),
   });
+  const attention = nudgesSection({ ctx, area: "provider", kinds: ["provider"], onChange: () => void list.refresh() });
   el.append(
     h(
       "div",
@@ -40,6 +42,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
       h("div", null, h("h1", null, "Manage FHIR API"), h("p", { class: "muted" }, "Keys for systems that read the records of chosen patients. Outside their window or while inactive they are refused.")),
       newButton(),
     ),
+    attention.el,
     list.el,
   );
   // Fill in patient names for the chips on cards.

@@ -1,0 +1,202 @@
+// "Needs attention" at the top of a home area (the person's own nudges), and an administrator's "Keys to
+// review" (the practice-wide view). The rules and words are the server's; what to show is ../nudges.
+import * as api from "../api";
+import type { Ctx } from "../app";
+import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
+import { formatDate, formatRelative } from "../format";
+import { badgeCounts, browserStore, dismissNudge, extendedValidTo, nudgeActions, nudgeQuestion, nudgeText, visibleNudges } from "../nudges";
+import { toast } from "../toast";
+import type { Nudge } from "../types";
+
+export interface NudgesOptions {
+  ctx: Ctx;
+  /** The area whose tab shows the count. */
+  area: "apps" | "developer" | "provider";
+  /** Which credentials' nudges this page shows. */
+  kinds: string[];
+  /** After an action changed a credential: the page's own list reloads. */
+  onChange: () => void;
+}
+
+/** The "Needs attention" card; it refreshes itself after each action and sets the area's badge. */
+export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () => Promise<void> } {
+  const list = h("ul", { class: "nudge-list", "aria-live": "polite" });
+  const el = h(
+    "section",
+    { class: "card nudges", "data-testid": "nudges", "aria-labelledby": `nudges-title-${o.area}` },
+    h("h2", { id: `nudges-title-${o.area}` }, "Needs attention"),
+    list,
+  );
+  const store = browserStore();
+
+  const refresh = async () => {
+    mount(list, loadingBlock("Checking your keys…"));
+    let all: Nudge[];
+    try {
+      all = await api.nudges();
+    } catch (e) {
+      const err = o.ctx.fail(e, "Could not check your keys", false);
+      mount(list, errorBlock(`Could not check what needs attention: ${err.message}`, () => void refresh()));
+      return;
+    }
+    const now = Date.now();
+    o.ctx.setBadge(o.area, badgeCounts(all, [o.area], store, now).get(o.area) ?? 0);
+    const shown = visibleNudges(all, store, now).filter((n) => o.kinds.includes(n.credential_kind));
+    if (!shown.length) {
+      mount(
+        list,
+        emptyBlock(
+          "Nothing needs attention",
+          "Keys unused for 60 days, and keys within 14 days of their end date, show up here with a one-click fix.",
+        ),
+      );
+      return;
+    }
+    mount(list, ...shown.map((n) => nudgeItem(n, o, store, () => void refresh())));
+  };
+  void refresh();
+  return { el, refresh };
+}
+
+function nudgeItem(n: Nudge, o: NudgesOptions, store: ReturnType<typeof browserStore>, refresh: () => void): HTMLElement {
+  const act = async (button: HTMLButtonElement, run: () => Promise<string>) => {
+    button.disabled = true;
+    try {
+      toast(await run());
+      o.onChange();
+    } catch (e) {
+      o.ctx.fail(e, `Could not change “${n.name}”`);
+    }
+    refresh();
+  };
+  const buttons = nudgeActions(n).map((a) => {
+    if (a === "extend") {
+      const b: HTMLButtonElement = h(
+        "button",
+        {
+          type: "button",
+          class: "primary small",
+          "data-testid": "nudge-extend",
+          "aria-label": `Extend ${n.name} by 90 days`,
+          onclick: () =>
+            void act(b, async () => {
+              const to = extendedValidTo(n, Date.now());
+              await api.updateCredential(n.credential_id, { valid_to: to });
+              return `“${n.name}” now works until ${formatDate(to)}.`;
+            }),
+        },
+        "Extend by 90 days",
+      );
+      return b;
+    }
+    if (a === "deactivate") {
+      const b: HTMLButtonElement = h(
+        "button",
+        {
+          type: "button",
+          class: nudgeActions(n)[0] === "deactivate" ? "primary small" : "secondary small",
+          "data-testid": "nudge-deactivate",
+          "aria-label": `Deactivate ${n.name}`,
+          onclick: () =>
+            void act(b, async () => {
+              await api.updateCredential(n.credential_id, { active: false });
+              return `“${n.name}” is now inactive. You can switch it on again from its card.`;
+            }),
+        },
+        "Deactivate",
+      );
+      return b;
+    }
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "secondary small",
+        "data-testid": "nudge-dismiss",
+        "aria-label": `Dismiss the reminder about ${n.name} for now`,
+        onclick: () => {
+          dismissNudge(store, n, Date.now());
+          refresh();
+        },
+      },
+      "Dismiss for now",
+    );
+  });
+  return h(
+    "li",
+    { class: "nudge", "data-testid": "nudge", "data-kind": n.kind, "data-credential-id": n.credential_id, "aria-label": nudgeText(n) },
+    h("div", { class: "nudge-text" }, h("strong", null, n.name), h("span", null, ` — ${n.detail}. `), h("span", { class: "muted" }, nudgeQuestion(n))),
+    h("div", { class: "nudge-actions" }, ...buttons),
+  );
+}
+
+/** Administrators: staff keys of their practices to review, with "unused for 30/60/90 days". */
+export function practiceNudgesSection(ctx: Ctx): HTMLElement {
+  const box = h("div", { class: "nudge-list" });
+  let days = 60;
+  const select = h(
+    "select",
+    {
+      id: "practice-nudges-days",
+      "data-testid": "practice-nudges-days",
+      onchange: () => {
+        days = Number(select.value);
+        void load();
+      },
+    },
+    ...[30, 60, 90].map((d) => h("option", { value: String(d), selected: d === days }, `${d} days`)),
+  );
+  const el = h(
+    "section",
+    { class: "practice-nudges", "data-testid": "practice-nudges", "aria-labelledby": "practice-nudges-title" },
+    h(
+      "div",
+      { class: "page-head second" },
+      h(
+        "div",
+        null,
+        h("h2", { id: "practice-nudges-title" }, "Keys to review"),
+        h("p", { class: "muted" }, "Staff keys of your practices that nobody used lately, that are about to end, or whose owner left a practice. Revoke them under Staff keys."),
+      ),
+      h("label", { class: "inline", for: "practice-nudges-days" }, "Unused for ", select),
+    ),
+    box,
+  );
+  const load = async () => {
+    mount(box, loadingBlock("Checking staff keys…"));
+    try {
+      const list = await api.practiceNudges(days);
+      if (!list.length) {
+        mount(box, emptyBlock("No keys to review", `No staff key of your practices has gone unused for ${days} days, is about to end, or belongs to someone who left.`));
+        return;
+      }
+      mount(
+        box,
+        h(
+          "table",
+          { class: "table" },
+          h("thead", null, h("tr", null, ...["Owner", "Key", "Last used", "Why"].map((t) => h("th", { scope: "col" }, t)))),
+          h(
+            "tbody",
+            null,
+            ...list.map((n) =>
+              h(
+                "tr",
+                { "data-testid": "practice-nudge", "data-kind": n.kind, "data-credential-id": n.credential_id },
+                h("td", null, n.owner_name || n.owner),
+                h("td", null, n.name),
+                h("td", null, formatRelative(n.last_used)),
+                h("td", null, n.detail),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (e) {
+      const err = ctx.fail(e, "Could not load keys to review", false);
+      mount(box, errorBlock(`Keys to review could not be loaded: ${err.message}`, () => void load()));
+    }
+  };
+  void load();
+  return el;
+}
