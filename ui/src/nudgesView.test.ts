@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import * as api from "./api";
 import type { Ctx } from "./app";
 import type { Nudge } from "./types";
-import { nudgesSection } from "./views/nudges";
+import { nudgesSection, practiceNudgesSection } from "./views/nudges";
 
 const flush = async (n = 6) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 0));
@@ -83,5 +83,29 @@ describe("Needs attention", () => {
     const again = setup([nudge({})]);
     await flush();
     expect(again.q('[data-testid="nudge"]')).toHaveLength(0);
+  });
+});
+
+describe("Keys to review", () => {
+  it("lists the practice's keys with owner, key and reason, and asks again for another number of days", async () => {
+    const asked: unknown[] = [];
+    api.setInvoke(async (cmd, args) => {
+      if (cmd !== "practice_nudges") return null;
+      asked.push((args as { unusedDays: number }).unusedDays);
+      return asked.length === 1 ? [nudge({ owner_name: "Dev Developer", detail: "Never used since it was created 75 days ago" })] : [];
+    });
+    const ctx = { fail: (e: unknown) => api.toApiError(e) } as unknown as Ctx;
+    const el = practiceNudgesSection(ctx);
+    document.body.append(el);
+    await flush();
+    const row = el.querySelector<HTMLElement>('[data-testid="practice-nudge"]')!;
+    expect(Array.from(row.querySelectorAll("td"), (td) => td.textContent).slice(0, 2)).toEqual(["Dev Developer", "Nightly export"]);
+    expect(row.textContent).toContain("Never used since it was created 75 days ago");
+    const select = el.querySelector<HTMLSelectElement>('[data-testid="practice-nudges-days"]')!;
+    select.value = "90";
+    select.dispatchEvent(new Event("change"));
+    await flush();
+    expect(asked).toEqual([60, 90]);
+    expect(el.querySelector(".empty-title")?.textContent).toBe("No keys to review");
   });
 });

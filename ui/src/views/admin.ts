@@ -14,7 +14,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
   el.append(
     h("div", { class: "page-head" }, h("div", null, h("h1", null, "Users"), h("p", { class: "muted" }, "Tick roles and practices, then save the row. Developer combines with any other role."))),
     usersBox,
-    practiceNudgesSection(ctx),
+    practiceNudgesSection(ctx, () => void loadKeys()),
     h("div", { class: "page-head second" }, h("div", null, h("h2", null, "Staff keys"), h("p", { class: "muted" }, "Developer and provider keys of your practices. Revoking one stops it at once."))),
     keysBox,
   );

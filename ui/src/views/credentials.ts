@@ -132,7 +132,7 @@ async function regenerate(c: Credential, o: CardOptions) {
   o.refresh();
 }
 
-export async function remove(c: Credential, o: { ctx: Ctx; refresh: () => void }, verb = "Delete") {
+export async function remove(c: Pick<Credential, "id" | "name">, o: { ctx: Ctx; refresh: () => void }, verb = "Delete") {
   const ok = await confirmDialog({
     title: `${verb} “${c.name}”?`,
     message: `${c.name} loses access at once. Data it already copied stays with it.`,

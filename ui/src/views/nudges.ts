@@ -6,6 +6,7 @@ import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { formatDate, formatRelative } from "../format";
 import { badgeCounts, browserStore, dismissNudge, extendedValidTo, nudgeActions, nudgeQuestion, nudgeText, visibleNudges } from "../nudges";
 import { toast } from "../toast";
+import { remove } from "./credentials";
 import type { Nudge } from "../types";
 
 export interface NudgesOptions {
@@ -130,8 +131,9 @@ function nudgeItem(n: Nudge, o: NudgesOptions, store: ReturnType<typeof browserS
   );
 }
 
-/** Administrators: staff keys of their practices to review, with "unused for 30/60/90 days". */
-export function practiceNudgesSection(ctx: Ctx): HTMLElement {
+/** Administrators: staff keys of their practices to review, with "unused for 30/60/90 days"; each can be
+ * revoked from its row (administrators revoke staff keys; changing them is the owner's). */
+export function practiceNudgesSection(ctx: Ctx, onChange: () => void = () => undefined): HTMLElement {
   const box = h("div", { class: "nudge-list" });
   let days = 60;
   const select = h(
@@ -156,7 +158,7 @@ export function practiceNudgesSection(ctx: Ctx): HTMLElement {
         "div",
         null,
         h("h2", { id: "practice-nudges-title" }, "Keys to review"),
-        h("p", { class: "muted" }, "Staff keys of your practices that nobody used lately, that are about to end, or whose owner left a practice. Revoke them under Staff keys."),
+        h("p", { class: "muted" }, "Staff keys of your practices that nobody used lately, that are about to end, or whose owner left a practice. Revoking one stops it at once."),
       ),
       h("label", { class: "inline", for: "practice-nudges-days" }, "Unused for ", select),
     ),
@@ -175,7 +177,7 @@ export function practiceNudgesSection(ctx: Ctx): HTMLElement {
         h(
           "table",
           { class: "table" },
-          h("thead", null, h("tr", null, ...["Owner", "Key", "Last used", "Why"].map((t) => h("th", { scope: "col" }, t)))),
+          h("thead", null, h("tr", null, ...["Owner", "Key", "Last used", "Why", "Action"].map((t) => h("th", { scope: "col" }, t)))),
           h(
             "tbody",
             null,
@@ -187,6 +189,28 @@ export function practiceNudgesSection(ctx: Ctx): HTMLElement {
                 h("td", null, n.name),
                 h("td", null, formatRelative(n.last_used)),
                 h("td", null, n.detail),
+                h(
+                  "td",
+                  null,
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "danger small",
+                      "data-testid": "practice-nudge-revoke",
+                      "aria-label": `Revoke ${n.name} of ${n.owner_name || n.owner}`,
+                      onclick: () =>
+                        void remove({ id: n.credential_id, name: n.name }, {
+                          ctx,
+                          refresh: () => {
+                            void load();
+                            onChange();
+                          },
+                        }, "Revoke"),
+                    },
+                    "Revoke",
+                  ),
+                ),
               ),
             ),
           ),
