@@ -10,14 +10,14 @@ use serde_json::{json, Value};
 use crate::harness::{TestServer, REYNA};
 
 /// A signed-in user of the management API, speaking raw JSON (status and body of every answer).
-struct Api {
+pub(crate) struct Api {
     base: String,
     token: String,
     http: reqwest::Client,
 }
 
 impl Api {
-    async fn as_user(s: &TestServer, username: &str) -> Api {
+    pub(crate) async fn as_user(s: &TestServer, username: &str) -> Api {
         let c = s.client(username).await;
         Api { base: s.base.clone(), token: c.session_token().expect("session").to_owned(), http: s.http() }
     }
@@ -60,7 +60,7 @@ fn web_app(name: &str) -> Value {
     })
 }
 
-fn public_app(name: &str) -> Value {
+pub(crate) fn public_app(name: &str) -> Value {
     json!({
         "name": name,
         "app_type": "patient",
@@ -102,7 +102,7 @@ fn with(mut base: Value, changes: Value) -> Value {
 }
 
 /// Registers `body` as `api`'s user and returns (app id, client id, secret).
-async fn register(api: &Api, body: Value) -> (String, String, Option<String>) {
+pub(crate) async fn register(api: &Api, body: Value) -> (String, String, Option<String>) {
     let (status, v) = api.post("/apps", body).await;
     assert_eq!(status, 201, "{v}");
     let secret = v["client_secret"].as_str().map(str::to_owned);
@@ -414,7 +414,7 @@ async fn a_practice_administrator_decides_on_requests_for_their_practice_only() 
 
 /// A grant as the authorization flow would leave it (a consent by `owner` for `patient`), with one live
 /// access token; returns the grant id and the token.
-fn grant(s: &TestServer, app_id: &str, owner: i64, patient: &str, scope: &str) -> (String, String) {
+pub(crate) fn grant(s: &TestServer, app_id: &str, owner: i64, patient: &str, scope: &str) -> (String, String) {
     let mut store = s.store();
     let now = Utc::now();
     let mut rng = rand::rngs::OsRng;

@@ -145,3 +145,23 @@ async fn a_provider_key_whose_owner_left_the_practice_is_flagged() {
     assert!(kinds(&admin_b.practice_nudges(None).await.expect("admin B"), &id).is_empty());
     s.stop().await;
 }
+
+/// A patient's connected app (a grant) is nudged like their credentials: unused, and near its end date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patients_connected_app_is_nudged_too() {
+    use crate::apps::{grant, public_app, register, Api};
+    let s = TestServer::start().await;
+    let me = s.add_user("newpatient", &[Role::Patient], &[], Some(crate::harness::REYNA));
+    let dev = Api::as_user(&s, "developer").await;
+    let (app_id, _, _) = register(&dev, public_app("Growth chart")).await;
+    let (grant_id, _) = grant(&s, &app_id, me, crate::harness::REYNA, "patient/*.rs"); // ends in 90 days
+    assert!(s.client("newpatient").await.nudges().await.expect("nudges").is_empty());
+
+    s.advance(77 * DAY);
+    let ns = s.client("newpatient").await.nudges().await.expect("nudges");
+    let mut got = kinds(&ns, &grant_id);
+    got.sort();
+    assert_eq!(got, vec!["expires_soon", "unused"]);
+    assert!(ns.iter().all(|n| n.credential_kind == "connected_app"), "{ns:?}");
+    s.stop().await;
+}
