@@ -545,9 +545,11 @@ pub fn report_timing(desktop: State<'_, Desktop>, name: String, ms: f64) {
     );
 }
 
-/// The app's and the practice's names as the person saw them in the approvals list (for the outbox's words).
+/// The app's and the practice's names as the person saw them in the approvals list (for the outbox's words):
+/// read from the cache, like `Desktop::name_of`, never fetched just for a label.
 async fn approval_names(desktop: &Desktop, app_id: &str, practice_id: i64) -> (String, String) {
-    let listed: Option<Vec<wire::Approval>> = desktop.cached("approvals", |c| async move { c.approvals().await }).await.ok();
+    let who = desktop.account().await;
+    let listed: Option<Vec<wire::Approval>> = who.and_then(|who| desktop.recall(&who, "approvals"));
     listed
         .into_iter()
         .flatten()

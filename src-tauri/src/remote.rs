@@ -151,8 +151,10 @@ pub async fn sign_in_browser(app: &AppHandle, desktop: &Desktop) -> Result<wire:
         renew_at: renew_at(tokens.expires_in),
     })));
     desktop.went_online();
-    // Kept for an offline start-up: who was signed in.
-    desktop.cached("me", |c| async move { c.me().await }).await?;
+    // Kept for an offline start-up: who was signed in (the answer above, not asked for again).
+    if let (Some(who), Ok(json)) = (desktop.account().await, serde_json::to_value(&user)) {
+        desktop.remember(&who, "me", &json);
+    }
     Ok(user)
 }
 

@@ -50,8 +50,8 @@ pub enum Session {
 /// What the desktop knows about reaching a remote server.
 #[derive(Default)]
 pub struct Offline {
+    /// `None` when `offline.db` could not be opened (logged; the app then works online only).
     pub store: Option<OfflineStore>,
-    /// Why there is no store (shown in logs; the app then works online only).
     pub online: bool,
     pub offline_since: Option<DateTime<Utc>>,
     /// Plain-words lines of what changed on the server meanwhile, until the UI asks for them.

@@ -81,7 +81,7 @@ fn queued(action: &Action) -> CommandError {
 impl Desktop {
     /// Keeps what the server answered for `key`, noting what changed there since it was last seen (unless
     /// the person changed it from here).
-    fn remember(&self, who: &Account, key: &str, value: &serde_json::Value) {
+    pub fn remember(&self, who: &Account, key: &str, value: &serde_json::Value) {
         let Ok(mut o) = self.offline.lock() else { return };
         let own = o.own_changes.remove(key);
         let Some(store) = o.store.as_mut() else { return };
@@ -104,7 +104,7 @@ impl Desktop {
         }
     }
 
-    fn recall<T: DeserializeOwned>(&self, who: &Account, key: &str) -> Option<T> {
+    pub fn recall<T: DeserializeOwned>(&self, who: &Account, key: &str) -> Option<T> {
         let o = self.offline.lock().ok()?;
         let cached = o.store.as_ref()?.get(who, key).ok()??;
         serde_json::from_value(cached.value).ok()
