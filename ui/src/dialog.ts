@@ -1,5 +1,5 @@
 // Modal dialogs: focus moves in, Tab stays inside, Escape asks to close, focus returns to the opener.
-import { h, icon, nextId } from "./dom";
+import { focusableIn, h, icon, nextId } from "./dom";
 import { setDialogOpen } from "./toast";
 
 export interface DialogOptions {
@@ -25,13 +25,6 @@ export interface DialogHandle {
 }
 
 const stack: DialogHandle[] = [];
-
-const FOCUSABLE =
-  'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"]), summary';
-
-export function focusableIn(el: HTMLElement): HTMLElement[] {
-  return Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => !x.closest("[hidden]"));
-}
 
 export function openDialog(opts: DialogOptions): DialogHandle {
   const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;

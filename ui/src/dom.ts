@@ -44,6 +44,36 @@ export function mount(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
+/** Replaces `el`'s children like mount(), without losing keyboard focus that was inside it: focus goes back
+ * to the same control of the same item (by data-id and data-testid) when that item is still there, else to
+ * the item now at the same place (or the last one), else to the first control left in `el`, else to `el`
+ * itself. A list refreshed after a delete would otherwise drop focus on <body>, back at the page's start. */
+export function remount(el: HTMLElement, ...children: Child[]): void {
+  const active = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  if (!active || active === el || !el.contains(active)) return mount(el, ...children);
+  const items = () => Array.from(el.querySelectorAll<HTMLElement>("[data-id]"));
+  const item = active.closest<HTMLElement>("[data-id]");
+  const id = item?.dataset.id;
+  const testid = active.dataset.testid;
+  const index = item ? items().indexOf(item) : -1;
+  mount(el, ...children);
+  const now = items();
+  const same = now.find((x) => x.dataset.id === id);
+  const control = same && testid ? Array.from(same.querySelectorAll<HTMLElement>("[data-testid]")).find((x) => x.dataset.testid === testid) : null;
+  const neighbour = index >= 0 && now.length ? now[Math.min(index, now.length - 1)] : null;
+  const target = control ?? focusableIn(same ?? neighbour ?? el)[0];
+  if (target) return target.focus();
+  if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+  el.focus();
+}
+
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"]), summary';
+
+export function focusableIn(el: HTMLElement): HTMLElement[] {
+  return Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => !x.closest("[hidden]"));
+}
+
 let uid = 0;
 export function nextId(prefix: string): string {
   uid += 1;

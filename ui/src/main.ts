@@ -1,6 +1,7 @@
 import "./styles.css";
 import * as api from "./api";
 import { startApp } from "./app";
+import { installTextSize } from "./textSize";
 
 async function boot() {
   if (import.meta.env.MODE === "mock") {
@@ -8,6 +9,7 @@ async function boot() {
     const mock = await import("./dev-mock");
     mock.install(api.setInvoke);
   }
+  installTextSize();
   await startApp(document.getElementById("app")!);
 }
 

@@ -3,7 +3,7 @@ import * as api from "../api";
 import type { Ctx } from "../app";
 import { NEEDS_SERVER, needsServer, waitingFor, waitingTag } from "../connection";
 import { confirmDialog } from "../dialog";
-import { emptyBlock, errorBlock, h, icon, loadingBlock, mount } from "../dom";
+import { emptyBlock, errorBlock, h, icon, loadingBlock, mount, remount } from "../dom";
 import { formatDateTime, formatRelative } from "../format";
 import { APP_LABELS, showOnce, type ShowOnceLabels } from "../showOnce";
 import { toast } from "../toast";
@@ -179,9 +179,9 @@ export function credentialList(o: ListOptions): { el: HTMLElement; refresh: () =
         // The page head has the primary button; this one gets its own hook so ids stay unique.
         const b = o.newButton();
         b.dataset.testid = `${b.dataset.testid ?? "new"}-empty`;
-        mount(el, emptyBlock(o.emptyTitle, o.emptyText, b));
+        remount(el, emptyBlock(o.emptyTitle, o.emptyText, b));
       }
-      else mount(el, ...list.map((c) => credentialCard(c, { ...o, refresh: () => void refresh() })));
+      else remount(el, ...list.map((c) => credentialCard(c, { ...o, refresh: () => void refresh() })));
       o.onChange?.();
       if (!firstListReported) {
         firstListReported = true;

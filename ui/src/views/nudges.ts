@@ -21,7 +21,8 @@ export interface NudgesOptions {
 
 /** The "Needs attention" card; it refreshes itself after each action and sets the area's badge. */
 export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () => Promise<void> } {
-  const list = h("ul", { class: "nudge-list", "aria-live": "polite" });
+  // A list only ever holds items: the loading, error and empty states go beside it, in the live region.
+  const list = h("div", { class: "nudge-box", "aria-live": "polite" });
   const el = h(
     "section",
     { class: "card nudges", "data-testid": "nudges", "aria-labelledby": `nudges-title-${o.area}` },
@@ -53,7 +54,7 @@ export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () 
       );
       return;
     }
-    mount(list, ...shown.map((n) => nudgeItem(n, o, store, () => void refresh())));
+    mount(list, h("ul", { class: "nudge-list" }, ...shown.map((n) => nudgeItem(n, o, store, () => void refresh()))));
   };
   void refresh();
   return { el, refresh };
