@@ -41,7 +41,7 @@ function setup(list: Nudge[]) {
   const section = nudgesSection({ ctx, area: "developer", kinds: ["developer"], onChange });
   document.body.append(section.el);
   const q = (sel: string) => Array.from(section.el.querySelectorAll<HTMLElement>(sel));
-  return { calls, setBadge, onChange, q };
+  return { calls, setBadge, onChange, q, section };
 }
 
 afterEach(() => {
@@ -60,7 +60,8 @@ describe("Needs attention", () => {
     expect(t.calls.find((c) => c.cmd === "update_credential")?.args).toEqual({ id: "k1", change: { active: false } });
     expect(t.onChange).toHaveBeenCalled();
     expect(t.q('[data-testid="nudge"]')).toHaveLength(0);
-    expect(t.q(".empty-title")[0]?.textContent).toBe("Nothing needs attention");
+    expect(t.q(".empty-title")[0]?.textContent).toBe("Nothing needs attention.");
+    expect(t.section.el.classList.contains("calm")).toBe(true);
     expect(t.setBadge).toHaveBeenLastCalledWith("developer", 0);
   });
 

@@ -3,7 +3,7 @@
 // reflow instead of zooming out of the window. The choice is kept in localStorage across launches.
 
 /** How long the "Text size 150 %" line stays after the last press. */
-export const HINT_MS = 2500;
+export const HINT_MS = 1500;
 
 export const STEPS = [100, 125, 150, 175, 200] as const;
 const KEY = "portico.textSize";

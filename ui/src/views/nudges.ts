@@ -44,12 +44,17 @@ export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () 
     const now = Date.now();
     o.ctx.setBadge(o.area, badgeCounts(all, [o.area], store, now).get(o.area) ?? 0);
     const shown = visibleNudges(all, store, now).filter((n) => o.kinds.includes(n.credential_kind));
+    // Calm when there is nothing to do: one line instead of a warning-coloured card with a big empty state.
+    el.classList.toggle("calm", !shown.length);
     if (!shown.length) {
       mount(
         list,
-        emptyBlock(
-          "Nothing needs attention",
-          "Keys unused for 60 days, and keys within 14 days of their end date, show up here with a one-click fix.",
+        h(
+          "p",
+          { class: "nudge-none" },
+          h("span", { class: "empty-title" }, "Nothing needs attention."),
+          " ",
+          h("span", { class: "muted" }, "Keys unused for 60 days, and keys within 14 days of their end date, show up here with a one-click fix."),
         ),
       );
       return;
