@@ -222,11 +222,14 @@ function renderDocs(cs: FhirJson, status: ServiceStatus | null): HTMLElement[] {
     });
     return details;
   });
+  const none = h("p", { class: "muted", role: "status", "data-testid": "docs-none", hidden: true });
   filter.addEventListener("input", () => {
     const f = filter.value.trim().toLowerCase();
     for (const d of items) d.hidden = !!f && !String(d.dataset.type).toLowerCase().includes(f);
+    none.hidden = items.some((d) => !d.hidden);
+    none.textContent = none.hidden ? "" : `No resource type matches “${filter.value.trim()}”. Clear the filter to see all ${resources.length}.`;
   });
-  mount(list, ...items);
+  mount(list, ...items, none);
   out.push(h("section", null, h("div", { class: "panel-head" }, h("h2", null, `Resources (${resources.length})`), filter), list));
   return out;
 }
