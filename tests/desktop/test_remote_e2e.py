@@ -40,6 +40,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from a11y import assert_accessible
 from conftest import ARTIFACTS, ROOT, App, free_port
 
 from test_e2e import TIMEOUT, click, issued_details, press, tid, toast_text, wait
@@ -476,6 +477,7 @@ def test_adds_the_clinic_server_and_refuses_untrusted_or_silent_ones(app):
         lambda d: any(SERVER_NAME in row.text for row in d.find_elements(*tid("server")))
     )
     app.screenshot("remote-01-servers")
+    assert_accessible(app.driver, "remote-01-servers")
 
     click(app, tid("switch-to-added"))
     wait(app, tid("sign-in-browser"), timeout=LONG)
@@ -490,6 +492,7 @@ def test_signs_in_through_the_browser(app, capsys):
     app.browser = chromium()  # started before the clock: the figure is the sign-in, not Chromium's start-up
     before = len(opened_urls(app.urls_file))
     start = wait(app, tid("sign-in-browser"))
+    assert_accessible(app.driver, "remote-sign-in")
     app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", start)
     t0 = time.monotonic()
     start.click()
@@ -554,6 +557,7 @@ def test_offline_shows_what_was_seen_and_queues_the_delete(app):
         EC.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="new-credential"][data-needs-server="true"]'))
     )
     app.screenshot("remote-04-offline")
+    assert_accessible(app.driver, "remote-04-offline")
 
     click_fresh(app, (By.CSS_SELECTOR, f'[data-testid="credential-card"][data-name="{CREDENTIAL}"] [data-testid="delete"]'))
     click(app, tid("confirm"))
@@ -573,6 +577,7 @@ def test_offline_shows_what_was_seen_and_queues_the_delete(app):
     assert not [t for t in toasts(app) if "was deleted" in t], toasts(app)
     assert not app.driver.find_elements(By.CSS_SELECTOR, '[data-testid="outbox-outcome"]')
     app.screenshot("remote-05-outbox")
+    assert_accessible(app.driver, "remote-05-outbox")
 
 
 @step
@@ -628,6 +633,7 @@ def test_sign_out_ends_the_refresh_token_at_the_server(app):
     )
     assert r.status_code == 400 and r.json().get("error") == "invalid_grant", f"{description}: {r.status_code} {r.text}"
     app.screenshot("remote-08-signed-out")
+    assert_accessible(app.driver, "remote-08-signed-out")
 
     before = len(opened_urls(app.urls_file))
     app.relaunch()
