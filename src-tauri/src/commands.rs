@@ -298,6 +298,14 @@ pub async fn practice_nudges(desktop: State<'_, Desktop>, unused_days: Option<u3
     desktop.cached(&key, move |c| async move { c.practice_nudges(unused_days).await }).await
 }
 
+/// "Got it" on an access-change notice (the owner's own). Needs the server: the notice stays until it says so.
+#[tauri::command]
+pub async fn acknowledge_access_change(desktop: State<'_, Desktop>, notice_id: i64) -> Result<wire::AccessChangeAcknowledged> {
+    desktop.needs_server("Acknowledging a change")?;
+    desktop.expect_change(&["nudges"]);
+    Ok(desktop.signed_in().await?.acknowledge_access_change(notice_id).await?)
+}
+
 #[tauri::command]
 pub async fn staff_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
     desktop.cached("staff_credentials", |c| async move { c.staff_credentials().await }).await

@@ -53,6 +53,7 @@ fn main() {
             commands::staff_credentials,
             commands::nudges,
             commands::practice_nudges,
+            commands::acknowledge_access_change,
             commands::patients,
             commands::practices,
             commands::capability_statement,

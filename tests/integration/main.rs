@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod abuse;
+mod access_changes;
 mod access_matrix;
 mod apps;
 mod audit_export;

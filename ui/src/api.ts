@@ -2,6 +2,7 @@
 // functions below; every rejection becomes an ApiError with a stable `code`.
 import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import type {
+  AccessChangeAcknowledged,
   AccessEvent,
   App,
   AppDeleted,
@@ -140,6 +141,9 @@ export const setPractices = (userId: number, practices: number[]) =>
 export const staffCredentials = () => call<Credential[]>("staff_credentials");
 export const nudges = () => call<Nudge[]>("nudges");
 export const practiceNudges = (unusedDays: number | null) => call<Nudge[]>("practice_nudges", { unusedDays });
+/** "Got it" on an access-change notice (the signed-in person's own). */
+export const acknowledgeAccessChange = (noticeId: number) =>
+  call<AccessChangeAcknowledged>("acknowledge_access_change", { noticeId });
 export const patients = (query: string | null) => call<PatientSummary[]>("patients", { query });
 export const practices = () => call<Practice[]>("practices");
 export const capabilityStatement = () => call<FhirJson>("capability_statement");

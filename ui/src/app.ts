@@ -18,6 +18,8 @@ export interface Ctx {
   fail: (e: unknown, what: string, toastIt?: boolean) => api.ApiError;
   /** Sets the count shown on an area's tab (0 hides it), e.g. pending app approvals. */
   setBadge: (area: Area["id"], count: number) => void;
+  /** The areas this person's roles open (ids), e.g. to place a nudge whose own area they no longer have. */
+  areas?: readonly Area["id"][];
 }
 
 export interface Area {
@@ -43,8 +45,8 @@ const AREAS: Area[] = [
   { id: "connected", label: "Connected apps", roles: STAFF, unless: ["patient"], load: () => import("./views/connectedPage") },
 ];
 
-/** Home areas whose tab counts the person's nudges. */
-const NUDGE_AREAS: readonly string[] = ["apps", "developer", "provider"];
+/** Home areas whose tab counts the person's nudges (as `NUDGE_AREAS` in ./nudges, which loads on demand). */
+const NUDGE_AREAS: readonly string[] = ["apps", "developer", "provider", "connected"];
 
 export function areasFor(roles: string[]): Area[] {
   return AREAS.filter((a) => a.roles.some((r) => roles.includes(r)) && !(a.unless ?? []).some((r) => roles.includes(r)));
@@ -169,6 +171,7 @@ async function showHome(user: User, initial?: Area["id"]) {
   const remote = st?.mode === "remote" || initialConnection?.mode === "remote";
   const ctx: Ctx = {
     user,
+    areas: areas.map((a) => a.id),
     status: st,
     connection: { online: true, status: null },
     getStatus: async () => (ctx.status = await loadStatus()),

@@ -114,6 +114,45 @@ const credentials: Credential[] = params.get("empty")
       cred({ name: "Lab interface (next quarter)", kind: "provider", owner: "provider", reach: "1 chosen patient, read-only", patients: ["p-chet"], valid_from: iso(now + 30 * DAY), usable: false }),
     ];
 
+/** Access-change notices, as the server records them when an administrator changes someone's roles or
+ * practices (here: one seeded for the provider, and one per active key of whoever is changed). */
+const accessChanges: Nudge[] = params.get("empty")
+  ? []
+  : [
+      {
+        credential_id: credentials.find((c) => c.name === "Care coordination")?.id ?? "",
+        name: "Care coordination",
+        credential_kind: "provider",
+        kind: "access_changed",
+        detail: `No longer reaches Asa Hermiston since your practices changed on ${new Date(now - 2 * DAY).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" })}`,
+        last_used: null,
+        valid_to: null,
+        owner: "provider",
+        owner_name: "Dr. Paula Provider",
+        notice_id: 1,
+        changed_at: iso(now - 2 * DAY),
+      },
+    ];
+let noticeSeq = 1;
+function noteAccessChange(u: User, what: "roles" | "practices"): void {
+  const on = new Date().toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" });
+  for (const c of credentials.filter((c) => c.owner === u.username && c.status === "active")) {
+    accessChanges.unshift({
+      credential_id: c.id,
+      name: c.name,
+      credential_kind: c.kind,
+      kind: "access_changed",
+      detail: `Its reach changed since your ${what} changed on ${on}`,
+      last_used: c.last_used_at,
+      valid_to: c.valid_to,
+      owner: u.username,
+      owner_name: u.display_name,
+      notice_id: ++noticeSeq,
+      changed_at: new Date().toISOString(),
+    });
+  }
+}
+
 // ---- third-party apps ----------------------------------------------------------------------------
 const approval = (app: App, practice: { id: number; name: string }, status: Approval["status"], daysAgo: number, reason: string | null = null): Approval => ({
   app_id: app.id, app_name: app.name, client_id: app.client_id, practice_id: practice.id, practice_name: practice.name, status, reason,
@@ -453,15 +492,26 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
   set_roles: ({ userId, roles }) => {
     const u = users.find((x) => x.id === userId)!;
     u.roles = roles;
+    noteAccessChange(u, "roles");
     return u;
   },
   set_practices: ({ userId, practices: ids }) => {
     const u = users.find((x) => x.id === userId)!;
     u.practices = practices.filter((p) => ids.includes(p.id));
+    noteAccessChange(u, "practices");
     return u;
   },
   staff_credentials: () => credentials.filter((c) => c.kind !== "patient_app"),
-  nudges: () => mockNudges(credentials.filter((c) => c.owner === signedIn?.username), 60),
+  nudges: () => [
+    ...accessChanges.filter((n) => n.owner === signedIn?.username && !n.acknowledged_at && credentials.some((c) => c.id === n.credential_id && c.status === "active")),
+    ...mockNudges(credentials.filter((c) => c.owner === signedIn?.username), 60),
+  ],
+  acknowledge_access_change: ({ noticeId }) => {
+    const n = accessChanges.find((x) => x.notice_id === noticeId && x.owner === signedIn?.username);
+    if (!n) fail("not_found", "no such notice");
+    n.acknowledged_at = n.acknowledged_at ?? new Date().toISOString();
+    return { notice_id: n.notice_id, credential_id: n.credential_id, acknowledged_at: n.acknowledged_at };
+  },
   practice_nudges: ({ unusedDays }) =>
     signedIn?.roles.includes("administrator")
       ? mockNudges(credentials.filter((c) => c.kind !== "patient_app"), Number(unusedDays ?? 60))

@@ -9,16 +9,20 @@ export const EXTEND_DAYS = 90;
 export const STORAGE_KEY = "portico.nudges.dismissed";
 const DAY = 86_400_000;
 
-export type NudgeAction = "extend" | "deactivate" | "dismiss";
+export type NudgeAction = "extend" | "deactivate" | "dismiss" | "ack";
+
+/** Home areas with a "Needs attention" card, in the order a notice without a home of its own falls back to. */
+export const NUDGE_AREAS: readonly string[] = ["developer", "provider", "apps", "connected"];
 
 export interface KeyValueStore {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
 }
 
-/** One dismissal per credential and kind: dismissing "unused" does not hide a later "expires soon". */
-export function nudgeKey(n: Pick<Nudge, "credential_id" | "kind">): string {
-  return `${n.credential_id}:${n.kind}`;
+/** One dismissal per credential and kind: dismissing "unused" does not hide a later "expires soon". (Each
+ * access-change notice is its own, and is acknowledged on the server rather than dismissed here.) */
+export function nudgeKey(n: Pick<Nudge, "credential_id" | "kind" | "notice_id">): string {
+  return n.notice_id == null ? `${n.credential_id}:${n.kind}` : `${n.credential_id}:${n.kind}:${n.notice_id}`;
 }
 
 function dismissals(store: KeyValueStore): Record<string, number> {
@@ -31,7 +35,7 @@ function dismissals(store: KeyValueStore): Record<string, number> {
 }
 
 /** Remembers "not now" for this nudge until `DISMISS_DAYS` from `now`; forgets dismissals that ran out. */
-export function dismissNudge(store: KeyValueStore, n: Pick<Nudge, "credential_id" | "kind">, now: number): void {
+export function dismissNudge(store: KeyValueStore, n: Pick<Nudge, "credential_id" | "kind" | "notice_id">, now: number): void {
   const kept = Object.fromEntries(Object.entries(dismissals(store)).filter(([, until]) => typeof until === "number" && until > now));
   kept[nudgeKey(n)] = now + DISMISS_DAYS * DAY;
   try {
@@ -41,7 +45,7 @@ export function dismissNudge(store: KeyValueStore, n: Pick<Nudge, "credential_id
   }
 }
 
-export function isDismissed(store: KeyValueStore, n: Pick<Nudge, "credential_id" | "kind">, now: number): boolean {
+export function isDismissed(store: KeyValueStore, n: Pick<Nudge, "credential_id" | "kind" | "notice_id">, now: number): boolean {
   const until = dismissals(store)[nudgeKey(n)];
   return typeof until === "number" && until > now;
 }
@@ -61,6 +65,8 @@ export function nudgeQuestion(n: Pick<Nudge, "kind">): string {
       return "It reaches nothing now: extend or deactivate it.";
     case "owner_left_practice":
       return "Review its patients or deactivate it.";
+    case "access_changed":
+      return "Keep it as it is, or deactivate it?";
   }
 }
 
@@ -69,8 +75,10 @@ export function nudgeText(n: Pick<Nudge, "name" | "detail" | "kind">): string {
   return `“${n.name}”: ${n.detail}. ${nudgeQuestion(n)}`;
 }
 
-/** The one-click actions a nudge offers, the most useful first. Grants are extended on their own page. */
+/** The one-click actions a nudge offers, the most useful first. Grants are extended on their own page. An
+ * access change is news rather than a standing problem: "Got it" (told to the server) or deactivate. */
 export function nudgeActions(n: Pick<Nudge, "kind" | "credential_kind">): NudgeAction[] {
+  if (n.kind === "access_changed") return ["ack", "deactivate"];
   const extendable = n.credential_kind !== "connected_app" && (n.kind === "expires_soon" || n.kind === "expired");
   return [...(extendable ? (["extend"] as const) : []), "deactivate", "dismiss"];
 }
@@ -81,17 +89,27 @@ export function extendedValidTo(n: Pick<Nudge, "valid_to">, now: number): string
   return new Date(from + EXTEND_DAYS * DAY).toISOString();
 }
 
-/** Which area's tab shows a nudge about a credential of this kind (null: none of the person's areas). */
+/** Which area's tab shows a nudge about a credential of this kind (null: none of the person's areas). A
+ * connected app is a patient's under "My apps", or a staff member's under "Connected apps". */
 export function nudgeArea(kind: Nudge["credential_kind"], areas: readonly string[]): string | null {
-  const want = kind === "patient_app" || kind === "connected_app" ? "apps" : kind === "developer" ? "developer" : kind === "provider" ? "provider" : null;
+  if (kind === "connected_app") return areas.includes("apps") ? "apps" : areas.includes("connected") ? "connected" : null;
+  const want = kind === "patient_app" ? "apps" : kind === "developer" ? "developer" : kind === "provider" ? "provider" : null;
   return want && areas.includes(want) ? want : null;
+}
+
+/** Where a nudge is shown: its credential's area, or, for an access change whose credential's area the
+ * person no longer has (the role that opened it was taken away), the first home area they still have. */
+export function nudgeHome(n: Pick<Nudge, "kind" | "credential_kind">, areas: readonly string[]): string | null {
+  const own = nudgeArea(n.credential_kind, areas);
+  if (own || n.kind !== "access_changed") return own;
+  return NUDGE_AREAS.find((a) => areas.includes(a)) ?? null;
 }
 
 /** The badge count per area: visible nudges only. */
 export function badgeCounts(list: Nudge[] | null | undefined, areas: readonly string[], store: KeyValueStore, now: number): Map<string, number> {
   const counts = new Map<string, number>(areas.map((a) => [a, 0]));
   for (const n of visibleNudges(list, store, now)) {
-    const a = nudgeArea(n.credential_kind, areas);
+    const a = nudgeHome(n, areas);
     if (a) counts.set(a, (counts.get(a) ?? 0) + 1);
   }
   return counts;

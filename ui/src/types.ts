@@ -399,7 +399,7 @@ export interface ServiceFeatures {
 }
 
 /** Something about a credential worth a look (`GET /api/nudges`, `/api/nudges/practice`). */
-export type NudgeKind = "unused" | "expires_soon" | "expired" | "owner_left_practice";
+export type NudgeKind = "unused" | "expires_soon" | "expired" | "owner_left_practice" | "access_changed";
 
 export interface Nudge {
   credential_id: string;
@@ -414,4 +414,19 @@ export interface Nudge {
   valid_to: Instant | null;
   owner: string;
   owner_name: string;
+  /** `access_changed`: the notice "Got it" acknowledges. */
+  notice_id?: number | null;
+  /** `access_changed`: when the owner's roles or practices changed. */
+  changed_at?: Instant | null;
+  /** An administrator's view of an `access_changed` notice: when the owner acknowledged it. */
+  acknowledged_at?: Instant | null;
+  /** An administrator's view: false when the key's owner left their practices (listed, not theirs to revoke). */
+  revocable?: boolean | null;
+}
+
+/** `POST /api/nudges/access-changes/{id}/ack`. */
+export interface AccessChangeAcknowledged {
+  notice_id: number;
+  credential_id: string;
+  acknowledged_at: Instant;
 }

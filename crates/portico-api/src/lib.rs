@@ -115,7 +115,8 @@ pub struct NewCredential {
 }
 
 /// Something about a credential worth a look: unused for a long time, about to expire, expired but still
-/// switched on, or a provider key listing patients of a practice its owner has left.
+/// switched on, a provider key listing patients of a practice its owner has left, or what changed in its
+/// access when an administrator changed its owner's roles or practices.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Nudge {
     pub credential_id: String,
@@ -123,7 +124,7 @@ pub struct Nudge {
     pub name: String,
     /// The credential's kind (`patient_app`, `developer`, `provider`, `connected_app`).
     pub credential_kind: CredentialKind,
-    /// `unused`, `expires_soon`, `expired` or `owner_left_practice`.
+    /// `unused`, `expires_soon`, `expired`, `owner_left_practice` or `access_changed`.
     pub kind: String,
     /// The finding in plain words, e.g. "Not used for 72 days".
     pub detail: String,
@@ -137,6 +138,28 @@ pub struct Nudge {
     /// The owner's display name.
     #[serde(default)]
     pub owner_name: String,
+    /// `access_changed`: the notice, to acknowledge with `POST /api/nudges/access-changes/{notice_id}/ack`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_id: Option<i64>,
+    /// `access_changed` (and an `owner_left_practice` that a recorded change explains): when the owner's
+    /// roles or practices changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
+    /// An administrator's view of an `access_changed` notice: when its owner acknowledged it, if they have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// An administrator's view: whether they may revoke the key (its owner still belongs to one of their
+    /// practices; a key whose owner left them is listed, but is no longer theirs to revoke).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocable: Option<bool>,
+}
+
+/// The answer to acknowledging an access-change notice.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessChangeAcknowledged {
+    pub notice_id: i64,
+    pub credential_id: String,
+    pub acknowledged_at: DateTime<Utc>,
 }
 
 /// A credential as listed: never holds the secret.

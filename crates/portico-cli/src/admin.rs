@@ -169,8 +169,16 @@ pub fn users(cmd: UsersCommand) -> Result<()> {
         UsersCommand::SetRoles { db, username, roles: role_names } => {
             let mut store = open(&db)?;
             let u = store.user_by_username(&username)?.ok_or_else(|| anyhow!("no user '{username}'"))?;
-            store.set_roles(u.id, &roles(&role_names)?)?;
+            let roles = roles(&role_names)?;
+            // The owner is told what this did to their keys, as when an administrator changes roles.
+            let store: &mut dyn portico_store::WriteStore = &mut store;
+            let changed = store
+                .atomically(|s| manage::set_roles_as_operator(s, &u, &roles, chrono::Utc::now()))
+                .map_err(|e| anyhow!(e.message))?;
             println!("{username}: roles set to {}", role_names.join(", "));
+            for name in changed {
+                println!("  what '{name}' reaches changed: its owner is told in Portico");
+            }
             Ok(())
         }
     }

@@ -123,6 +123,16 @@ fn credentials_and_users_for_scripts() {
     let r = portico(&["credentials", "create", "--db", db_s, "--owner", "patient", "--kind", "developer", "--name", "x"]);
     assert!(!r.status.success(), "a patient cannot own a developer key");
 
+    // Roles from the command line: a role that changes nothing the key may do is just set; a clinical role
+    // lets the key write, which its owner is told (an access-change notice, as from an administrator).
+    let r =
+        portico(&["users", "set-roles", "--db", db_s, "--username", "developer", "--role", "developer", "--role", "front_desk"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert_eq!(stdout(&r), "developer: roles set to developer, front_desk\n");
+    let r = portico(&["users", "set-roles", "--db", db_s, "--username", "developer", "--role", "developer", "--role", "nurse"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stdout(&r).contains("what 'CI key' reaches changed: its owner is told in Portico"), "{}", stdout(&r));
+
     let r = portico(&["credentials", "revoke", "--db", db_s, &id, "--json"]);
     let d: Value = serde_json::from_str(&stdout(&r)).expect("json");
     assert_eq!(d["deleted_now"], true);

@@ -243,6 +243,11 @@ impl Client {
         }
     }
 
+    /// "Got it": the owner acknowledges an access-change notice (the `notice_id` of an `access_changed` nudge).
+    pub async fn acknowledge_access_change(&self, notice_id: i64) -> Result<wire::AccessChangeAcknowledged> {
+        self.send(Method::POST, &format!("api/nudges/access-changes/{notice_id}/ack"), None::<&()>).await
+    }
+
     pub async fn users(&self) -> Result<Vec<wire::User>> {
         self.get("api/users").await
     }

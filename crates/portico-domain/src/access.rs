@@ -69,7 +69,8 @@ pub struct Access {
 
 /// Why a credential reaches nothing right now. The wire never says which (it is `invalid_client` or 401);
 /// the audit log does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     #[error("credential deleted")]
     Deleted,

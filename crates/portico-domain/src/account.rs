@@ -12,8 +12,10 @@ pub struct UserId(pub i64);
 #[serde(transparent)]
 pub struct PracticeId(pub i64);
 
-/// What a user may do. A user may hold several; Developer combines with any other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What a user may do. A user may hold several; Developer combines with any other. (Serialized as
+/// [`Role::as_str`] names it.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     Administrator,
     Provider,

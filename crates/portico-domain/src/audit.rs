@@ -46,10 +46,15 @@ pub enum AuditKind {
     ApprovalDecided,
     /// An app asked whether a token is active (RFC 7662).
     TokenIntrospected,
+    /// A credential's effective access changed because an administrator changed its owner's roles or
+    /// practices (a notice was recorded for the owner).
+    AccessChanged,
+    /// The owner acknowledged such a notice ("Got it").
+    AccessChangeAcknowledged,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 21] = [
+    pub const ALL: [AuditKind; 23] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
@@ -71,6 +76,8 @@ impl AuditKind {
         AuditKind::ApprovalRequested,
         AuditKind::ApprovalDecided,
         AuditKind::TokenIntrospected,
+        AuditKind::AccessChanged,
+        AuditKind::AccessChangeAcknowledged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +104,8 @@ impl AuditKind {
             AuditKind::ApprovalRequested => "approval_requested",
             AuditKind::ApprovalDecided => "approval_decided",
             AuditKind::TokenIntrospected => "token_introspected",
+            AuditKind::AccessChanged => "access_changed",
+            AuditKind::AccessChangeAcknowledged => "access_change_acknowledged",
         }
     }
 

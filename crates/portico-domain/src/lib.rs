@@ -5,6 +5,7 @@
 //! argument and randomness as an `RngCore`, so every rule here is testable with fixed inputs.
 
 pub mod access;
+pub mod access_change;
 pub mod account;
 pub mod app;
 pub mod audit;
@@ -15,6 +16,7 @@ pub mod secret;
 pub mod throttle;
 
 pub use access::{effective_access, Access, AppFacts, CredentialFacts, OwnerFacts, PatientScope, Refusal};
+pub use access_change::{access_change, access_diff, AccessChangeCause, AccessDiff};
 pub use account::{hash_password, verify_password, PasswordError, PracticeId, Role, UserId, Username};
 pub use app::{
     check_redirect_uri, check_registration, check_web_url, is_s256_challenge, origin_of_redirect_matches, pkce_matches,

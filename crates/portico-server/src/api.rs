@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff-credentials", get(staff_credentials))
         .route("/nudges", get(nudges))
         .route("/nudges/practice", get(practice_nudges))
+        .route("/nudges/access-changes/{id}/ack", post(ack_access_change))
         .route("/audit", get(my_audit))
         .route("/audit/export", get(export_audit))
         .route("/users", get(users).post(create_user))
@@ -356,6 +357,10 @@ async fn practice_nudges(State(state): State<AppState>, headers: HeaderMap, uri:
     }
     .await;
     reply(r)
+}
+
+async fn ack_access_change(State(state): State<AppState>, headers: HeaderMap, ApiPath(id): ApiPath<i64>) -> Response {
+    reply(with_user(&state, &headers, move |store, user, _, now| manage::acknowledge_access_change(store, user, id, now)).await)
 }
 
 async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {

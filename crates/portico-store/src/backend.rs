@@ -18,9 +18,9 @@ use portico_fhir::search::{Criterion, SortKey};
 use serde_json::Value;
 
 use crate::{
-    AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode, DesktopRefreshToken,
-    ImportSummary, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned, RefreshTokenRecord, Result, Store, StoreError,
-    StoredResource, TokenRecord, UserRecord, WriteOutcome,
+    AccessChangeRecord, AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode,
+    DesktopRefreshToken, ImportSummary, NewAccessChange, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned,
+    RefreshTokenRecord, Result, Store, StoreError, StoredResource, TokenRecord, UserRecord, WriteOutcome,
 };
 
 /// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
@@ -73,6 +73,13 @@ store_trait! {
         /// generation `oldest_generation` or later).
         fn live_token_count(&self, credential_id: &str, oldest_generation: i64, now: DateTime<Utc>) -> Result<i64>;
         fn token_and_session_rows(&self) -> Result<(i64, i64)>;
+
+        // Access-change notices (what an owner's change of roles or practices did to their credentials).
+        fn access_change(&self, id: i64) -> Result<Option<AccessChangeRecord>>;
+        /// The owner's notices not yet acknowledged, newest first.
+        fn unacknowledged_access_changes(&self, owner: UserId) -> Result<Vec<AccessChangeRecord>>;
+        /// Notices since `since` concerning any of `practices`, newest first, acknowledged or not.
+        fn access_changes_for_practices(&self, practices: &[PracticeId], since: DateTime<Utc>) -> Result<Vec<AccessChangeRecord>>;
 
         // Registered apps, approvals and the OAuth flows' state.
         fn app(&self, id: &str) -> Result<Option<AppRecord>>;
@@ -170,6 +177,10 @@ store_trait! {
         /// Soft-deletes (history and audit stay) and revokes every token: how many, or `None` when already gone.
         fn delete_credential(&mut self, id: &str, now: DateTime<Utc>) -> Result<Option<usize>>;
         fn insert_token(&mut self, t: &TokenRecord) -> Result<()>;
+        /// Records an access-change notice (and the practices it concerns); returns its id.
+        fn record_access_change(&mut self, c: &NewAccessChange<'_>, now: DateTime<Utc>) -> Result<i64>;
+        /// `false` when the notice was already acknowledged (or does not exist).
+        fn acknowledge_access_change(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool>;
         fn revoke_token(&mut self, digest: &Digest, credential_id: &str, now: DateTime<Utc>) -> Result<bool>;
         fn insert_app(&mut self, a: &AppRecord) -> Result<()>;
         fn update_app(&mut self, id: &str, c: &AppChange, now: DateTime<Utc>) -> Result<()>;

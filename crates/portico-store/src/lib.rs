@@ -7,6 +7,7 @@
 //! answers questions with facts; the rules that turn facts into decisions (effective access, scopes) stay in
 //! the domain crate. Secrets and tokens arrive here only as digests.
 
+mod access_changes;
 mod accounts;
 mod apps;
 mod audit;
@@ -25,6 +26,7 @@ use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
+pub use access_changes::{AccessChangeRecord, NewAccessChange};
 pub use accounts::{display_name, NewUser, PatientLink, PatientSummary, UserRecord};
 pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
@@ -97,6 +99,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_audit_rollup.sql"),
     include_str!("migrations/0007_apps.sql"),
     include_str!("migrations/0008_desktop_signin.sql"),
+    include_str!("migrations/0009_access_changes.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.

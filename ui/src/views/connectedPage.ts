@@ -7,6 +7,7 @@ import { formatDate } from "../format";
 import type { Approval } from "../types";
 import { approvalChip } from "./apps";
 import { connectedAppsSection } from "./connected";
+import { nudgesSection } from "./nudges";
 
 type Approved = Approval & { scopes?: string; owner?: string; description?: string };
 
@@ -63,12 +64,15 @@ function practiceAppsSection(ctx: Ctx): HTMLElement {
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   const section = connectedAppsSection(ctx, { heading: false, staff: true });
+  // The apps' own nudges, and notices about keys of an area this person no longer has (see nudgeHome).
+  const attention = nudgesSection({ ctx, area: "connected", onChange: () => void section.refresh() });
   el.append(
     h(
       "div",
       { class: "page-head" },
       h("div", null, h("h1", { id: "connected-title" }, "Connected apps"), h("p", { class: "muted" }, "Apps you allowed with “Sign in with Portico”. Each reaches what you allowed and your role permits, until the date you set.")),
     ),
+    attention.el,
     section.el,
     practiceAppsSection(ctx),
   );

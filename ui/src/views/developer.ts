@@ -88,7 +88,7 @@ function keysPanel(ctx: Ctx): HTMLElement {
     emptyText: "Generate as many keys as you need, one per script or integration.",
     newButton,
   });
-  const attention = nudgesSection({ ctx, area: "developer", kinds: ["developer"], onChange: () => void list.refresh() });
+  const attention = nudgesSection({ ctx, area: "developer", onChange: () => void list.refresh() });
   return h("div", null, h("div", { class: "panel-head" }, h("h2", null, "API keys"), newButton()), attention.el, list.el);
 }
 

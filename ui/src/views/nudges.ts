@@ -4,17 +4,15 @@ import * as api from "../api";
 import type { Ctx } from "../app";
 import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { formatDate, formatRelative } from "../format";
-import { badgeCounts, browserStore, dismissNudge, extendedValidTo, nudgeActions, nudgeQuestion, nudgeText, visibleNudges } from "../nudges";
+import { badgeCounts, browserStore, dismissNudge, extendedValidTo, nudgeActions, nudgeHome, nudgeQuestion, nudgeText, visibleNudges } from "../nudges";
 import { toast } from "../toast";
 import { remove } from "./credentials";
 import type { Nudge } from "../types";
 
 export interface NudgesOptions {
   ctx: Ctx;
-  /** The area whose tab shows the count. */
-  area: "apps" | "developer" | "provider";
-  /** Which credentials' nudges this page shows. */
-  kinds: string[];
+  /** The area whose tab shows the count; the card shows the nudges whose home it is (see `nudgeHome`). */
+  area: "apps" | "developer" | "provider" | "connected";
   /** After an action changed a credential: the page's own list reloads. */
   onChange: () => void;
 }
@@ -42,8 +40,10 @@ export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () 
       return;
     }
     const now = Date.now();
-    o.ctx.setBadge(o.area, badgeCounts(all, [o.area], store, now).get(o.area) ?? 0);
-    const shown = visibleNudges(all, store, now).filter((n) => o.kinds.includes(n.credential_kind));
+    // The person's other areas decide where a notice about a key of an area they no longer have goes.
+    const areas = o.ctx.areas ?? [o.area];
+    o.ctx.setBadge(o.area, badgeCounts(all, areas, store, now).get(o.area) ?? 0);
+    const shown = visibleNudges(all, store, now).filter((n) => nudgeHome(n, areas) === o.area);
     // Calm when there is nothing to do: one line instead of a warning-coloured card with a big empty state.
     el.classList.toggle("calm", !shown.length);
     if (!shown.length) {
@@ -54,7 +54,11 @@ export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () 
           { class: "nudge-none" },
           h("span", { class: "empty-title" }, "Nothing needs attention."),
           " ",
-          h("span", { class: "muted" }, "Keys unused for 60 days, and keys within 14 days of their end date, show up here with a one-click fix."),
+          h(
+            "span",
+            { class: "muted" },
+            "Keys unused for 60 days, keys within 14 days of their end date, and what changed in a key's reach when your roles or practices changed show up here with a one-click fix.",
+          ),
         ),
       );
       return;
@@ -66,17 +70,40 @@ export function nudgesSection(o: NudgesOptions): { el: HTMLElement; refresh: () 
 }
 
 function nudgeItem(n: Nudge, o: NudgesOptions, store: ReturnType<typeof browserStore>, refresh: () => void): HTMLElement {
-  const act = async (button: HTMLButtonElement, run: () => Promise<string>) => {
+  const act = async (button: HTMLButtonElement, run: () => Promise<string>, changesKey = true) => {
     button.disabled = true;
     try {
       toast(await run());
-      o.onChange();
+      if (changesKey) o.onChange();
     } catch (e) {
-      o.ctx.fail(e, `Could not change “${n.name}”`);
+      o.ctx.fail(e, changesKey ? `Could not change “${n.name}”` : `Could not note that you saw the change to “${n.name}”`);
     }
     refresh();
   };
   const buttons = nudgeActions(n).map((a) => {
+    if (a === "ack") {
+      const b: HTMLButtonElement = h(
+        "button",
+        {
+          type: "button",
+          class: "primary small",
+          "data-testid": "nudge-ack",
+          "aria-label": `Got it: the change to ${n.name}`,
+          onclick: () =>
+            void act(
+              b,
+              async () => {
+                if (n.notice_id == null) throw new api.ApiError("internal", "This notice has no id.");
+                await api.acknowledgeAccessChange(n.notice_id);
+                return `Noted. “${n.name}” stays as it is.`;
+              },
+              false,
+            ),
+        },
+        "Got it",
+      );
+      return b;
+    }
     if (a === "extend") {
       const b: HTMLButtonElement = h(
         "button",
@@ -164,18 +191,40 @@ export function practiceNudgesSection(ctx: Ctx, onChange: () => void = () => und
         "div",
         null,
         h("h2", { id: "practice-nudges-title" }, "Keys to review"),
-        h("p", { class: "muted" }, "Staff keys of your practices that nobody used lately, that are about to end, or whose owner left a practice. Revoking one stops it at once."),
+        h("p", { class: "muted" }, "Staff keys of your practices that nobody used lately, that are about to end, whose owner left a practice, or whose reach changed with their owner's roles or practices in the last 30 days. Revoking one stops it at once."),
       ),
       h("label", { class: "inline", for: "practice-nudges-days" }, "Unused for ", select),
     ),
     box,
   );
+  // A key whose owner left the administrator's practices is listed (it concerned them) but is no longer theirs to revoke.
+  const action = (n: Nudge): HTMLElement =>
+    n.revocable === false
+      ? h("span", { class: "muted", "data-testid": "practice-nudge-not-ours" }, "Its owner left your practices")
+      : h(
+          "button",
+          {
+            type: "button",
+            class: "danger small",
+            "data-testid": "practice-nudge-revoke",
+            "aria-label": `Revoke ${n.name} of ${n.owner_name || n.owner}`,
+            onclick: () =>
+              void remove({ id: n.credential_id, name: n.name }, {
+                ctx,
+                refresh: () => {
+                  void load();
+                  onChange();
+                },
+              }, "Revoke"),
+          },
+          "Revoke",
+        );
   const load = async () => {
     mount(box, loadingBlock("Checking staff keys…"));
     try {
       const list = await api.practiceNudges(days);
       if (!list.length) {
-        mount(box, emptyBlock("No keys to review", `No staff key of your practices has gone unused for ${days} days, is about to end, or belongs to someone who left.`));
+        mount(box, emptyBlock("No keys to review", `No staff key of your practices has gone unused for ${days} days, is about to end, belongs to someone who left, or changed its reach lately.`));
         return;
       }
       mount(
@@ -194,29 +243,15 @@ export function practiceNudgesSection(ctx: Ctx, onChange: () => void = () => und
                 h("td", null, n.owner_name || n.owner),
                 h("td", null, n.name),
                 h("td", null, formatRelative(n.last_used)),
-                h("td", null, n.detail),
                 h(
                   "td",
                   null,
-                  h(
-                    "button",
-                    {
-                      type: "button",
-                      class: "danger small",
-                      "data-testid": "practice-nudge-revoke",
-                      "aria-label": `Revoke ${n.name} of ${n.owner_name || n.owner}`,
-                      onclick: () =>
-                        void remove({ id: n.credential_id, name: n.name }, {
-                          ctx,
-                          refresh: () => {
-                            void load();
-                            onChange();
-                          },
-                        }, "Revoke"),
-                    },
-                    "Revoke",
-                  ),
+                  n.detail,
+                  n.kind === "access_changed" && n.acknowledged_at
+                    ? h("span", { class: "muted", "data-testid": "practice-nudge-seen" }, ` · seen by ${n.owner_name || n.owner} ${formatRelative(n.acknowledged_at)}`)
+                    : null,
                 ),
+                h("td", null, action(n)),
               ),
             ),
           ),

@@ -46,7 +46,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
     emptyText: "Create a credential for each app you want to connect. You can see what it reads and cut it off at any time.",
     newButton,
   });
-  const attention = nudgesSection({ ctx, area: "apps", kinds: ["patient_app", "connected_app"], onChange: () => {
+  const attention = nudgesSection({ ctx, area: "apps", onChange: () => {
       void list.refresh();
       void connected.refresh();
     },

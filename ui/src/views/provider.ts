@@ -34,7 +34,7 @@ export function render(el: HTMLElement, ctx: Ctx): void {
     newButton,
     extras: (c) => providerExtras(c, ctx, () => void list.refresh()),
   });
-  const attention = nudgesSection({ ctx, area: "provider", kinds: ["provider"], onChange: () => void list.refresh() });
+  const attention = nudgesSection({ ctx, area: "provider", onChange: () => void list.refresh() });
   el.append(
     h(
       "div",

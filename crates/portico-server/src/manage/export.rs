@@ -113,13 +113,19 @@ fn record<'a>(e: &'a wire::AccessEvent, patient: &'a str, config: &'a Config) ->
         }
         Some(K::TokenRevoked) => (AuditCategory::Authentication { logout: true }, AuditAction::Execute),
         Some(K::CredentialCreated | K::Authorized | K::AppRegistered) => (AuditCategory::AccessChanged, AuditAction::Create),
-        Some(K::CredentialUpdated | K::CredentialRegenerated | K::AppChanged | K::UserChanged) => {
+        Some(K::CredentialUpdated | K::CredentialRegenerated | K::AppChanged | K::UserChanged | K::AccessChanged) => {
             (AuditCategory::AccessChanged, AuditAction::Update)
         }
         Some(K::CredentialDeleted | K::AppDeleted) => (AuditCategory::AccessChanged, AuditAction::Delete),
-        Some(K::AuthorizeRefused | K::ApprovalRequested | K::ApprovalDecided | K::SignIn | K::SignInRefused) | None => {
-            (AuditCategory::AccessChanged, AuditAction::Execute)
-        }
+        Some(
+            K::AuthorizeRefused
+            | K::ApprovalRequested
+            | K::ApprovalDecided
+            | K::SignIn
+            | K::SignInRefused
+            | K::AccessChangeAcknowledged,
+        )
+        | None => (AuditCategory::AccessChanged, AuditAction::Execute),
     };
     let outcome = match e.outcome.as_str() {
         "ok" => AuditOutcome::Success,

@@ -1,12 +1,15 @@
 //! The management API's logic, one module per concern: `sessions` (sign-in, sign-out, the session's user),
 //! `credentials` (create, list, change, regenerate, delete), `previews` (what a credential reaches, run
 //! through the engine), `history` (audit views and revocation receipts), `export` (a patient's access
-//! history as CSV or FHIR AuditEvents), `nudges` (stale, expiring and stranded credentials), `users` (users, roles, practices, patients) and `apps` (third-party
+//! history as CSV or FHIR AuditEvents), `nudges` (stale, expiring and stranded credentials),
+//! `access_changes` (what a change of a user's roles or practices did to their credentials' access: notices
+//! and their acknowledgement), `users` (users, roles, practices, patients) and `apps` (third-party
 //! app registrations, practice approvals, connected apps, developer signup). Functions over the store,
 //! called by the thin handlers in `api`. Authorization rules for people live here: owners manage their own
 //! credentials; administrators see and revoke staff keys of their practices and manage users of their
 //! practices.
 
+mod access_changes;
 mod apps;
 mod credentials;
 mod export;
@@ -24,6 +27,7 @@ use portico_store::{ReadStore, UserRecord};
 
 use crate::error::ApiFailure;
 
+pub use access_changes::*;
 pub use apps::*;
 pub use credentials::*;
 pub use export::*;

@@ -1,6 +1,6 @@
-//! Nudges that keep access tidy: the signed-in person's own (their credentials and connected apps) and an
-//! administrator's practice-wide view over staff keys. The rules are `portico_domain::nudges_for`; this
-//! module gathers the facts and puts the findings into words.
+//! Nudges that keep access tidy: the signed-in person's own (their credentials and connected apps, and the
+//! access-change notices of `access_changes`) and an administrator's practice-wide view over staff keys. The
+//! rules are `portico_domain::nudges_for`; this module gathers the facts and puts the findings into words.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -21,12 +21,14 @@ pub fn my_nudges(store: &dyn ReadStore, user: &UserRecord, now: DateTime<Utc>) -
             out.push(to_wire(c, user, &nudge, last_used, &names));
         }
     }
+    out.extend(my_access_changes(store, user, &names)?);
     out.sort_by_key(|n| urgency(&n.kind));
     Ok(out)
 }
 
-/// Staff keys of the administrator's practices unused for `unused_days`, expiring or expired, and provider
-/// keys listing patients of these practices whose owner is no longer a member.
+/// Staff keys of the administrator's practices unused for `unused_days`, expiring or expired, provider
+/// keys listing patients of these practices whose owner is no longer a member, and credentials whose access
+/// changed lately with their owner's roles or practices (`access_changes`).
 pub fn practice_nudges(
     store: &dyn ReadStore,
     user: &UserRecord,
@@ -72,6 +74,16 @@ pub fn practice_nudges(
             }
         }
     }
+    add_practice_access_changes(store, user, &mut out, &names, now)?;
+    // The rule of `load_credential` for revoking: the owner shares one of the administrator's practices.
+    let mut shares: BTreeMap<String, bool> = BTreeMap::new();
+    for row in &mut out {
+        if !shares.contains_key(&row.owner) {
+            let owner = store.user_by_username(&row.owner)?;
+            shares.insert(row.owner.clone(), owner.is_some_and(|o| o.practices.iter().any(|p| user.practices.contains(p))));
+        }
+        row.revocable = shares.get(&row.owner).copied();
+    }
     out.sort_by(|a, b| urgency(&a.kind).cmp(&urgency(&b.kind)).then_with(|| a.owner.cmp(&b.owner)));
     Ok(out)
 }
@@ -99,9 +111,10 @@ fn findings(
 fn urgency(kind: &str) -> u8 {
     match kind {
         "expired" => 0,
-        "owner_left_practice" => 1,
-        "expires_soon" => 2,
-        _ => 3,
+        "access_changed" => 1,
+        "owner_left_practice" => 2,
+        "expires_soon" => 3,
+        _ => 4,
     }
 }
 
@@ -154,5 +167,9 @@ fn to_wire(
         valid_to: c.window.to,
         owner: owner.username.clone(),
         owner_name: owner.display_name.clone(),
+        notice_id: None,
+        changed_at: None,
+        acknowledged_at: None,
+        revocable: None,
     }
 }

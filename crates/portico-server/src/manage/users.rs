@@ -140,7 +140,7 @@ pub fn set_roles(
     if u.id == admin.id && !roles.contains(&Role::Administrator) {
         return Err(ApiFailure::invalid("you cannot remove your own administrator role"));
     }
-    store.set_roles(u.id, &roles)?;
+    set_roles_noting_access(store, admin, &u, &roles, now)?;
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     user_changed(store, admin, u.id, format!("roles set to [{}]", names.join(", ")), now)?;
     let u = store.user(u.id)?.ok_or_else(ApiFailure::internal)?;
@@ -165,7 +165,7 @@ pub fn set_practices(
     practices.extend(wanted);
     practices.sort();
     practices.dedup();
-    store.set_practices(u.id, &practices)?;
+    set_practices_noting_access(store, admin, &u, &practices, now)?;
     user_changed(store, admin, u.id, format!("practices set to {:?}", practices.iter().map(|p| p.0).collect::<Vec<_>>()), now)?;
     let u = store.user(u.id)?.ok_or_else(ApiFailure::internal)?;
     to_user(store, &u)
