@@ -267,9 +267,18 @@ pub async fn history(desktop: State<'_, Desktop>, id: String) -> Result<Vec<wire
         .await
 }
 
+/// Administrators: one page of the users they manage, as the service searched, filtered, sorted and paged it.
+/// In remote mode each page asked for is cached under its own query, so what was seen stays readable offline.
 #[tauri::command]
-pub async fn users(desktop: State<'_, Desktop>) -> Result<Vec<wire::User>> {
-    desktop.cached("users", |c| async move { c.users().await }).await
+pub async fn users(desktop: State<'_, Desktop>, query: Option<wire::UserQuery>) -> Result<wire::Page<wire::User>> {
+    let query = query.unwrap_or_default();
+    let key = format!("users:{}", serde_json::to_string(&query).unwrap_or_default());
+    desktop
+        .cached(&key, |c| {
+            let query = query.clone();
+            async move { c.users(&query).await }
+        })
+        .await
 }
 
 #[tauri::command]
@@ -306,9 +315,25 @@ pub async fn acknowledge_access_change(desktop: State<'_, Desktop>, notice_id: i
     Ok(desktop.signed_in().await?.acknowledge_access_change(notice_id).await?)
 }
 
+/// Administrators: one page of the staff keys of their practices; cached per query in remote mode like
+/// `users`, and what the page says of the whole list kept for "changed on the server" and the outbox's names.
 #[tauri::command]
-pub async fn staff_credentials(desktop: State<'_, Desktop>) -> Result<Vec<wire::Credential>> {
-    desktop.cached("staff_credentials", |c| async move { c.staff_credentials().await }).await
+pub async fn staff_credentials(
+    desktop: State<'_, Desktop>,
+    query: Option<wire::StaffKeyQuery>,
+) -> Result<wire::Page<wire::StaffKey>> {
+    let query = query.unwrap_or_default();
+    let key = format!("staff_credentials:{}", serde_json::to_string(&query).unwrap_or_default());
+    let (page, fresh) = desktop
+        .cached_fresh(&key, |c| {
+            let query = query.clone();
+            async move { c.staff_credentials(&query).await }
+        })
+        .await?;
+    if fresh {
+        desktop.remember_staff_keys(&query, &page).await;
+    }
+    Ok(page)
 }
 
 #[tauri::command]

@@ -23,6 +23,11 @@ const WATCHED: [(&str, &str); 5] = [
     ("apps", "Registered app"),
 ];
 
+/// The id and name of every staff key seen on any page (the newest last), for the outbox's words.
+const STAFF_KEY_NAMES: &str = "staff_key_names";
+/// How many staff key names are kept: the most recently seen.
+const MAX_REMEMBERED_NAMES: usize = 5_000;
+
 /// An outbox entry as the UI reads it: with the id of the card it acts on.
 #[derive(Serialize)]
 pub struct Entry {
@@ -124,8 +129,19 @@ impl Desktop {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
     {
+        Ok(self.cached_fresh(key, fetch).await?.0)
+    }
+
+    /// [`Desktop::cached`], also saying whether the answer came from the server (`true`) or from the cache.
+    /// Embedded mode has no cache: always `false`, as there is nothing of it to keep.
+    pub async fn cached_fresh<T, F, Fut>(&self, key: &str, fetch: F) -> Result<(T, bool), CommandError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
         let client = self.signed_in().await?;
-        let Some(who) = self.account().await else { return Ok(fetch(client).await?) };
+        let Some(who) = self.account().await else { return Ok((fetch(client).await?, false)) };
         let answer = match fetch(client).await {
             Err(e) if e.status() == Some(401) => {
                 // The access token ended early (the server restarted its clock, say): renew once and retry.
@@ -140,15 +156,28 @@ impl Desktop {
                 if let Ok(json) = serde_json::to_value(&v) {
                     self.remember(&who, key, &json);
                 }
-                Ok(v)
+                Ok((v, true))
             }
             Err(e) if e.is_unreachable() => {
                 self.went_offline();
-                self.recall(&who, key).ok_or_else(|| {
+                let cached = self.recall(&who, key).ok_or_else(|| {
                     CommandError::new("unavailable", "The server cannot be reached, and this was never loaded here before.")
-                })
+                })?;
+                Ok((cached, false))
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What a page of staff keys fresh from the server says beyond itself: the names of its keys (for the
+    /// outbox's words, whichever page they were seen on) and, when the page is the whole unfiltered list, that
+    /// list under `staff_credentials`, so keys added or removed on the server meanwhile are told as before.
+    pub async fn remember_staff_keys(&self, query: &wire::StaffKeyQuery, page: &wire::Page<wire::StaffKey>) {
+        let Some(who) = self.account().await else { return };
+        let seen: Vec<serde_json::Value> = self.recall(&who, STAFF_KEY_NAMES).unwrap_or_default();
+        self.remember(&who, STAFF_KEY_NAMES, &serde_json::Value::Array(merge_names(seen, page)));
+        if let Some(whole) = whole_list(query, page) {
+            self.remember(&who, "staff_credentials", &whole);
         }
     }
 
@@ -199,7 +228,7 @@ impl Desktop {
     /// The name the person saw for an id, from any cached list (for the outbox's words).
     pub async fn name_of(&self, id: &str) -> String {
         let Some(who) = self.account().await else { return id.to_owned() };
-        for key in ["credentials", "connected_apps", "staff_credentials", "apps"] {
+        for key in ["credentials", "connected_apps", "staff_credentials", STAFF_KEY_NAMES, "apps"] {
             let list: Option<Vec<serde_json::Value>> = self.recall(&who, key);
             let found = list.into_iter().flatten().find(|v| v.get("id").and_then(|i| i.as_str()) == Some(id));
             if let Some(name) = found.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str()) {
@@ -341,6 +370,28 @@ impl Desktop {
     }
 }
 
+/// The names seen so far with those of `page`'s keys: each id once, the most recently seen last, at most
+/// [`MAX_REMEMBERED_NAMES`] of them.
+fn merge_names(mut seen: Vec<serde_json::Value>, page: &wire::Page<wire::StaffKey>) -> Vec<serde_json::Value> {
+    for k in &page.items {
+        let (id, name) = (&k.credential.id, &k.credential.name);
+        seen.retain(|v| v.get("id").and_then(|i| i.as_str()) != Some(id.as_str()));
+        seen.push(serde_json::json!({ "id": id, "name": name }));
+    }
+    let over = seen.len().saturating_sub(MAX_REMEMBERED_NAMES);
+    seen.drain(..over);
+    seen
+}
+
+/// The whole list of staff keys, when `page` is it: neither searched nor filtered, from the first row, holding
+/// every match.
+fn whole_list(query: &wire::StaffKeyQuery, page: &wire::Page<wire::StaffKey>) -> Option<serde_json::Value> {
+    if !query.is_unfiltered_start() || (page.items.len() as u64) < page.total {
+        return None;
+    }
+    serde_json::to_value(page.items.iter().map(|k| &k.credential).collect::<Vec<_>>()).ok()
+}
+
 /// Sends one waiting action; its outcome in the outbox's terms.
 async fn execute(client: &Client, action: &Action) -> Outcome {
     let result: Result<bool, ClientError> = match action {
@@ -380,7 +431,54 @@ async fn execute(client: &Client, action: &Action) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use portico_api as wire;
     use serde_json::json;
+
+    fn page(ids: &[&str], total: u64) -> wire::Page<wire::StaffKey> {
+        let key = |id: &str| -> wire::StaffKey {
+            serde_json::from_value(json!({
+                "id": id, "kind": "developer", "name": format!("Key {id}"), "note": null, "client_id": format!("c-{id}"),
+                "secret_hint": "h", "status": "active", "usable": true, "valid_from": null, "valid_to": null,
+                "created_at": "2026-01-01T00:00:00Z", "created_by": "dev", "owner": "dev", "last_used_at": null,
+                "scope": "", "patients": [], "reach": "", "previous_secret_valid_until": null,
+                "owner_name": "Dev", "owner_practices": [{"id": 1, "name": "One"}]
+            }))
+            .unwrap()
+        };
+        wire::Page { items: ids.iter().map(|i| key(i)).collect(), total, offset: 0, limit: 25 }
+    }
+
+    /// Staff keys come a page at a time: their names are kept from every page seen, for the outbox's words, and
+    /// the list is compared with the last one (what was added or removed on the server) only when a page was
+    /// the whole of it.
+    #[test]
+    fn pages_of_staff_keys_feed_the_names_and_the_whole_list() {
+        let names = super::merge_names(
+            vec![json!({"id": "a", "name": "Old name"}), json!({"id": "z", "name": "Z"})],
+            &page(&["a", "b"], 2),
+        );
+        assert_eq!(
+            names,
+            [json!({"id": "z", "name": "Z"}), json!({"id": "a", "name": "Key a"}), json!({"id": "b", "name": "Key b"})]
+        );
+        let many: Vec<String> = (0..super::MAX_REMEMBERED_NAMES + 3).map(|i| i.to_string()).collect();
+        let ids: Vec<&str> = many.iter().map(String::as_str).collect();
+        let kept = super::merge_names(Vec::new(), &page(&ids, ids.len() as u64));
+        assert_eq!((kept.len(), kept[0]["id"].as_str()), (super::MAX_REMEMBERED_NAMES, Some("3")));
+
+        let plain = wire::StaffKeyQuery { sort: Some("name".into()), ..Default::default() };
+        let whole = super::whole_list(&plain, &page(&["a", "b"], 2)).expect("the whole list");
+        assert_eq!(
+            whole.as_array().map(|a| a.iter().map(|k| k["id"].clone()).collect::<Vec<_>>()),
+            Some(vec![json!("a"), json!("b")])
+        );
+        assert!(whole[0].get("owner_name").is_none(), "kept as the credentials list was");
+        assert!(super::whole_list(&plain, &page(&["a", "b"], 3)).is_none(), "a first page of several");
+        let searched = wire::StaffKeyQuery { q: Some("a".into()), ..Default::default() };
+        assert!(super::whole_list(&searched, &page(&["a"], 1)).is_none(), "a search");
+        let later = wire::StaffKeyQuery { offset: Some(25), ..Default::default() };
+        assert!(super::whole_list(&later, &page(&[], 2)).is_none(), "not from the first row");
+    }
 
     #[test]
     fn what_changed_on_the_server_in_words() {

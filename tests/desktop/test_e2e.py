@@ -170,16 +170,76 @@ def test_patient_creates_previews_and_deletes_an_app_credential(app):
     sign_out(app)
 
 
+def rows_settle(app, table: str, expected: int, query: str) -> list:
+    """The rows of a paged table once the answer to the search `query` is painted and holds `expected` rows."""
+    def settled(d):
+        t = d.find_element(*tid(table))
+        if t.get_attribute("aria-busy") != "false" or t.get_attribute("data-render-query") != query:
+            return False
+        rows = t.find_elements(By.CSS_SELECTOR, "tbody tr:not(.state-row)")
+        if len(rows) != expected:
+            return False
+        return rows or [t]  # a truthy answer for "no rows", which is what was expected
+    return WebDriverWait(app.driver, TIMEOUT).until(settled)
+
+
+def page_overflow(app) -> int:
+    """How far the page, or a table in its own scroll box, scrolls sideways (0: everything fits), measured after
+    the next frame is laid out."""
+    return app.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const over = (e) => e.scrollWidth - e.clientWidth;"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done(Math.max(over(document.documentElement),"
+        " ...Array.from(document.querySelectorAll('.table-scroll'), over)))));"
+    )
+
+
+def resize(app, width: int, height: int) -> None:
+    """Resizes the window and waits until the page has the new width (the window manager takes its time)."""
+    app.driver.set_window_size(width, height)
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: width - 60 < d.execute_script("return window.innerWidth;") <= width)
+
+
+def fits_the_smallest_window(app, shot: str, table: str) -> None:
+    """The smallest window, then its text at 200 %: the tables drop columns rather than scroll sideways."""
+    show = f"document.querySelector('[data-testid=\"{table}\"]').scrollIntoView({{block: 'start'}});"
+    resize(app, 900, 700)
+    try:
+        assert page_overflow(app) <= 0, "the page or one of its tables scrolls sideways at 900 px"
+        app.driver.execute_script(show)
+        app.screenshot(f"{shot}-900px")
+        app.driver.execute_script("document.documentElement.style.fontSize = '200%'; document.body.style.fontSize = '28px';")
+        assert page_overflow(app) <= 0, "the page or one of its tables scrolls sideways with 200 % text"
+        app.driver.execute_script(show)
+        app.screenshot(f"{shot}-900px-200pct-text")
+    finally:
+        app.driver.execute_script("document.documentElement.style.fontSize = ''; document.body.style.fontSize = '';")
+        resize(app, 1200, 800)
+
+
 def test_staff_roles_developer_keys_and_a_provider_window(app):
     wait(app, tid("demo-admin"))
     sign_in_as(app, "admin")
     click(app, tid("nav-users"))
-    row = wait(app, (By.CSS_SELECTOR, '[data-testid="user-row"][data-username="nurse"]'))
-    box = row.find_element(*tid("role-developer"))
+    wait(app, (By.CSS_SELECTOR, '[data-testid="user-row"][data-username="nurse"]'))
+    fits_the_smallest_window(app, "08a-admin-users", "users-table")
+    # Search, then edit the one person found in the dialog.
+    search = wait(app, tid("users-table-search"))
+    search.send_keys("nina")
+    (row,) = rows_settle(app, "users-table", 1, "nina")
+    assert row.get_attribute("data-username") == "nurse"
+    press(app, row.find_element(*tid("edit-user")))
+    dialog = wait(app, tid("edit-user-dialog"))
+    box = dialog.find_element(*tid("role-developer"))
     if not box.is_selected():
         press(app, box)
-    press(app, row.find_element(*tid("save-roles")))
-    toast_text(app, "Roles saved")
+    app.screenshot("08b-edit-user-dialog")
+    press(app, dialog.find_element(*tid("save-user")))
+    toast_text(app, "Roles saved for Nina Nurse")
+    WebDriverWait(app.driver, TIMEOUT).until(EC.invisibility_of_element_located(tid("edit-user-dialog")))
+    row = wait(app, (By.CSS_SELECTOR, '[data-testid="user-row"][data-username="nurse"]'))
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: "Developer" in d.find_element(
+        By.CSS_SELECTOR, '[data-testid="user-row"][data-username="nurse"]').text)
     app.screenshot("08-admin-users")
     sign_out(app)
 
@@ -193,11 +253,31 @@ def test_staff_roles_developer_keys_and_a_provider_window(app):
     assert details["secret"].startswith("pcs_dev_")
     r = token(details)
     assert r.status_code == 200, r.text
+    nurse_key = details
     click(app, tid("done"))
     app.screenshot("09-developer-keys")
     click(app, tid("tab-docs"))
     wait(app, (By.XPATH, "//*[contains(., 'Observation')]"))
     app.screenshot("10-api-docs")
+    sign_out(app)
+
+    # The administrator finds the nurse's new key among the practice's staff keys and revokes it.
+    sign_in_as(app, "admin")
+    click(app, tid("nav-users"))
+    wait(app, tid("staff-keys-table-search")).send_keys("nurse integration")
+    (key_row,) = rows_settle(app, "staff-keys-table", 1, "nurse integration")
+    assert key_row.get_attribute("data-name") == "Nurse integration"
+    assert "Nina Nurse" in key_row.text, key_row.text
+    app.screenshot("10b-admin-staff-keys")
+    fits_the_smallest_window(app, "10c-admin-staff-keys", "staff-keys-table")
+    key_row = app.driver.find_element(By.CSS_SELECTOR, '[data-testid="staff-key-row"][data-name="Nurse integration"]')
+    press(app, key_row.find_element(*tid("revoke")))
+    click(app, tid("confirm"))
+    toast_text(app, "no longer has access")
+    rows_settle(app, "staff-keys-table", 0, "nurse integration")
+    wait(app, tid("staff-keys-table-clear-search"))
+    r = token(nurse_key)
+    assert r.status_code == 401, r.text
     sign_out(app)
 
     sign_in_as(app, "provider")

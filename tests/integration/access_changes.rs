@@ -202,7 +202,7 @@ async fn a_patients_own_app_is_told_when_the_patient_role_goes() {
     // The same for the demo patient, who is a member of practice 1.
     let demo = s.client("patient").await;
     let demo_key = demo.create_credential(&new_credential("patient_app", "Scale")).await.expect("create").credential.id;
-    let demo_id = admin.users().await.expect("users").into_iter().find(|u| u.username == "patient").expect("patient").id;
+    let demo_id = admin.user_named("patient").await.expect("users").expect("patient").id;
     admin.set_roles(demo_id, &[]).await.expect("roles");
     assert_eq!(changes(&demo.nudges().await.expect("nudges"), &demo_key).len(), 1);
     assert!(changes(&admin.practice_nudges(None).await.expect("view"), &demo_key).is_empty());

@@ -24,7 +24,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 
 /// What a person does in the browser: open the URL, type the password, follow the redirect home.
 /// Returns the sign-in page's status after the POST (303 when it went back to the app).
-async fn person_signs_in(url: &str, base: &str, username: &str, password: &str) -> (u16, String) {
+pub(crate) async fn person_signs_in(url: &str, base: &str, username: &str, password: &str) -> (u16, String) {
     let b = browser();
     let page = b.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);

@@ -232,7 +232,7 @@ impl Drop for TestServer {
     }
 }
 
-fn password_hash() -> &'static str {
+pub fn password_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| portico_domain::hash_password(PASSWORD, &mut rand::rngs::OsRng).expect("hash"))
 }

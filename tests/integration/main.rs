@@ -26,3 +26,4 @@ mod secrets_at_rest;
 mod shared_resources;
 mod smart_flow;
 mod tidy;
+mod users_table;

@@ -225,11 +225,11 @@ async fn history_and_last_used_come_from_the_audit_log() {
 async fn administrators_grant_the_developer_role_and_revoke_staff_keys() {
     let s = TestServer::start().await;
     let admin = s.client("admin").await;
-    let nurse_id = admin.users().await.expect("users").into_iter().find(|u| u.username == "nurse").expect("nurse").id;
+    let nurse_id = admin.user_named("nurse").await.expect("users").expect("nurse").id;
     let nurse = s.client("nurse").await;
     let (status, _, _) = api_error(nurse.create_credential(&new_credential("developer", "too early")).await);
     assert_eq!(status, 403);
-    let (status, _, _) = api_error(nurse.users().await);
+    let (status, _, _) = api_error(nurse.users(&wire::UserQuery::default()).await);
     assert_eq!(status, 403, "only administrators list users");
     let u = admin.set_roles(nurse_id, &["nurse", "developer"]).await.expect("grant developer");
     assert_eq!(u.roles, vec!["developer".to_owned(), "nurse".to_owned()]);
@@ -238,14 +238,14 @@ async fn administrators_grant_the_developer_role_and_revoke_staff_keys() {
     assert_eq!(s.get(&format!("Patient/{REYNA}"), &t).await.0, 200);
     // Nurse + developer may write, since the nurse role writes clinical data.
     assert!(issued.credential.scope.contains("cruds"), "{}", issued.credential.scope);
-    let staff = admin.staff_credentials().await.expect("staff keys");
-    assert!(staff.iter().any(|c| c.id == issued.credential.id));
+    let staff = admin.all_staff_credentials().await.expect("staff keys");
+    assert!(staff.iter().any(|c| c.credential.id == issued.credential.id));
     admin.delete_credential(&issued.credential.id).await.expect("admin revokes");
     assert_eq!(s.get(&format!("Patient/{REYNA}"), &t).await.0, 401);
     // Unknown roles are refused and change nothing.
     let (status, _, _) = api_error(admin.set_roles(nurse_id, &["overlord"]).await);
     assert_eq!(status, 400);
-    let after = admin.users().await.expect("users").into_iter().find(|u| u.id == nurse_id).expect("nurse");
+    let after = admin.all_users().await.expect("users").into_iter().find(|u| u.id == nurse_id).expect("nurse");
     assert_eq!(after.roles, vec!["developer".to_owned(), "nurse".to_owned()]);
     s.stop().await;
 }
@@ -322,7 +322,7 @@ async fn administrators_stay_inside_their_practices() {
     s.add_user("dev-both", &[Role::Developer], &[1, 2], None);
     let dev = s.client("dev-both").await;
     let key = dev.create_credential(&new_credential("developer", "both practices")).await.expect("create");
-    assert!(admin.staff_credentials().await.expect("staff keys").iter().any(|c| c.id == key.credential.id));
+    assert!(admin.all_staff_credentials().await.expect("staff keys").iter().any(|c| c.credential.id == key.credential.id));
     let (status, _, _) = api_error(admin.preview(&key.credential.id).await);
     assert_eq!(status, 404);
     assert_eq!(admin.preview_fhir(&key.credential.id, "Patient").await.err().and_then(|e| e.status()), Some(404));

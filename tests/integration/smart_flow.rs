@@ -18,7 +18,7 @@ const STATE: &str = "a+b&c=d/é%20?";
 const SCOPE: &str = "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.r";
 
 /// Registers a public app (approved by the demo practice) straight in the store; returns its client id.
-fn register(server: &TestServer, client_id: &str, approved: bool) -> String {
+pub(crate) fn register(server: &TestServer, client_id: &str, approved: bool) -> String {
     register_with(server, client_id, approved, |_| {})
 }
 
@@ -59,11 +59,11 @@ fn register_with(server: &TestServer, client_id: &str, approved: bool, adjust: i
     client_id.to_owned()
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
-fn authorize_query(server: &TestServer, client_id: &str, overrides: &[(&str, Option<&str>)]) -> String {
+pub(crate) fn authorize_query(server: &TestServer, client_id: &str, overrides: &[(&str, Option<&str>)]) -> String {
     let aud = server.fhir("");
     let aud = aud.trim_end_matches('/');
     let mut params: Vec<(&str, Option<&str>)> = vec![
@@ -92,7 +92,7 @@ fn authorize_query(server: &TestServer, client_id: &str, overrides: &[(&str, Opt
     format!("{}/oauth/authorize?{}", server.base, q.finish())
 }
 
-fn hidden(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;

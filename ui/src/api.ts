@@ -31,7 +31,11 @@ import type {
   RevocationReceipt,
   ServerEntry,
   ServiceStatus,
+  StaffKey,
+  StaffKeyQuery,
+  Page,
   User,
+  UserQuery,
 } from "./types";
 
 export class ApiError extends Error {
@@ -134,11 +138,13 @@ export const preview = (id: string) => call<Preview>("preview", { id });
 export const previewFhir = (id: string, path: string) => call<FhirJson>("preview_fhir", { id, path });
 export const history = (id: string) => call<AccessEvent[]>("history", { id });
 
-export const users = () => call<User[]>("users");
+/** Administrators: one page of the users they manage, searched, filtered, sorted and paged by the service. */
+export const users = (query: UserQuery = {}) => call<Page<User>>("users", { query });
 export const setRoles = (userId: number, roles: string[]) => call<User>("set_roles", { userId, roles });
 export const setPractices = (userId: number, practices: number[]) =>
   call<User>("set_practices", { userId, practices });
-export const staffCredentials = () => call<Credential[]>("staff_credentials");
+/** Administrators: one page of the staff keys of their practices. */
+export const staffCredentials = (query: StaffKeyQuery = {}) => call<Page<StaffKey>>("staff_credentials", { query });
 export const nudges = () => call<Nudge[]>("nudges");
 export const practiceNudges = (unusedDays: number | null) => call<Nudge[]>("practice_nudges", { unusedDays });
 /** "Got it" on an access-change notice (the signed-in person's own). */

@@ -194,8 +194,8 @@ describe("nudge badges", () => {
       approvals: () => [{ app_id: "a", practice_id: 1, status: "pending" }],
       practice_nudges: () => [],
       list_credentials: () => [],
-      staff_credentials: () => [],
-      users: () => [],
+      staff_credentials: () => ({ items: [], total: 0, offset: 0, limit: 25 }),
+      users: () => ({ items: [], total: 0, offset: 0, limit: 25 }),
       practices: () => [],
     });
     await vi.waitFor(() => expect(document.querySelector('[data-testid="developer-badge"]')?.textContent).toBe("2"));

@@ -4,7 +4,8 @@
 // URL parameters for screenshots: ?empty=1 (no credentials), ?fail=list_credentials
 // (that command fails), ?remote=1 (start on a remote clinic server; with ?as=patient signed in there),
 // ?offline=1 (that server starts unreachable; a button at the bottom left toggles it), ?steps=demo-patient,preview (click elements by data-testid, one after another;
-// "fill:#id=value" types into a field; "key:Escape" presses a key).
+// "fill:#id=value" types into a field; "key:Escape" presses a key), ?many=1 (200 staff and 5,000 patient users, for
+// the administrator's tables).
 
 import type { AccessEvent, App, Approval, ConnectedApp, ConnectionStatus, Credential, FhirJson, Nudge, OutboxEntry, PatientSummary, User } from "./types";
 
@@ -35,6 +36,37 @@ const patientList: PatientSummary[] = [
   { id: "p-asa", name: "Asa Hermiston", birth_date: "1971-03-03", gender: "male", practices: [2] },
   { id: "p-chet", name: "Chet Thompson", birth_date: "1939-01-27", gender: "male", practices: [2] },
 ];
+
+if (params.get("many")) {
+  const given = ["Aaliyah", "Amir", "Ana", "Anders", "Beatriz", "Chen", "Diego", "Elif", "Fatima", "Grace", "Ingrid", "Kai", "Leila", "Mei", "Nadia", "Oscar", "Priya", "Tomás", "Yusuf", "Zara"];
+  const family = ["Adeyemi", "Bauer", "Castillo", "Dubois", "Fernández", "Haddad", "Kaur", "Kim", "Müller", "Nguyen", "O'Brien", "Patel", "Rossi", "Silva", "Tanaka", "Zhang"];
+  const staffRoles = ["provider", "nurse", "front_desk", "provider", "nurse", "developer"];
+  for (let i = 0; i < 5200; i++) {
+    const name = `${given[i % given.length]} ${family[Math.floor(i / given.length) % family.length]}`;
+    const staff = i < 200;
+    users.push({
+      id: 100 + i,
+      username: `${staff ? "staff" : "patient"}-${i}`,
+      display_name: name,
+      roles: staff ? [staffRoles[i % staffRoles.length]] : ["patient"],
+      practices: staff ? [practices[i % 2]] : [],
+      patient_id: staff ? null : `p-${i}`,
+      patient_of: staff ? [] : [practices[i % 2]],
+      last_sign_in_at: i % 3 === 0 ? null : iso(now - (i % 97) * DAY),
+    });
+  }
+}
+
+/** A page as the service answers it: searched, filtered, sorted and paged. */
+function mockPage<T>(all: T[], query: Record<string, unknown>, match: (x: T, q: string) => boolean, keys: Record<string, (x: T) => string>, filter: (x: T) => boolean = () => true) {
+  const q = String(query.q ?? "").trim().toLowerCase();
+  const sort = keys[String(query.sort ?? "name")] ?? Object.values(keys)[0];
+  const dir = query.dir === "desc" ? -1 : 1;
+  const offset = Number(query.offset ?? 0);
+  const limit = Number(query.limit ?? 25);
+  const found = all.filter((x) => (!q || match(x, q)) && filter(x)).sort((a, b) => dir * sort(a).localeCompare(sort(b)));
+  return { items: found.slice(offset, offset + limit), total: found.length, offset, limit };
+}
 
 let signedIn: User | null = null;
 
@@ -488,7 +520,18 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
     return bundle(clinical[type] ?? []);
   },
   history: ({ id }) => history(id),
-  users: () => (signedIn?.roles.includes("administrator") ? users : fail("forbidden", "Administrators only.")),
+  users: ({ query = {} }) => {
+    if (!signedIn?.roles.includes("administrator")) fail("forbidden", "Administrators only.");
+    return mockPage(
+      users,
+      query,
+      (u, q) => u.display_name.toLowerCase().includes(q) || u.username.includes(q),
+      { name: (u) => u.display_name, username: (u) => u.username, last_sign_in: (u) => u.last_sign_in_at ?? "", created: (u) => String(u.id).padStart(8, "0") },
+      (u) =>
+        (!query.role || u.roles.includes(query.role)) &&
+        (!query.practice || u.practices.some((p) => p.id === query.practice) || (u.patient_of ?? []).some((p) => p.id === query.practice)),
+    );
+  },
   set_roles: ({ userId, roles }) => {
     const u = users.find((x) => x.id === userId)!;
     u.roles = roles;
@@ -501,7 +544,19 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
     noteAccessChange(u, "practices");
     return u;
   },
-  staff_credentials: () => credentials.filter((c) => c.kind !== "patient_app"),
+  staff_credentials: ({ query = {} }) => {
+    const owner = (c: Credential) => users.find((u) => u.username === c.owner);
+    const keys = credentials
+      .filter((c) => c.kind !== "patient_app")
+      .map((c) => ({ ...c, owner_name: owner(c)?.display_name ?? c.owner, owner_practices: owner(c)?.practices ?? [] }));
+    return mockPage(
+      keys,
+      query,
+      (k, q) => k.name.toLowerCase().includes(q) || k.owner_name.toLowerCase().includes(q) || k.owner.includes(q),
+      { name: (k) => k.name, owner: (k) => k.owner_name, created: (k) => k.created_at, last_used: (k) => k.last_used_at ?? "", valid_to: (k) => k.valid_to ?? "9999" },
+      (k) => (!query.kind || k.kind === query.kind) && (!query.practice || k.owner_practices.some((p) => p.id === query.practice)),
+    );
+  },
   nudges: () => [
     ...accessChanges.filter((n) => n.owner === signedIn?.username && !n.acknowledged_at && credentials.some((c) => c.id === n.credential_id && c.status === "active")),
     ...mockNudges(credentials.filter((c) => c.owner === signedIn?.username), 60),

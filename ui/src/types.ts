@@ -45,12 +45,54 @@ export interface User {
   practices: Practice[];
   /** The Patient resource id of a patient user. */
   patient_id: string | null;
+  /** A patient user: the practices their Patient record belongs to. */
+  patient_of?: Practice[];
+  /** The last successful sign-in; null: never. */
+  last_sign_in_at?: Instant | null;
+}
+
+/** One page of a list the service searches, sorts and pages. */
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+export type SortDir = "asc" | "desc";
+
+/** `GET /api/users`: every field optional. */
+export interface UserQuery {
+  q?: string;
+  role?: string;
+  practice?: number;
+  sort?: "name" | "username" | "last_sign_in" | "created";
+  dir?: SortDir;
+  offset?: number;
+  limit?: number;
+}
+
+/** `GET /api/staff-credentials`: every field optional. */
+export interface StaffKeyQuery {
+  q?: string;
+  kind?: "developer" | "provider";
+  practice?: number;
+  sort?: "name" | "owner" | "created" | "last_used" | "valid_to";
+  dir?: SortDir;
+  offset?: number;
+  limit?: number;
 }
 
 /** `patient_app`, `developer` or `provider`. */
 export type CredentialKind = "patient_app" | "developer" | "provider" | string;
 
 export type CredentialStatus = "active" | "inactive";
+
+/** A staff key in an administrator's list: the credential with its owner's name and practices. */
+export interface StaffKey extends Credential {
+  owner_name: string;
+  owner_practices: Practice[];
+}
 
 export interface NewCredential {
   kind: CredentialKind;

@@ -68,6 +68,131 @@ pub struct User {
     pub practices: Vec<Practice>,
     /// The Patient resource id of a patient user.
     pub patient_id: Option<String>,
+    /// A patient user: the practices their Patient record belongs to (they are rarely members of any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patient_of: Vec<Practice>,
+    /// The last successful sign-in, through any door; `null`: never.
+    #[serde(default)]
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// Rows a page holds when the request does not say (`limit`).
+pub const DEFAULT_PAGE_LIMIT: u32 = 25;
+/// The most rows one page may hold.
+pub const MAX_PAGE_LIMIT: u32 = 100;
+/// The longest search (`q`), in characters.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// One page of a list the service searches, filters, sorts and pages: `items` from `offset`, at most `limit`
+/// of them, out of `total` that match.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// `GET /api/users`: every field optional. `q`: a case- and accent-insensitive substring of the display name or
+/// username (at most 100 characters); `role`; `practice` (one of the administrator's); `sort`: `name`
+/// (default), `username`, `last_sign_in` or `created`; `dir`: `asc` (default) or `desc`; `offset` (default 0);
+/// `limit` (1–100, default 25).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct UserQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl UserQuery {
+    /// The query string's pairs, in a fixed order (blank searches left out).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        push_text(&mut out, "q", self.q.as_deref().filter(|q| !q.trim().is_empty()));
+        push_text(&mut out, "role", self.role.as_deref());
+        push_text(&mut out, "practice", self.practice.map(|p| p.to_string()).as_deref());
+        push_text(&mut out, "sort", self.sort.as_deref());
+        push_text(&mut out, "dir", self.dir.as_deref());
+        push_text(&mut out, "offset", self.offset.map(|o| o.to_string()).as_deref());
+        push_text(&mut out, "limit", self.limit.map(|l| l.to_string()).as_deref());
+        out
+    }
+}
+
+/// `GET /api/staff-credentials`: every field optional. `q`: a case-insensitive substring of the key's name or
+/// of its owner's name or username (at most 100 characters); `kind`: `developer` or `provider`; `practice` (one
+/// of the administrator's; keys whose owner belongs to it); `sort`: `name`, `owner`, `created` (the default,
+/// newest first), `last_used` or `valid_to`; `dir`: `asc` or `desc` (with a `sort`, `asc` unless given);
+/// `offset`; `limit` (1–100, default 25).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct StaffKeyQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl StaffKeyQuery {
+    /// The query string's pairs, in a fixed order (blank searches left out).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        push_text(&mut out, "q", self.q.as_deref().filter(|q| !q.trim().is_empty()));
+        push_text(&mut out, "kind", self.kind.as_deref());
+        push_text(&mut out, "practice", self.practice.map(|p| p.to_string()).as_deref());
+        push_text(&mut out, "sort", self.sort.as_deref());
+        push_text(&mut out, "dir", self.dir.as_deref());
+        push_text(&mut out, "offset", self.offset.map(|o| o.to_string()).as_deref());
+        push_text(&mut out, "limit", self.limit.map(|l| l.to_string()).as_deref());
+        out
+    }
+
+    /// Neither searched nor filtered, from the first row: a page that then holds `total` rows is the whole list.
+    pub fn is_unfiltered_start(&self) -> bool {
+        self.q.as_deref().is_none_or(|q| q.trim().is_empty())
+            && self.kind.is_none()
+            && self.practice.is_none()
+            && self.offset.unwrap_or(0) == 0
+    }
+}
+
+fn push_text(out: &mut Vec<(&'static str, String)>, key: &'static str, value: Option<&str>) {
+    if let Some(v) = value {
+        out.push((key, v.to_owned()));
+    }
+}
+
+/// A staff key in an administrator's list: the credential, with its owner's name and practices.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StaffKey {
+    #[serde(flatten)]
+    pub credential: Credential,
+    /// The owner's display name.
+    #[serde(default)]
+    pub owner_name: String,
+    /// The owner's practices (the administrator sees the key through them).
+    #[serde(default)]
+    pub owner_practices: Vec<Practice>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

@@ -148,7 +148,7 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
         // A developer who is also a provider may write FHIR resources of the practice's patients.
         let mut admin = Client::new(&base).expect("client");
         admin.sign_in("admin", demo::DEMO_PASSWORD).await.expect("admin signs in");
-        let developer = admin.users().await.expect("users").into_iter().find(|u| u.username == "developer").expect("developer");
+        let developer = admin.user_named("developer").await.expect("users").expect("developer");
         admin.set_roles(developer.id, &["developer", "provider"]).await.expect("set roles");
         let mut dev = Client::new(&base).expect("client");
         dev.sign_in("developer", demo::DEMO_PASSWORD).await.expect("developer signs in");

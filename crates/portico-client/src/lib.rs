@@ -226,8 +226,32 @@ impl Client {
         Err(api_error(status, &bytes))
     }
 
-    pub async fn staff_credentials(&self) -> Result<Vec<wire::Credential>> {
-        self.get("api/staff-credentials").await
+    /// Administrators: one page of the staff keys of their practices (see [`wire::StaffKeyQuery`]).
+    pub async fn staff_credentials(&self, query: &wire::StaffKeyQuery) -> Result<wire::Page<wire::StaffKey>> {
+        self.get(self.with_query("api/staff-credentials", &query.pairs())?.as_str()).await
+    }
+
+    /// Administrators: every staff key of their practices, newest first, page after page.
+    pub async fn all_staff_credentials(&self) -> Result<Vec<wire::StaffKey>> {
+        let mut out = Vec::new();
+        loop {
+            let query =
+                wire::StaffKeyQuery { offset: Some(out.len() as u64), limit: Some(wire::MAX_PAGE_LIMIT), ..Default::default() };
+            let page = self.staff_credentials(&query).await?;
+            let done = page.items.is_empty() || out.len() + page.items.len() >= page.total as usize;
+            out.extend(page.items);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn with_query(&self, path: &str, pairs: &[(&str, String)]) -> Result<Url> {
+        let mut url = self.url(path)?;
+        if !pairs.is_empty() {
+            url.query_pairs_mut().extend_pairs(pairs);
+        }
+        Ok(url)
     }
 
     /// Nudges about the signed-in person's own credentials and connected apps.
@@ -248,8 +272,30 @@ impl Client {
         self.send(Method::POST, &format!("api/nudges/access-changes/{notice_id}/ack"), None::<&()>).await
     }
 
-    pub async fn users(&self) -> Result<Vec<wire::User>> {
-        self.get("api/users").await
+    /// Administrators: one page of the users they manage (see [`wire::UserQuery`]).
+    pub async fn users(&self, query: &wire::UserQuery) -> Result<wire::Page<wire::User>> {
+        self.get(self.with_query("api/users", &query.pairs())?.as_str()).await
+    }
+
+    /// Administrators: every user they manage, by name, page after page.
+    pub async fn all_users(&self) -> Result<Vec<wire::User>> {
+        let mut out = Vec::new();
+        loop {
+            let query =
+                wire::UserQuery { offset: Some(out.len() as u64), limit: Some(wire::MAX_PAGE_LIMIT), ..Default::default() };
+            let page = self.users(&query).await?;
+            let done = page.items.is_empty() || out.len() + page.items.len() >= page.total as usize;
+            out.extend(page.items);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Administrators: the user with this username, if they manage one.
+    pub async fn user_named(&self, username: &str) -> Result<Option<wire::User>> {
+        let query = wire::UserQuery { q: Some(username.to_owned()), limit: Some(wire::MAX_PAGE_LIMIT), ..Default::default() };
+        Ok(self.users(&query).await?.items.into_iter().find(|u| u.username == username))
     }
 
     pub async fn create_user(&self, req: &wire::NewUser) -> Result<wire::User> {

@@ -337,8 +337,9 @@ async fn receipts(State(state): State<AppState>, headers: HeaderMap) -> Response
     reply(with_user_read(&state, &headers, |store, user, _, _| manage::receipts(store, user)).await)
 }
 
-async fn staff_credentials(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user_read(&state, &headers, |store, user, _, now| manage::staff_credentials(store, user, now)).await)
+async fn staff_credentials(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let query = query_pairs(uri.query());
+    reply(with_user_read(&state, &headers, move |store, user, _, now| manage::staff_credentials(store, user, query, now)).await)
 }
 
 async fn nudges(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -363,8 +364,9 @@ async fn ack_access_change(State(state): State<AppState>, headers: HeaderMap, Ap
     reply(with_user(&state, &headers, move |store, user, _, now| manage::acknowledge_access_change(store, user, id, now)).await)
 }
 
-async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    reply(with_user_read(&state, &headers, |store, user, _, _| manage::users(store, user)).await)
+async fn users(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let query = query_pairs(uri.query());
+    reply(with_user_read(&state, &headers, move |store, user, _, _| manage::users(store, user, query)).await)
 }
 
 async fn create_user(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {

@@ -20,7 +20,8 @@ use serde_json::Value;
 use crate::{
     AccessChangeRecord, AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode,
     DesktopRefreshToken, ImportSummary, NewAccessChange, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned,
-    RefreshTokenRecord, Result, Store, StoreError, StoredResource, TokenRecord, UserRecord, WriteOutcome,
+    RefreshTokenRecord, Result, StaffKeyListing, Store, StoreError, StoredResource, TokenRecord, UserListing, UserRecord,
+    WriteOutcome,
 };
 
 /// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
@@ -55,6 +56,8 @@ store_trait! {
         fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
         /// Every user, or only those with a membership in one of `practices` (plus patients of those practices).
         fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>>;
+        /// How many users an administrator may manage match the listing, and its page of them.
+        fn users_page(&self, listing: &UserListing<'_>) -> Result<(usize, Vec<UserRecord>)>;
         fn patients(&self, practices: &[PracticeId], query: Option<&str>) -> Result<Vec<PatientSummary>>;
         /// The signed-in user of an unexpired, unrevoked session.
         fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>>;
@@ -65,6 +68,8 @@ store_trait! {
         fn credentials_of(&self, owner: UserId) -> Result<Vec<CredentialRecord>>;
         fn deleted_credentials_of(&self, owner: UserId, limit: usize) -> Result<Vec<CredentialRecord>>;
         fn staff_credentials(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>>;
+        /// How many staff keys of the administrator's practices match the listing, and its page of them.
+        fn staff_credentials_page(&self, listing: &StaffKeyListing<'_>) -> Result<(usize, Vec<CredentialRecord>)>;
         fn provider_credentials_listing(&self, practices: &[PracticeId]) -> Result<Vec<CredentialRecord>>;
         /// What the domain needs to decide a credential's effective access (its owner's roles, practices...).
         fn credential_facts(&self, c: &CredentialRecord) -> Result<CredentialFacts>;
@@ -148,6 +153,8 @@ store_trait! {
         fn set_password_hash(&mut self, username: &str, password_hash: &str) -> Result<bool>;
         fn set_roles(&mut self, id: UserId, roles: &[Role]) -> Result<()>;
         fn set_practices(&mut self, id: UserId, practices: &[PracticeId]) -> Result<()>;
+        /// Notes a successful sign-in (any door) as the user's last.
+        fn record_sign_in(&mut self, id: UserId, now: DateTime<Utc>) -> Result<()>;
         fn create_session(
             &mut self,
             digest: &Digest,

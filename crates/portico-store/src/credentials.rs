@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use portico_domain::{name_key, CredentialFacts, CredentialKind, Digest, PatientId, PracticeId, UserId, ValidityWindow};
+use portico_fhir::search::fold;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use crate::{parse_opt_ts, parse_ts, placeholders, sqlite, ts, unique_violation, Result, Store, StoreError};
@@ -68,6 +70,45 @@ pub struct CredentialChange {
     pub active: Option<bool>,
     pub patients: Option<Vec<PatientId>>,
 }
+
+/// The order of a page of staff keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaffKeySort {
+    /// The key's name, case-folded.
+    Name,
+    /// The owner's display name, folded (case and accents).
+    Owner,
+    Created,
+    /// When a token was last issued to it or it last read data; never used sorts as the oldest.
+    LastUsed,
+    /// The end of its validity window; a key without one sorts as the furthest away.
+    ValidTo,
+}
+
+/// One page of the staff keys an administrator oversees (see [`Store::staff_credentials_page`]).
+#[derive(Clone, Debug)]
+pub struct StaffKeyListing<'a> {
+    /// The administrator's practices: developer and provider keys whose owners belong to one of them.
+    pub visible_to: &'a [PracticeId],
+    /// A case-insensitive substring of the key's name, or of its owner's display name or username.
+    pub search: Option<&'a str>,
+    /// `Developer` or `Provider`.
+    pub kind: Option<CredentialKind>,
+    /// Keys whose owner belongs to this practice.
+    pub practice: Option<PracticeId>,
+    pub sort: StaffKeySort,
+    pub descending: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// When a credential was last used, as [`Store::last_used`] has it, as an SQL expression over `c` (for
+/// sorting): the newest successful token or read in the log (its index read backwards, stopping at the
+/// first match) or in the daily roll-up; NULL when never.
+const LAST_USED_SQL: &str = "nullif(max(
+    ifnull((SELECT a.at FROM audit a WHERE a.credential_id = c.id AND a.outcome = 'ok'
+            AND a.kind IN ('token_issued', 'fhir_access') ORDER BY a.seq DESC LIMIT 1), ''),
+    ifnull((SELECT max(d.last_at) FROM audit_daily d WHERE d.credential_id = c.id AND d.kind = 'fhir_access'), '')), '')";
 
 #[derive(Clone, Debug)]
 pub struct TokenRecord {
@@ -223,6 +264,57 @@ impl Store {
             placeholders(practices.len())
         );
         self.credentials_query(&sql, practices.iter().map(|p| p.0.into()).collect())
+    }
+
+    /// One page of the live staff keys (developer and provider) whose owners belong to one of
+    /// `listing.visible_to`, and how many match in all: one statement counts, one pages (ORDER BY … LIMIT).
+    /// Ties are broken by id, in the same direction, so pages never overlap.
+    pub fn staff_credentials_page(&self, listing: &StaffKeyListing<'_>) -> Result<(usize, Vec<CredentialRecord>)> {
+        let ps = listing.visible_to;
+        let mut cond = format!(
+            "c.deleted_at IS NULL AND c.kind IN ('developer', 'provider')
+             AND c.owner_id IN (SELECT user_id FROM memberships WHERE practice_id IN ({}))",
+            placeholders(ps.len())
+        );
+        let mut args: Vec<SqlValue> = ps.iter().map(|p| SqlValue::Integer(p.0)).collect();
+        if let Some(q) = listing.search.map(str::trim).filter(|q| !q.is_empty()) {
+            // instr, not LIKE: the needle's % and _ are plain characters. Key names are compared as their
+            // uniqueness key folds them; owners' names as the Users table folds them.
+            cond.push_str(" AND (instr(c.name_key, ?) > 0 OR instr(o.name_fold, ?) > 0 OR instr(o.username, ?) > 0)");
+            args.push(SqlValue::Text(name_key(q)));
+            args.push(SqlValue::Text(fold(q)));
+            args.push(SqlValue::Text(fold(q)));
+        }
+        if let Some(kind) = listing.kind {
+            cond.push_str(" AND c.kind = ?");
+            args.push(SqlValue::Text(kind.as_str().to_owned()));
+        }
+        if let Some(p) = listing.practice {
+            cond.push_str(" AND c.owner_id IN (SELECT user_id FROM memberships WHERE practice_id = ?)");
+            args.push(SqlValue::Integer(p.0));
+        }
+        let from = "credentials c JOIN users o ON o.id = c.owner_id";
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {cond}"))
+            .map_err(sqlite)?
+            .query_row(params_from_iter(args.iter()), |r| r.get(0))
+            .map_err(sqlite)?;
+        let dir = if listing.descending { "DESC" } else { "ASC" };
+        let key = match listing.sort {
+            StaffKeySort::Name => format!("c.name_key {dir}"),
+            StaffKeySort::Owner => format!("o.name_fold {dir}, o.username {dir}"),
+            StaffKeySort::Created => format!("c.created_at {dir}"),
+            StaffKeySort::LastUsed => format!("{LAST_USED_SQL} {dir}"),
+            // No end date is the furthest end of all.
+            StaffKeySort::ValidTo => format!("c.valid_to {dir} NULLS {}", if listing.descending { "FIRST" } else { "LAST" }),
+        };
+        let columns = CRED_COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT {columns} FROM {from} WHERE {cond} ORDER BY {key}, c.id {dir} LIMIT ? OFFSET ?");
+        args.push(SqlValue::Integer(i64::try_from(listing.limit).unwrap_or(i64::MAX)));
+        args.push(SqlValue::Integer(i64::try_from(listing.offset).unwrap_or(i64::MAX)));
+        let page = self.credentials_query(&sql, args)?;
+        Ok((usize::try_from(total).unwrap_or(0), page))
     }
 
     /// Provider keys that list a patient of one of `practices`, whoever owns them (an owner who left the

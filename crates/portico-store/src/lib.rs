@@ -27,10 +27,10 @@ use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
 pub use access_changes::{AccessChangeRecord, NewAccessChange};
-pub use accounts::{display_name, NewUser, PatientLink, PatientSummary, UserRecord};
+pub use accounts::{display_name, NewUser, PatientLink, PatientSummary, UserListing, UserRecord, UserSort};
 pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
-pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, TokenRecord};
+pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, StaffKeyListing, StaffKeySort, TokenRecord};
 pub use db::Database;
 pub use desktop::{DesktopCode, DesktopRefreshToken};
 pub use maintenance::Pruned;
@@ -100,6 +100,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_apps.sql"),
     include_str!("migrations/0008_desktop_signin.sql"),
     include_str!("migrations/0009_access_changes.sql"),
+    include_str!("migrations/0010_users_table.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.
@@ -154,7 +155,8 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sqlite)?;
             tx.commit().map_err(sqlite)?;
         }
-        self.fill_name_keys()
+        self.fill_name_keys()?;
+        self.fill_user_folds()
     }
 
     /// Opens a nested unit of work; [`Store::release`] keeps it, [`Store::rollback_to`] undoes it.

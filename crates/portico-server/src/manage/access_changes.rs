@@ -426,6 +426,7 @@ mod tests {
             roles: vec![],
             practices: vec![],
             created_at: Utc::now(),
+            last_sign_in_at: None,
         };
         let ps = |ids: &[&str]| ids.iter().map(|p| PatientId((*p).into())).collect::<Vec<_>>();
         let scopes = |s: &str| ScopeSet::parse(s).unwrap().0;

@@ -7,11 +7,14 @@ use portico_domain::{
     effective_access, random_id, AuditEvent, AuditKind, CredentialKind, CredentialName, PatientId, PracticeId, Role, Secret,
     ValidityWindow,
 };
-use portico_store::{CredentialChange, CredentialRecord, NewCredential, ReadStore, UserRecord, WriteStore};
+use portico_store::{
+    CredentialChange, CredentialRecord, NewCredential, ReadStore, StaffKeyListing, StaffKeySort, UserRecord, WriteStore,
+};
 
 use crate::error::ApiFailure;
 use crate::state::Config;
 
+use super::listing::{clip, page, Params};
 use super::*;
 
 pub fn to_credential(store: &dyn ReadStore, c: &CredentialRecord, now: DateTime<Utc>) -> Result<wire::Credential> {
@@ -180,10 +183,59 @@ pub fn list_credentials(store: &dyn ReadStore, user: &UserRecord, now: DateTime<
     store.credentials_of(user.id)?.iter().filter(|c| !c.kind.is_grant()).map(|c| to_credential(store, c, now)).collect()
 }
 
-/// Staff keys of the administrator's practices.
-pub fn staff_credentials(store: &dyn ReadStore, user: &UserRecord, now: DateTime<Utc>) -> Result<Vec<wire::Credential>> {
+/// `GET /api/staff-credentials`: one page of the developer and provider keys whose owners belong to the
+/// administrator's practices, searched, filtered, sorted and paged by the store; see [`wire::StaffKeyQuery`].
+pub fn staff_credentials(
+    store: &dyn ReadStore,
+    user: &UserRecord,
+    query: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> Result<wire::Page<wire::StaffKey>> {
     require_admin(user)?;
-    store.staff_credentials(&user.practices)?.iter().map(|c| to_credential(store, c, now)).collect()
+    let params = Params::new(query, &["q", "kind", "practice", "sort", "dir", "offset", "limit"])?;
+    let search = params.search()?;
+    let kind = match params.get("kind") {
+        None => None,
+        Some("developer") => Some(CredentialKind::Developer),
+        Some("provider") => Some(CredentialKind::Provider),
+        Some(other) => return Err(ApiFailure::invalid(format!("kind: developer or provider (not '{}')", clip(other)))),
+    };
+    let practice = params.practice(user)?;
+    let (sort, descending) = params.order(
+        &[
+            ("name", StaffKeySort::Name),
+            ("owner", StaffKeySort::Owner),
+            ("created", StaffKeySort::Created),
+            ("last_used", StaffKeySort::LastUsed),
+            ("valid_to", StaffKeySort::ValidTo),
+        ],
+        StaffKeySort::Created,
+        true,
+    )?;
+    let (offset, limit) = params.window()?;
+    let (total, rows) = store.staff_credentials_page(&StaffKeyListing {
+        visible_to: &user.practices,
+        search: search.as_deref(),
+        kind,
+        practice,
+        sort,
+        descending,
+        offset: usize::try_from(offset).unwrap_or(usize::MAX),
+        limit: limit as usize,
+    })?;
+    let names = practice_names(store)?;
+    let items = rows
+        .iter()
+        .map(|c| {
+            let owner = store.user(c.owner)?;
+            Ok(wire::StaffKey {
+                credential: to_credential(store, c, now)?,
+                owner_name: owner.as_ref().map(|o| o.display_name.clone()).unwrap_or_default(),
+                owner_practices: owner.map(|o| wire_practices(&o.practices, &names)).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(page(items, total, offset, limit))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

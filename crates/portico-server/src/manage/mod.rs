@@ -14,6 +14,7 @@ mod apps;
 mod credentials;
 mod export;
 mod history;
+mod listing;
 mod nudges;
 mod previews;
 mod sessions;
@@ -40,18 +41,33 @@ pub use users::*;
 type Result<T> = std::result::Result<T, ApiFailure>;
 
 pub fn to_user(store: &dyn ReadStore, u: &UserRecord) -> Result<wire::User> {
-    let names: BTreeMap<PracticeId, String> = store.practices()?.into_iter().collect();
+    user_with(store, u, &practice_names(store)?)
+}
+
+/// Every practice's name by id.
+pub(crate) fn practice_names(store: &dyn ReadStore) -> Result<BTreeMap<PracticeId, String>> {
+    Ok(store.practices()?.into_iter().collect())
+}
+
+pub(super) fn wire_practices(ids: &[PracticeId], names: &BTreeMap<PracticeId, String>) -> Vec<wire::Practice> {
+    ids.iter().map(|p| wire::Practice { id: p.0, name: names.get(p).cloned().unwrap_or_default() }).collect()
+}
+
+/// A user as the API shows them, with the practice names already read.
+fn user_with(store: &dyn ReadStore, u: &UserRecord, names: &BTreeMap<PracticeId, String>) -> Result<wire::User> {
+    let patient_of = match &u.patient {
+        Some(p) => wire_practices(&store.patient_practices(p)?, names),
+        None => Vec::new(),
+    };
     Ok(wire::User {
         id: u.id.0,
         username: u.username.clone(),
         display_name: u.display_name.clone(),
         roles: u.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        practices: u
-            .practices
-            .iter()
-            .map(|p| wire::Practice { id: p.0, name: names.get(p).cloned().unwrap_or_default() })
-            .collect(),
+        practices: wire_practices(&u.practices, names),
         patient_id: u.patient.as_ref().map(|p| p.0.clone()),
+        patient_of,
+        last_sign_in_at: u.last_sign_in_at,
     })
 }
 

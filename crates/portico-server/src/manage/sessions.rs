@@ -48,6 +48,9 @@ pub async fn sign_in(state: &AppState, req: wire::SignIn, addr: Option<IpAddr>) 
                 let mut e = AuditEvent::new(AuditKind::SignIn, now);
                 e.actor = Some(user.id);
                 store.append_audit(&[e])?;
+                // Every door (this API, the desktop's browser sign-in, the SMART authorization pages) signs in
+                // here, so this is the one place that keeps "last sign-in".
+                store.record_sign_in(user.id, now)?;
                 let token = Secret::generate(SecretKind::Session, &mut rand::rngs::OsRng);
                 let expires_at = now + Duration::seconds(lifetime);
                 store.create_session(&token.digest(), user.id, now, expires_at)?;

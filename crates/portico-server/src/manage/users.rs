@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use portico_api as wire;
 use portico_domain::{hash_password, AuditEvent, AuditKind, PatientId, PracticeId, Role, UserId, Username};
-use portico_store::{ReadStore, UserRecord, WriteStore};
+use portico_store::{ReadStore, UserListing, UserRecord, UserSort, WriteStore};
 
 use crate::error::ApiFailure;
 
+use super::listing::{clip, page, Params};
 use super::*;
 
 pub fn patients(store: &dyn ReadStore, user: &UserRecord, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
@@ -30,9 +31,47 @@ pub fn practices(store: &dyn ReadStore) -> Result<Vec<wire::Practice>> {
     Ok(store.practices()?.into_iter().map(|(id, name)| wire::Practice { id: id.0, name }).collect())
 }
 
-pub fn users(store: &dyn ReadStore, admin: &UserRecord) -> Result<Vec<wire::User>> {
+/// `GET /api/users`: one page of the people an administrator manages (members and patients of their
+/// practices, and users who belong nowhere yet), searched, filtered, sorted and paged by the store; see
+/// [`wire::UserQuery`] for the parameters.
+pub fn users(store: &dyn ReadStore, admin: &UserRecord, query: Vec<(String, String)>) -> Result<wire::Page<wire::User>> {
     require_admin(admin)?;
-    store.users(Some(&admin.practices))?.iter().map(|u| to_user(store, u)).collect()
+    let params = Params::new(query, &["q", "role", "practice", "sort", "dir", "offset", "limit"])?;
+    let search = params.search()?;
+    let role = params
+        .get("role")
+        .map(|r| {
+            Role::parse(r).ok_or_else(|| {
+                let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                ApiFailure::invalid(format!("role: one of {} (not '{}')", names.join(", "), clip(r)))
+            })
+        })
+        .transpose()?;
+    let practice = params.practice(admin)?;
+    let (sort, descending) = params.order(
+        &[
+            ("name", UserSort::Name),
+            ("username", UserSort::Username),
+            ("last_sign_in", UserSort::LastSignIn),
+            ("created", UserSort::Created),
+        ],
+        UserSort::Name,
+        false,
+    )?;
+    let (offset, limit) = params.window()?;
+    let (total, rows) = store.users_page(&UserListing {
+        visible_to: &admin.practices,
+        search: search.as_deref(),
+        role,
+        practice,
+        sort,
+        descending,
+        offset: usize::try_from(offset).unwrap_or(usize::MAX),
+        limit: limit as usize,
+    })?;
+    let names = practice_names(store)?;
+    let items = rows.iter().map(|u| user_with(store, u, &names)).collect::<Result<Vec<_>>>()?;
+    Ok(page(items, total, offset, limit))
 }
 
 fn parse_roles(roles: &[String]) -> Result<Vec<Role>> {
