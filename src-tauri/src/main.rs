@@ -54,6 +54,7 @@ fn main() {
             commands::nudges,
             commands::practice_nudges,
             commands::patients,
+            commands::patients_by_id,
             commands::practices,
             commands::capability_statement,
             commands::service_features,

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use crate::{
     AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode, DesktopRefreshToken,
-    ImportSummary, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned, RefreshTokenRecord, Result, Store, StoreError,
-    StoredResource, TokenRecord, UserRecord, WriteOutcome,
+    ImportSummary, NewCredential, NewUser, PatientFilter, PatientQuery, PatientSummary, Pruned, RefreshTokenRecord, Result,
+    Store, StoreError, StoredResource, TokenRecord, UserRecord, WriteOutcome,
 };
 
 /// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
@@ -55,7 +55,8 @@ store_trait! {
         fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
         /// Every user, or only those with a membership in one of `practices` (plus patients of those practices).
         fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>>;
-        fn patients(&self, practices: &[PracticeId], query: Option<&str>) -> Result<Vec<PatientSummary>>;
+        /// Patients of `practices` that `query` finds (at most `limit`; exact identifiers first, then by name).
+        fn patients(&self, practices: &[PracticeId], query: &PatientQuery, limit: usize) -> Result<Vec<PatientSummary>>;
         /// The signed-in user of an unexpired, unrevoked session.
         fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>>;
 

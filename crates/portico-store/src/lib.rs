@@ -14,6 +14,7 @@ mod backend;
 mod credentials;
 mod db;
 mod desktop;
+mod directory;
 mod maintenance;
 mod resources;
 mod retention;
@@ -25,13 +26,15 @@ use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
-pub use accounts::{display_name, NewUser, PatientLink, PatientSummary, UserRecord};
+pub use accounts::{NewUser, PatientLink, PatientSummary, UserRecord};
 pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, TokenRecord};
 pub use db::Database;
 pub use desktop::{DesktopCode, DesktopRefreshToken};
+pub use directory::{birth_date_prefix, PatientQuery, TextQuery, MAX_QUERY_WORDS};
 pub use maintenance::Pruned;
+pub use portico_fhir::patient::display_name;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
 /// What can go wrong in a store, whatever the backend. Nothing here names a driver's type: a backend maps its
@@ -97,10 +100,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_audit_rollup.sql"),
     include_str!("migrations/0007_apps.sql"),
     include_str!("migrations/0008_desktop_signin.sql"),
+    include_str!("migrations/0009_patient_directory.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.
 const SEARCH_INDEX_MIGRATION: usize = 3;
+/// The migration that creates the patient directory; Patients stored before it are added in its transaction.
+const PATIENT_DIRECTORY_MIGRATION: usize = 9;
 
 pub struct Store {
     conn: Connection,
@@ -147,6 +153,9 @@ impl Store {
             tx.execute_batch(sql).map_err(sqlite)?;
             if i + 1 == SEARCH_INDEX_MIGRATION {
                 search::backfill_index(&tx)?;
+            }
+            if i + 1 == PATIENT_DIRECTORY_MIGRATION {
+                directory::backfill(&tx)?;
             }
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sqlite)?;
             tx.commit().map_err(sqlite)?;
