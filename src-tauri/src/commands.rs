@@ -336,9 +336,20 @@ pub async fn staff_credentials(
     Ok(page)
 }
 
+/// A search as the person types: never cached (each keystroke's answer is only good for that keystroke).
 #[tauri::command]
-pub async fn patients(desktop: State<'_, Desktop>, query: Option<String>) -> Result<Vec<wire::PatientSummary>> {
-    Ok(desktop.signed_in().await?.patients(query.as_deref()).await?)
+pub async fn patients(
+    desktop: State<'_, Desktop>,
+    query: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<wire::PatientSummary>> {
+    Ok(desktop.signed_in().await?.patients(query.as_deref(), limit).await?)
+}
+
+/// The summaries of given patients (chips, preview names); in remote mode kept for offline use.
+#[tauri::command]
+pub async fn patients_by_id(desktop: State<'_, Desktop>, ids: Vec<String>) -> Result<Vec<wire::PatientSummary>> {
+    desktop.patients_by_id(ids).await
 }
 
 #[tauri::command]

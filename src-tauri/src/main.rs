@@ -55,6 +55,7 @@ fn main() {
             commands::practice_nudges,
             commands::acknowledge_access_change,
             commands::patients,
+            commands::patients_by_id,
             commands::practices,
             commands::capability_statement,
             commands::service_features,

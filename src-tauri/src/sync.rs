@@ -2,6 +2,7 @@
 //! put in the outbox, and a sync that sends the outbox in order once the server is back and says what
 //! changed there meanwhile. Embedded mode passes straight through (nothing to cache: the service is here).
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use chrono::Utc;
@@ -27,6 +28,33 @@ const WATCHED: [(&str, &str); 5] = [
 const STAFF_KEY_NAMES: &str = "staff_key_names";
 /// How many staff key names are kept: the most recently seen.
 const MAX_REMEMBERED_NAMES: usize = 5_000;
+/// Where remote mode keeps the patient summaries it has been shown, merged, and how many at most.
+const PATIENT_NAMES: &str = "patient_names";
+const PATIENT_NAMES_KEPT: usize = 2000;
+
+fn id_of(v: &serde_json::Value) -> &str {
+    v["id"].as_str().unwrap_or_default()
+}
+
+/// The cached patient summaries after the server answered `fresh` for the ids `asked`: the fresh ones first,
+/// then the others kept (an asked id the server no longer shows is dropped), at most [`PATIENT_NAMES_KEPT`].
+/// None when nothing changed: this is asked at every render of a list of keys, and then nothing is written.
+fn merged_patient_names(
+    kept: Vec<serde_json::Value>,
+    fresh: Vec<serde_json::Value>,
+    asked: &HashSet<&str>,
+) -> Option<Vec<serde_json::Value>> {
+    let known: Vec<&serde_json::Value> = kept.iter().filter(|v| asked.contains(id_of(v))).collect();
+    if known.len() == fresh.len() && fresh.iter().all(|f| known.contains(&f)) {
+        return None;
+    }
+    Some(fresh.into_iter().chain(kept.into_iter().filter(|v| !asked.contains(id_of(v)))).take(PATIENT_NAMES_KEPT).collect())
+}
+
+/// What the cache can say offline about the ids `asked`.
+fn cached_patient_names(kept: Vec<serde_json::Value>, asked: &HashSet<&str>) -> Vec<wire::PatientSummary> {
+    kept.into_iter().filter(|v| asked.contains(id_of(v))).filter_map(|v| serde_json::from_value(v).ok()).collect()
+}
 
 /// An outbox entry as the UI reads it: with the id of the card it acts on.
 #[derive(Serialize)]
@@ -178,6 +206,38 @@ impl Desktop {
         self.remember(&who, STAFF_KEY_NAMES, &serde_json::Value::Array(merge_names(seen, page)));
         if let Some(whole) = whole_list(query, page) {
             self.remember(&who, "staff_credentials", &whole);
+        }
+    }
+
+    /// The summaries of these patients (chips of a key's chosen patients, names in a preview). In remote mode
+    /// every answer is merged into one cached list per account (the newest [`PATIENT_NAMES_KEPT`]), so names
+    /// still show offline; an id the server no longer shows is dropped from it.
+    pub async fn patients_by_id(&self, ids: Vec<String>) -> Result<Vec<wire::PatientSummary>, CommandError> {
+        let client = self.signed_in().await?;
+        let Some(who) = self.account().await else { return Ok(client.patients_by_id(&ids).await?) };
+        let answer = match client.patients_by_id(&ids).await {
+            Err(e) if e.status() == Some(401) => {
+                self.force_renew().await?;
+                self.signed_in().await?.patients_by_id(&ids).await
+            }
+            other => other,
+        };
+        let kept: Vec<serde_json::Value> = self.recall(&who, PATIENT_NAMES).unwrap_or_default();
+        let asked: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        match answer {
+            Ok(found) => {
+                self.went_online();
+                let fresh: Vec<serde_json::Value> = found.iter().filter_map(|p| serde_json::to_value(p).ok()).collect();
+                if let Some(merged) = merged_patient_names(kept, fresh, &asked) {
+                    self.remember(&who, PATIENT_NAMES, &serde_json::Value::Array(merged));
+                }
+                Ok(found)
+            }
+            Err(e) if e.is_unreachable() => {
+                self.went_offline();
+                Ok(cached_patient_names(kept, &asked))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -431,6 +491,8 @@ async fn execute(client: &Client, action: &Action) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use portico_api as wire;
     use serde_json::json;
 
@@ -478,6 +540,27 @@ mod tests {
         assert!(super::whole_list(&searched, &page(&["a"], 1)).is_none(), "a search");
         let later = wire::StaffKeyQuery { offset: Some(25), ..Default::default() };
         assert!(super::whole_list(&later, &page(&[], 2)).is_none(), "not from the first row");
+    }
+
+    #[test]
+    fn patient_names_are_merged_for_offline_use() {
+        let p = |id: &str, name: &str| json!({"id": id, "name": name, "birth_date": null, "gender": null, "mrn": null, "practices": [1]});
+        let asked: HashSet<&str> = ["a", "b", "gone"].into_iter().collect();
+        let kept = vec![p("gone", "Left the practice"), p("x", "Other"), p("a", "Ann Old")];
+        let merged = super::merged_patient_names(kept.clone(), vec![p("a", "Ann New"), p("b", "Bo")], &asked).expect("changed");
+        assert_eq!(
+            merged,
+            vec![p("a", "Ann New"), p("b", "Bo"), p("x", "Other")],
+            "fresh first, others kept, the gone one dropped"
+        );
+        assert_eq!(super::merged_patient_names(merged.clone(), vec![p("b", "Bo"), p("a", "Ann New")], &asked), None, "unchanged");
+        let many: Vec<_> = (0..super::PATIENT_NAMES_KEPT + 5).map(|i| p(&format!("k{i}"), "K")).collect();
+        assert_eq!(
+            super::merged_patient_names(many, vec![p("a", "A")], &asked).expect("changed").len(),
+            super::PATIENT_NAMES_KEPT
+        );
+        let offline = super::cached_patient_names(merged, &["b", "x", "unknown"].into_iter().collect());
+        assert_eq!(offline.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Bo", "Other"]);
     }
 
     #[test]

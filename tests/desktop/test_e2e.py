@@ -294,14 +294,20 @@ def test_staff_roles_developer_keys_and_a_provider_window(app):
             "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
             el, value,
         )
-    wait(app, (By.ID, "patient-search")).send_keys("Reyna")
+    reyna_id = "76d2fa2d-66a6-4823-8dab-52cd70822844"
+    search = wait(app, (By.ID, "patient-search"))
+    search.send_keys("Reyna")
     # The result list re-renders as the search settles; pick Reyna once her option is there and stays put.
-    reyna = '[data-testid="patient-option"][data-patient-id="76d2fa2d-66a6-4823-8dab-52cd70822844"]'
+    reyna = f'[data-testid="patient-option"][data-patient-id="{reyna_id}"]'
 
     def pick_reyna(d):
         try:
             options = d.find_elements(By.CSS_SELECTOR, reyna)
-            if options:
+            settled = d.find_element(By.ID, "patient-results").get_attribute("data-render-query") == "Reyna"
+            if options and settled:
+                # People pick by name, date of birth and MRN; the 36-character id is not shown.
+                text = options[0].text
+                assert "Reyna Ziemann" in text and "MRN" in text and "1974" in text and reyna_id not in text, text
                 press(app, options[0])
                 return True
         except StaleElementReferenceException:
@@ -309,7 +315,22 @@ def test_staff_roles_developer_keys_and_a_provider_window(app):
         return False
 
     WebDriverWait(app.driver, TIMEOUT).until(pick_reyna)
-    wait(app, tid("patient-chip"))
+    chip = wait(app, tid("patient-chip"))
+    assert chip.text.startswith("Reyna Ziemann"), chip.text
+    assert chip.find_element(By.TAG_NAME, "button").get_attribute("aria-label") == "Remove Reyna Ziemann"
+    # The keystroke was measured, input event to results painted.
+    assert float(app.driver.find_element(By.ID, "patient-results").get_attribute("data-render-ms")) >= 0
+    # Backspace in the emptied box takes the last chip away; typing and Enter adds the top match again.
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACK_SPACE)
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: search.get_attribute("value") == "")
+    search.send_keys(Keys.BACK_SPACE)
+    WebDriverWait(app.driver, TIMEOUT).until(lambda d: not d.find_elements(*tid("patient-chip")))
+    search.send_keys("ziem")
+    wait(app, (By.CSS_SELECTOR, '#patient-results[data-render-query="ziem"]'))
+    search.send_keys(Keys.ENTER)
+    chip = wait(app, (By.CSS_SELECTOR, f'[data-testid="patient-chip"][data-patient-id="{reyna_id}"]'))
+    assert len(app.driver.find_elements(*tid("patient-chip"))) == 1
     app.screenshot("11-provider-new-key")
     click(app, tid("create-provider-key"))
     details = issued_details(app)

@@ -37,7 +37,7 @@ async fn a_providers_practice_change_is_told_to_the_owner_until_they_acknowledge
     };
     let of_2 = s.patients_of(2).into_iter().find(|p| !only_1.contains(p)).expect("a patient of practice 2");
     let names: Vec<String> = {
-        let all = prov.patients(None).await.expect("patients");
+        let all = prov.patients_by_id(&only_1).await.expect("patients");
         only_1.iter().map(|id| all.iter().find(|p| &p.id == id).expect("listed").name.clone()).collect()
     };
     let mut req = new_credential("provider", "Ward round");

@@ -20,6 +20,7 @@ mod loopback_guard;
 mod management;
 mod nudges;
 mod oauth;
+mod patient_picker;
 mod sample_app;
 mod search_extras;
 mod secrets_at_rest;

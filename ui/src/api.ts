@@ -150,7 +150,11 @@ export const practiceNudges = (unusedDays: number | null) => call<Nudge[]>("prac
 /** "Got it" on an access-change notice (the signed-in person's own). */
 export const acknowledgeAccessChange = (noticeId: number) =>
   call<AccessChangeAcknowledged>("acknowledge_access_change", { noticeId });
-export const patients = (query: string | null) => call<PatientSummary[]>("patients", { query });
+/** Patients of the staff member's practices matching `query` (name words, a date of birth YYYY-MM-DD / YYYY-MM /
+ * YYYY, an MRN, an id; null: everyone), at most `limit` (the server's default, 20, when null). */
+export const patients = (query: string | null, limit: number | null = null) => call<PatientSummary[]>("patients", { query, limit });
+/** The summaries of these patients (those of the staff member's practices). */
+export const patientsById = (ids: string[]) => call<PatientSummary[]>("patients_by_id", { ids });
 export const practices = () => call<Practice[]>("practices");
 export const capabilityStatement = () => call<FhirJson>("capability_statement");
 

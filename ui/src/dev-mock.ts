@@ -31,11 +31,13 @@ const users: User[] = [
   { id: 7, username: "appdev", display_name: "Ines Indie", roles: ["app_developer"], practices: [], patient_id: null },
 ];
 const patientList: PatientSummary[] = [
-  { id: "p-reyna", name: "Reyna Ziemann", birth_date: "1968-04-11", gender: "female", practices: [1] },
-  { id: "p-alexis", name: "Alexis Toy", birth_date: "2018-06-22", gender: "male", practices: [1] },
-  { id: "p-asa", name: "Asa Hermiston", birth_date: "1971-03-03", gender: "male", practices: [2] },
-  { id: "p-chet", name: "Chet Thompson", birth_date: "1939-01-27", gender: "male", practices: [2] },
+  { id: "p-reyna", name: "Reyna Ziemann", birth_date: "1968-04-11", gender: "female", mrn: "0048213377", practices: [1] },
+  { id: "p-alexis", name: "Alexis Toy", birth_date: "2018-06-22", gender: "male", mrn: "0051876402", practices: [1] },
+  { id: "p-asa", name: "Asa Hermiston", birth_date: "1971-03-03", gender: "male", mrn: "0019920485", practices: [2] },
+  { id: "p-chet", name: "Chet Thompson", birth_date: "1939-01-27", gender: "male", mrn: "0007731264", practices: [2] },
+  { id: "p-willia", name: "Willia Runolfsdottir-Vandervort Oberbrunner", birth_date: "1922-09-25", gender: "female", mrn: "0033310457", practices: [1] },
 ];
+const fold = (s: string) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 
 if (params.get("many")) {
   const given = ["Aaliyah", "Amir", "Ana", "Anders", "Beatriz", "Chen", "Diego", "Elif", "Fatima", "Grace", "Ingrid", "Kai", "Leila", "Mei", "Nadia", "Oscar", "Priya", "Tomás", "Yusuf", "Zara"];
@@ -571,10 +573,24 @@ const handlers: Record<string, (a: Record<string, any>) => unknown> = {
     signedIn?.roles.includes("administrator")
       ? mockNudges(credentials.filter((c) => c.kind !== "patient_app"), Number(unusedDays ?? 60))
       : fail("forbidden", "this needs the administrator role"),
-  patients: ({ query }) => {
-    const q = String(query ?? "").toLowerCase();
-    return patientList.filter((p) => !q || p.name.toLowerCase().includes(q) || p.id.includes(q));
+  // Roughly the server's reading (portico_store::PatientQuery::text): name words by their start, a birth date or
+  // its start, an MRN or its start, an id.
+  patients: ({ query, limit }) => {
+    const q = String(query ?? "").trim();
+    const words = fold(q).split(/[\s,]+/).filter(Boolean);
+    const hit = (p: PatientSummary) => {
+      const names = fold(p.name).split(/[\s-]+/);
+      return (
+        !q ||
+        words.every((w) => names.some((n) => n.startsWith(w))) ||
+        (/^\d{4}(-\d{2}){0,2}$/.test(q) && (p.birth_date ?? "").startsWith(q)) ||
+        (p.mrn ?? "").toLowerCase().startsWith(q.toLowerCase()) ||
+        p.id === q
+      );
+    };
+    return patientList.filter(hit).sort((a, b) => fold(a.name).localeCompare(fold(b.name))).slice(0, Number(limit ?? 20));
   },
+  patients_by_id: ({ ids }) => patientList.filter((p) => (ids as string[]).includes(p.id)),
   practices: () => practices,
   capability_statement: () => capability,
   service_features: () => ({ allow_signup: !params.get("nosignup"), sample_app_url: params.get("nosample") ? null : `${BASE}/sample-app/` }),

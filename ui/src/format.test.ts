@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeEvent, formatDate, formatDateTime, formatRelative, formatWeekdayTime, groupHistory, historySentence, parseResourceTypes, pluralType } from "./format";
+import { describeEvent, formatAge, formatDate, formatDateTime, formatRelative, formatWeekdayTime, groupHistory, historySentence, parseResourceTypes, pluralType } from "./format";
 import type { AccessEvent } from "./types";
 
 const ev = (p: Partial<AccessEvent>): AccessEvent => ({
@@ -82,5 +82,22 @@ describe("groupHistory", () => {
   });
   it("is empty for no events", () => {
     expect(groupHistory([])).toEqual([]);
+  });
+});
+
+describe("formatAge", () => {
+  const today = new Date(2026, 4, 21); // 21 May 2026, local calendar
+  it.each([
+    ["1974-05-21", "52 y"], // the birthday itself
+    ["1974-05-22", "51 y"], // the day before it
+    ["2024-05-22", "23 mo"],
+    ["2026-05-01", "0 mo"],
+    ["1974", null],
+    ["1974-05", null],
+    ["2027-01-01", null],
+    [null, null],
+    ["garbage", null],
+  ])("%s → %s", (birth, want) => {
+    expect(formatAge(birth, today)).toBe(want);
   });
 });

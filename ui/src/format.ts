@@ -50,6 +50,19 @@ export function formatDate(iso: string | null | undefined, o: TimeOptions = {}):
   return fmt({ year: "numeric", month: "short", day: "numeric" }, o).format(d);
 }
 
+/** A person's age from a full FHIR birth date (`YYYY-MM-DD`) on `today`: "51 y", or "18 mo" under two years;
+ * null for partial or unreadable dates (a year alone cannot tell). Calendar dates, no time zones. */
+export function formatAge(birth: string | null | undefined, today: Date = new Date()): string | null {
+  const m = birth ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(birth) : null;
+  if (!m) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [ty, tm, td] = [today.getFullYear(), today.getMonth() + 1, today.getDate()];
+  let months = (ty - y) * 12 + (tm - mo) - (td < d ? 1 : 0);
+  if (months < 0) return null;
+  if (months < 24) return `${months} mo`;
+  return `${Math.floor(months / 12)} y`;
+}
+
 /** "Tue 10:02 CET": the short form used in history lines. */
 export function formatWeekdayTime(iso: string, o: TimeOptions = {}): string {
   const d = parse(iso);

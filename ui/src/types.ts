@@ -204,9 +204,12 @@ export interface AccessEvent {
 
 export interface PatientSummary {
   id: string;
+  /** The full display name ("Given Family"). */
   name: string;
   birth_date: string | null;
   gender: string | null;
+  /** The medical record number; absent from servers that predate it. */
+  mrn?: string | null;
   practices: number[];
 }
 

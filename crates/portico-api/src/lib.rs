@@ -462,14 +462,27 @@ impl AccessHistoryFormat {
     }
 }
 
+/// A patient as a picker shows it (`GET /api/patients`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PatientSummary {
     pub id: String,
+    /// The full display name ("Given Family").
     pub name: String,
     pub birth_date: Option<String>,
     pub gender: Option<String>,
+    /// The medical record number (the identifier whose type is `MR`); absent from servers that predate it.
+    #[serde(default)]
+    pub mrn: Option<String>,
     pub practices: Vec<i64>,
 }
+
+/// `GET /api/patients`: at most this many answers by default (`limit`), and at most this many at all.
+pub const PATIENTS_DEFAULT_LIMIT: usize = 20;
+pub const PATIENTS_MAX_LIMIT: usize = 50;
+/// The longest search text (`q`), in characters.
+pub const PATIENTS_MAX_QUERY: usize = 100;
+/// At most this many ids in one `ids=` (comma-separated) request.
+pub const PATIENTS_MAX_IDS: usize = 100;
 
 /// Where the service is: what an app developer needs besides the credential.
 #[derive(Clone, Debug, Serialize, Deserialize)]

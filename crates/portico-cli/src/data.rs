@@ -1,14 +1,17 @@
 //! `portico import`, `portico generate` and `portico seed`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use portico_domain::{PatientId, PracticeId};
 use portico_fhir::import::{clone_record, prepare_bundle, PreparedResource};
+use portico_fhir::patient::set_mrn;
 use portico_server::demo;
 use portico_store::{ImportSummary, Store};
 use rand::seq::SliceRandom;
+use rand::Rng;
 
 pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     // indicatif draws only on a terminal; piped output gets just the summary lines.
@@ -133,6 +136,20 @@ const FAMILY: &[&str] = &[
     "Zimmermann",
 ];
 
+/// The identifier system of the medical record numbers `generate` gives its patients.
+pub const GENERATED_MRN_SYSTEM: &str = "urn:portico:generated:mrn";
+
+/// A ten-digit medical record number not given before in this run (so one clinic's generated patients never
+/// share one; across runs two may, rarely, as at clinics that merged).
+fn fresh_mrn(rng: &mut impl Rng, given: &mut HashSet<u64>) -> String {
+    loop {
+        let n = rng.gen_range(0..10_000_000_000u64);
+        if given.insert(n) {
+            return format!("{n:010}");
+        }
+    }
+}
+
 /// Clones the sample patients round-robin, 100 patients per transaction, spreading them over the practices.
 pub fn generate(db: &Path, patients: usize) -> Result<()> {
     if patients == 0 {
@@ -151,12 +168,15 @@ pub fn generate(db: &Path, patients: usize) -> Result<()> {
     let mut batch: Vec<PreparedResource> = Vec::new();
     let mut batch_patients: Vec<PatientId> = Vec::new();
     let mut fresh = || uuid_v4();
+    let mut mrns = HashSet::new();
     for i in 0..patients {
         let (_, record) = &samples[i % samples.len()];
         let given = GIVEN.choose(&mut rng).copied().unwrap_or("Alex");
         let family = FAMILY.choose(&mut rng).copied().unwrap_or("Doe");
-        let clone = clone_record(record, given, family, &mut fresh);
-        if let Some(p) = clone.iter().find(|r| r.resource_type == "Patient") {
+        let mut clone = clone_record(record, given, family, &mut fresh);
+        if let Some(p) = clone.iter_mut().find(|r| r.resource_type == "Patient") {
+            // Each clone is its own person at the clinic: its own medical record number, not the sample's.
+            set_mrn(&mut p.resource, GENERATED_MRN_SYSTEM, &fresh_mrn(&mut rng, &mut mrns));
             batch_patients.push(PatientId(p.id.clone()));
         }
         batch.extend(clone);

@@ -85,6 +85,15 @@ fn generate_clones_patients_with_fresh_ids() {
     let in_practices: usize =
         store.practices().expect("practices").iter().map(|(p, _)| store.practice_patient_ids(*p).expect("ids").len()).sum();
     assert_eq!(in_practices, 40, "every generated patient belongs to a practice");
+    // Each has its own medical record number (the samples' are not copied), in the picker's directory too.
+    let practices: Vec<_> = store.practices().expect("practices").into_iter().map(|(p, _)| p).collect();
+    let listed = store.patients(&practices, &portico_store::PatientQuery::All, 100).expect("directory");
+    assert_eq!(listed.len(), 40);
+    let mut mrns: Vec<String> = listed.iter().map(|p| p.mrn.clone().expect("an MRN")).collect();
+    assert!(mrns.iter().all(|m| m.len() == 10 && m.bytes().all(|b| b.is_ascii_digit())), "{mrns:?}");
+    mrns.sort();
+    mrns.dedup();
+    assert_eq!(mrns.len(), 40, "no two share one");
 }
 
 #[test]

@@ -316,12 +316,41 @@ impl Client {
         .await
     }
 
-    pub async fn patients(&self, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
+    /// Patients of the signed-in staff member's practices matching `query` (a name's words, a birth date
+    /// `YYYY-MM-DD`, `YYYY-MM` or `YYYY`, an MRN, an id; none: everyone), at most `limit` (the server's default
+    /// when absent), exact identifiers first, then by name.
+    pub async fn patients(&self, query: Option<&str>, limit: Option<usize>) -> Result<Vec<wire::PatientSummary>> {
         let mut url = self.url("api/patients")?;
         if let Some(q) = query {
             url.query_pairs_mut().append_pair("q", q);
         }
+        if let Some(n) = limit {
+            url.query_pairs_mut().append_pair("limit", &n.to_string());
+        }
         self.get(url.as_str()).await
+    }
+
+    /// The summaries of these patients (those of the staff member's practices), by name; asked
+    /// [`wire::PATIENTS_MAX_IDS`] at a time.
+    pub async fn patients_by_id(&self, ids: &[String]) -> Result<Vec<wire::PatientSummary>> {
+        let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(id.clone());
+            }
+        }
+        let mut out: Vec<wire::PatientSummary> = Vec::new();
+        for chunk in unique.chunks(wire::PATIENTS_MAX_IDS) {
+            let mut url = self.url("api/patients")?;
+            url.query_pairs_mut().append_pair("ids", &chunk.join(","));
+            let found: Vec<wire::PatientSummary> = self.get(url.as_str()).await?;
+            // A server that predates `ids` answers its whole list: keep only what was asked.
+            out.extend(found.into_iter().filter(|p| chunk.contains(&p.id)));
+        }
+        if unique.len() > wire::PATIENTS_MAX_IDS {
+            out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then_with(|| a.id.cmp(&b.id)));
+        }
+        Ok(out)
     }
 
     pub async fn practices(&self) -> Result<Vec<wire::Practice>> {

@@ -5,7 +5,7 @@
 //! to ([`compartment`]), how FHIR dates compare ([`date`]), what a search means and how results
 //! are sorted and paged ([`search`]), which search index entries a resource has ([`index`]),
 //! searchset Bundles ([`bundle`]), turning uploaded transaction Bundles into storable resources
-//! with rewritten references ([`import`]), the
+//! with rewritten references ([`import`]), what a patient picker shows of a Patient ([`patient`]), the
 //! CapabilityStatement and SMART configuration ([`capability`]), OperationOutcomes
 //! ([`outcome`]) and the AuditEvents of a patient's access-history export ([`audit_event`]).
 //!
@@ -22,6 +22,7 @@ mod element;
 pub mod import;
 pub mod index;
 pub mod outcome;
+pub mod patient;
 pub mod search;
 pub mod types;
 

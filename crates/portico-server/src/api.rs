@@ -400,8 +400,8 @@ async fn set_practices(State(state): State<AppState>, headers: HeaderMap, ApiPat
 }
 
 async fn patients(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let q = query_pairs(uri.query()).into_iter().find(|(k, _)| k == "q").map(|(_, v)| v);
-    reply(with_user_read(&state, &headers, move |store, user, _, _| manage::patients(store, user, q.as_deref())).await)
+    let req = manage::PatientsRequest::from_pairs(query_pairs(uri.query()));
+    reply(with_user_read(&state, &headers, move |store, user, _, _| manage::patients(store, user, &req)).await)
 }
 
 async fn practices(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -21,7 +21,9 @@ use portico_domain::{
     is_s256_challenge, random_id, AppType, AuditEvent, AuditKind, CredentialKind, PatientId, PracticeId, RequestedScopes, Role,
     ScopeContext, ScopeSet, Secret, SecretKind, SmartScope, ValidityWindow,
 };
-use portico_store::{AppRecord, AuthCodeRecord, CredentialRecord, GrantOf, NewCredential, ReadStore, UserRecord, WriteStore};
+use portico_store::{
+    AppRecord, AuthCodeRecord, CredentialRecord, GrantOf, NewCredential, PatientQuery, ReadStore, UserRecord, WriteStore,
+};
 
 use crate::engine;
 use crate::grants::tenant_base;
@@ -660,15 +662,19 @@ async fn picker(
 ) -> Result<Response, Failure> {
     let query = form.get("q").cloned().unwrap_or_default();
     let (practices, q) = (user.practices.clone(), query.clone());
-    let found =
-        state.read(Weight::Light, move |store, _| store.patients(&practices, Some(q.trim()).filter(|q| !q.is_empty()))).await??;
+    // Read like the desktop's picker (a name's words, a birth date, an MRN or an id); overlong text finds nothing.
+    let asked = if q.chars().count() > wire::PATIENTS_MAX_QUERY { None } else { Some(PatientQuery::text(&q)) };
+    let found = match asked {
+        Some(asked) => state.read(Weight::Light, move |store, _| store.patients(&practices, &asked, 50)).await??,
+        None => Vec::new(),
+    };
     let view = PickerView {
         app_name: req.app.name.clone(),
         query,
         patients: found
             .into_iter()
             .take(50)
-            .map(|p| PatientRow { id: p.id.0, name: p.name, birth_date: p.birth_date, gender: p.gender })
+            .map(|p| PatientRow { id: p.id.0, name: p.name, birth_date: p.birth_date, gender: p.gender, mrn: p.mrn })
             .collect(),
         hidden,
         action: "/oauth/authorize".into(),

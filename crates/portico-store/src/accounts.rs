@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use portico_domain::{Digest, OwnerFacts, PatientId, PracticeId, Role, UserId};
+use portico_fhir::patient::display_name;
 use portico_fhir::search::fold;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -43,13 +44,15 @@ impl UserRecord {
     }
 }
 
-/// A Patient row for pickers: id, display name, birth date, gender and practices.
+/// A Patient row for pickers: id, display name, birth date, gender, MRN and practices (see `directory.rs`).
 #[derive(Clone, Debug)]
 pub struct PatientSummary {
     pub id: PatientId,
     pub name: String,
     pub birth_date: Option<String>,
     pub gender: Option<String>,
+    /// The medical record number: the identifier whose type is `MR`.
+    pub mrn: Option<String>,
     pub practices: Vec<PracticeId>,
 }
 
@@ -414,40 +417,6 @@ impl Store {
         Ok(())
     }
 
-    /// Patients of the given practices, optionally filtered by a case-insensitive substring of name or id.
-    pub fn patients(&self, practices: &[PracticeId], query: Option<&str>) -> Result<Vec<PatientSummary>> {
-        let sql = format!(
-            "SELECT DISTINCT r.id, r.json FROM resources r JOIN patient_practices pp ON pp.patient_id = r.id
-             WHERE r.type = 'Patient' AND r.deleted = 0 AND pp.practice_id IN ({}) ORDER BY r.id",
-            placeholders(practices.len())
-        );
-        let mut st = self.conn.prepare_cached(&sql).map_err(sqlite)?;
-        let rows = st
-            .query_map(params_from_iter(practices.iter().map(|p| p.0)), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(sqlite)?;
-        let needle = query.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(sqlite)?;
-            let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let name = display_name(&v);
-            if let Some(n) = &needle {
-                if !name.to_lowercase().contains(n) && !id.to_lowercase().contains(n) {
-                    continue;
-                }
-            }
-            let pid = PatientId(id);
-            out.push(PatientSummary {
-                practices: self.patient_practices(&pid)?,
-                id: pid,
-                name,
-                birth_date: v["birthDate"].as_str().map(str::to_owned),
-                gender: v["gender"].as_str().map(str::to_owned),
-            });
-        }
-        Ok(out)
-    }
-
     /// Every live Patient, ordered by id, with its display name, its practices and how many users are linked
     /// to it: what a bulk generator of patient accounts walks to give each patient at most one account.
     pub fn patient_links(&self) -> Result<Vec<PatientLink>> {
@@ -534,18 +503,6 @@ fn user_exists(tx: &rusqlite::Connection, id: UserId) -> Result<bool> {
         .optional()
         .map_err(sqlite)?
         .is_some())
-}
-
-/// "Given Family" from the first HumanName, falling back to its text.
-pub fn display_name(patient: &serde_json::Value) -> String {
-    let name = &patient["name"][0];
-    if let Some(t) = name["text"].as_str() {
-        return t.to_owned();
-    }
-    let given: Vec<&str> = name["given"].as_array().map(|a| a.iter().filter_map(|g| g.as_str()).collect()).unwrap_or_default();
-    let family = name["family"].as_str().unwrap_or("");
-    let full = format!("{} {family}", given.join(" "));
-    full.trim().to_owned()
 }
 
 #[cfg(test)]

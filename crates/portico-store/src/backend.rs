@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use crate::{
     AccessChangeRecord, AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode,
-    DesktopRefreshToken, ImportSummary, NewAccessChange, NewCredential, NewUser, PatientFilter, PatientSummary, Pruned,
-    RefreshTokenRecord, Result, StaffKeyListing, Store, StoreError, StoredResource, TokenRecord, UserListing, UserRecord,
+    DesktopRefreshToken, ImportSummary, NewAccessChange, NewCredential, NewUser, PatientFilter, PatientQuery, PatientSummary,
+    Pruned, RefreshTokenRecord, Result, StaffKeyListing, Store, StoreError, StoredResource, TokenRecord, UserListing, UserRecord,
     WriteOutcome,
 };
 
@@ -58,7 +58,8 @@ store_trait! {
         fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>>;
         /// How many users an administrator may manage match the listing, and its page of them.
         fn users_page(&self, listing: &UserListing<'_>) -> Result<(usize, Vec<UserRecord>)>;
-        fn patients(&self, practices: &[PracticeId], query: Option<&str>) -> Result<Vec<PatientSummary>>;
+        /// Patients of `practices` that `query` finds (at most `limit`; exact identifiers first, then by name).
+        fn patients(&self, practices: &[PracticeId], query: &PatientQuery, limit: usize) -> Result<Vec<PatientSummary>>;
         /// The signed-in user of an unexpired, unrevoked session.
         fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>>;
 

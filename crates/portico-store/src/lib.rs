@@ -15,6 +15,7 @@ mod backend;
 mod credentials;
 mod db;
 mod desktop;
+mod directory;
 mod maintenance;
 mod resources;
 mod retention;
@@ -27,13 +28,15 @@ use portico_domain::{format_instant, parse_instant};
 use rusqlite::Connection;
 
 pub use access_changes::{AccessChangeRecord, NewAccessChange};
-pub use accounts::{display_name, NewUser, PatientLink, PatientSummary, UserListing, UserRecord, UserSort};
+pub use accounts::{NewUser, PatientLink, PatientSummary, UserListing, UserRecord, UserSort};
 pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
 pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, StaffKeyListing, StaffKeySort, TokenRecord};
 pub use db::Database;
 pub use desktop::{DesktopCode, DesktopRefreshToken};
+pub use directory::{birth_date_prefix, PatientQuery, TextQuery, MAX_QUERY_WORDS};
 pub use maintenance::Pruned;
+pub use portico_fhir::patient::display_name;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
 
 /// What can go wrong in a store, whatever the backend. Nothing here names a driver's type: a backend maps its
@@ -101,10 +104,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_desktop_signin.sql"),
     include_str!("migrations/0009_access_changes.sql"),
     include_str!("migrations/0010_users_table.sql"),
+    include_str!("migrations/0011_patient_directory.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.
 const SEARCH_INDEX_MIGRATION: usize = 3;
+/// The migration that creates the patient directory; Patients stored before it are added in its transaction.
+const PATIENT_DIRECTORY_MIGRATION: usize = 11;
 
 pub struct Store {
     conn: Connection,
@@ -151,6 +157,9 @@ impl Store {
             tx.execute_batch(sql).map_err(sqlite)?;
             if i + 1 == SEARCH_INDEX_MIGRATION {
                 search::backfill_index(&tx)?;
+            }
+            if i + 1 == PATIENT_DIRECTORY_MIGRATION {
+                directory::backfill(&tx)?;
             }
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sqlite)?;
             tx.commit().map_err(sqlite)?;
@@ -212,6 +221,18 @@ fn placeholders(n: usize) -> String {
 mod tests {
     use super::*;
     use portico_domain::{AuditEvent, AuditKind};
+
+    /// The backfills run right after the migrations that create their tables: a migration inserted or
+    /// renumbered before them must move these numbers too (branches merged in another order did once).
+    #[test]
+    fn backfills_follow_the_migrations_that_create_their_tables() {
+        for (at, creates) in [
+            (SEARCH_INDEX_MIGRATION, "CREATE TABLE search_token"),
+            (PATIENT_DIRECTORY_MIGRATION, "CREATE TABLE patient_directory"),
+        ] {
+            assert!(MIGRATIONS[at - 1].contains(creates), "migration {at} should hold {creates:?}");
+        }
+    }
 
     #[test]
     fn atomically_commits_together_or_not_at_all() {

@@ -9,6 +9,7 @@ use portico_fhir::import::PreparedResource;
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
+use crate::directory;
 use crate::search::{clear_index, write_index};
 use crate::{sqlite, ts, Result, Store, StoreError};
 
@@ -169,6 +170,9 @@ impl Store {
         let json = serde_json::to_string(&resource).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rid = store_row(&tx, resource_type, id, version, &last_updated, patient.map(PatientId::as_str), &json)?;
         write_index(&tx, rid, resource_type, &resource)?;
+        if resource_type == "Patient" {
+            directory::write(&tx, rid, id, &resource)?;
+        }
         if let Some(practice) = register_in {
             tx.prepare_cached("INSERT OR IGNORE INTO patient_practices(patient_id, practice_id) VALUES (?, ?)")
                 .map_err(sqlite)?
@@ -205,6 +209,9 @@ impl Store {
             .query_row(params![ts(now), resource_type, id], |r| r.get(0)).map_err(sqlite)?;
         // A deleted resource matches no search.
         clear_index(&tx, rid)?;
+        if resource_type == "Patient" {
+            directory::clear(&tx, rid)?;
+        }
         tx.commit().map_err(sqlite)?;
         Ok(())
     }
@@ -278,6 +285,9 @@ fn upsert_imported(tx: &rusqlite::Connection, r: &PreparedResource, now: DateTim
     let json = serde_json::to_string(&resource).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let rid = store_row(tx, &r.resource_type, &r.id, version, &last_updated, patient.as_deref(), &json)?;
     write_index(tx, rid, &r.resource_type, &resource)?;
+    if r.resource_type == "Patient" {
+        directory::write(tx, rid, &r.id, &resource)?;
+    }
     Ok(outcome)
 }
 

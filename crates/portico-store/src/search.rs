@@ -296,7 +296,7 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) {
 /// The least string greater than every string that starts with `prefix` (SQLite compares text bytewise,
 /// and UTF-8 byte order is code point order): the last character raised by one. None when every string
 /// from `prefix` on qualifies (empty, or all U+10FFFF).
-fn prefix_upper_bound(prefix: &str) -> Option<String> {
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let next = match last {

@@ -6,7 +6,8 @@ import { openDialog } from "../dialog";
 import { emptyBlock, errorBlock, h, loadingBlock, mount } from "../dom";
 import { nextPath, resourcesOf, rowsFor, shapeObservations, type ChartGroup, type Row } from "../fhir";
 import { formatDate } from "../format";
-import type { Credential, FhirJson, PatientSummary, Preview } from "../types";
+import type { Credential, FhirJson, Preview } from "../types";
+import { known, loadNames } from "./patientPicker";
 
 /** A credential, or a connected app's grant (same id space): what preview and history need of it. */
 export type PreviewSubject = Pick<Credential, "id" | "name" | "kind">;
@@ -132,19 +133,19 @@ export function openPreview(c: PreviewSubject, ctx: Ctx, t0: number): void {
 }
 
 async function renderPicker(el: HTMLElement, c: PreviewSubject, pv: Preview, ctx: Ctx, fhirBase: string, t0: number) {
-  let names = new Map<string, PatientSummary>();
   try {
-    names = new Map((await api.patients(null)).map((p) => [p.id, p]));
+    await loadNames(pv.patients);
   } catch {
     // Names are a convenience; ids still work.
   }
+  const names = known;
   const select = h(
     "select",
     { id: "preview-patient", "data-testid": "preview-patient" },
     h("option", { value: "" }, "Choose a patient…"),
     ...pv.patients.map((id) => {
       const p = names.get(id);
-      return h("option", { value: id }, p ? `${p.name}${p.birth_date ? ` (born ${formatDate(p.birth_date)})` : ""}` : id);
+      return h("option", { value: id }, p ? `${p.name}${p.birth_date ? ` (born ${formatDate(p.birth_date)})` : ""}${p.mrn ? `, MRN ${p.mrn}` : ""}` : id);
     }),
   );
   const data = h("div", { class: "preview-data" });

@@ -3,18 +3,14 @@ import * as api from "../api";
 import type { Ctx } from "../app";
 import { NEEDS_SERVER, needsServer } from "../connection";
 import { openDialog } from "../dialog";
-import { h, icon, mount } from "../dom";
-import { formatDate } from "../format";
+import { h, icon } from "../dom";
 import { PROVIDER_LABELS, showOnce } from "../showOnce";
 import { toast } from "../toast";
-import type { Credential, PatientSummary } from "../types";
+import type { Credential } from "../types";
 import { checkProviderKey, utcToLocalInput } from "../validation";
 import { credentialList } from "./credentials";
 import { nudgesSection } from "./nudges";
-
-/** Names of patients seen in searches, so chips and cards show names rather than ids. */
-const known = new Map<string, PatientSummary>();
-const patientName = (id: string) => known.get(id)?.name ?? id;
+import { patientChip, patientPicker } from "./patientPicker";
 
 export function render(el: HTMLElement, ctx: Ctx): void {
   const newButton = () =>
@@ -45,15 +41,6 @@ export function render(el: HTMLElement, ctx: Ctx): void {
     attention.el,
     list.el,
   );
-  // Fill in patient names for the chips on cards.
-  void api
-    .patients(null)
-    .then((ps) => {
-      let changed = false;
-      for (const p of ps) if (!known.has(p.id)) (known.set(p.id, p), (changed = true));
-      if (changed) for (const chip of Array.from(el.querySelectorAll<HTMLElement>("[data-patient-id]"))) chip.firstChild!.textContent = patientName(chip.dataset.patientId!);
-    })
-    .catch(() => undefined);
 }
 
 function providerExtras(c: Credential, ctx: Ctx, refresh: () => void): HTMLElement[] {
@@ -85,7 +72,7 @@ function providerExtras(c: Credential, ctx: Ctx, refresh: () => void): HTMLEleme
       "div",
       { class: "patients-line" },
       h("span", { class: "muted small" }, `${c.patients.length} ${c.patients.length === 1 ? "patient" : "patients"}:`),
-      ...c.patients.slice(0, 8).map((id) => h("span", { class: "chip static", "data-patient-id": id }, h("span", null, patientName(id)))),
+      ...c.patients.slice(0, 8).map(patientChip),
       c.patients.length > 8 ? h("span", { class: "muted small" }, `+${c.patients.length - 8} more`) : null,
     ),
     h(
@@ -96,122 +83,6 @@ function providerExtras(c: Credential, ctx: Ctx, refresh: () => void): HTMLEleme
       h("button", { type: "button", class: "link small", "data-testid": "edit-key", onclick: () => openKeyForm(ctx, c, refresh) }, "Edit window and patients"),
     ),
   ];
-}
-
-function patientPicker(initial: string[]): { el: HTMLElement; chosen: () => string[]; error: HTMLElement } {
-  const chosen: string[] = [...initial];
-  const search = h("input", { id: "patient-search", type: "search", autocomplete: "off", placeholder: "Name or patient id", "aria-describedby": "patient-search-hint" });
-  const results = h("ul", { class: "options", "aria-label": "Matching patients", "aria-live": "polite" });
-  const chips = h("div", { class: "chips", "aria-label": "Chosen patients" });
-  const error = h("p", { class: "field-error", id: "patients-error", "aria-live": "polite" });
-
-  const renderChips = () => {
-    mount(
-      chips,
-      ...(chosen.length
-        ? chosen.map((id) =>
-            h(
-              "span",
-              { class: "chip", "data-testid": "patient-chip", "data-patient-id": id },
-              h("span", null, patientName(id)),
-              h(
-                "button",
-                {
-                  type: "button",
-                  class: "chip-remove",
-                  "aria-label": `Remove ${patientName(id)}`,
-                  onclick: () => {
-                    chosen.splice(chosen.indexOf(id), 1);
-                    renderChips();
-                    renderResults(last);
-                    search.focus();
-                  },
-                },
-                "×",
-              ),
-            ),
-          )
-        : [h("span", { class: "muted small" }, "No patients chosen yet.")]),
-    );
-  };
-  let last: PatientSummary[] = [];
-  const renderResults = (list: PatientSummary[]) => {
-    last = list;
-    const open = list.filter((p) => !chosen.includes(p.id));
-    if (!open.length) {
-      mount(results, h("li", { class: "muted small" }, list.length ? "All matching patients are chosen." : search.value.trim() ? "No patients match." : ""));
-      return;
-    }
-    mount(
-      results,
-      ...open.slice(0, 20).map((p) =>
-        h(
-          "li",
-          null,
-          h(
-            "button",
-            {
-              type: "button",
-              class: "option",
-              "data-testid": "patient-option",
-              "data-patient-id": p.id,
-              onclick: () => {
-                chosen.push(p.id);
-                error.textContent = "";
-                renderChips();
-                renderResults(last);
-                (results.querySelector("button") as HTMLElement | null ?? search).focus();
-              },
-            },
-            h("span", null, p.name),
-            h("span", { class: "muted small" }, [p.birth_date ? `born ${formatDate(p.birth_date)}` : "", p.gender ?? "", p.id].filter(Boolean).join(" · ")),
-          ),
-        ),
-      ),
-    );
-  };
-  let timer = 0;
-  let seq = 0;
-  const run = async () => {
-    const mine = ++seq;
-    try {
-      const list = await api.patients(search.value.trim() || null);
-      if (mine !== seq) return;
-      for (const p of list) known.set(p.id, p);
-      renderResults(list);
-    } catch (e) {
-      if (mine === seq) mount(results, h("li", { class: "error-text small" }, `Search failed: ${api.toApiError(e).message}`));
-    }
-  };
-  search.addEventListener("input", () => {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(() => void run(), 150);
-  });
-  search.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      e.preventDefault(); // don't submit the form from the search box
-      window.clearTimeout(timer);
-      void run();
-    }
-  });
-  renderChips();
-  void run();
-  return {
-    el: h(
-      "fieldset",
-      { class: "field picker" },
-      h("legend", null, "Patients"),
-      h("label", { for: "patient-search", class: "sub-label" }, "Search patients"),
-      h("p", { class: "hint", id: "patient-search-hint" }, "Click a result to add it. The key reaches only the chosen patients."),
-      search,
-      results,
-      h("div", { class: "sub-label" }, "Chosen"),
-      chips,
-      error,
-    ),
-    chosen: () => chosen.slice(),
-    error,
-  };
 }
 
 function openKeyForm(ctx: Ctx, existing: Credential | null, refresh: () => void): void {
@@ -252,7 +123,7 @@ function openKeyForm(ctx: Ctx, existing: Credential | null, refresh: () => void)
           fromErr.textContent = er.validFrom ?? "";
           toErr.textContent = er.validTo ?? "";
           picker.error.textContent = er.patients ?? "";
-          (er.name ? name : er.validFrom ? from : er.validTo ? to : (document.getElementById("patient-search") as HTMLElement)).focus();
+          (er.name ? name : er.validFrom ? from : er.validTo ? to : picker.input).focus();
           return;
         }
         busy = true;

@@ -3,28 +3,104 @@
 use chrono::{DateTime, Utc};
 use portico_api as wire;
 use portico_domain::{hash_password, AuditEvent, AuditKind, PatientId, PracticeId, Role, UserId, Username};
-use portico_store::{ReadStore, UserListing, UserRecord, UserSort, WriteStore};
+use portico_store::{PatientQuery, ReadStore, UserListing, UserRecord, UserSort, WriteStore};
 
 use crate::error::ApiFailure;
 
 use super::listing::{clip, page, Params};
 use super::*;
 
-pub fn patients(store: &dyn ReadStore, user: &UserRecord, query: Option<&str>) -> Result<Vec<wire::PatientSummary>> {
+/// What `GET /api/patients` was asked: text to search (`q`, with `limit`), or the summaries of given ids.
+#[derive(Clone, Debug, Default)]
+pub struct PatientsRequest {
+    pub q: Option<String>,
+    pub limit: Option<String>,
+    pub ids: Option<String>,
+}
+
+impl PatientsRequest {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> PatientsRequest {
+        let mut r = PatientsRequest::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "q" => &mut r.q,
+                "limit" => &mut r.limit,
+                "ids" => &mut r.ids,
+                _ => continue,
+            };
+            slot.get_or_insert(v);
+        }
+        r
+    }
+
+    /// The store's question and how many answers at most; the refusals are 400s.
+    fn parse(&self) -> Result<(PatientQuery, usize)> {
+        let limit = match self.limit.as_deref() {
+            None => wire::PATIENTS_DEFAULT_LIMIT,
+            Some(l) => parse_limit(l)?,
+        };
+        match (&self.q, &self.ids) {
+            (Some(_), Some(_)) => Err(ApiFailure::invalid("ask with q (a search) or ids (given patients), not both")),
+            (_, Some(ids)) => {
+                if self.limit.is_some() {
+                    return Err(ApiFailure::invalid("limit goes with q; ids answers every visible patient asked for"));
+                }
+                let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|i| !i.is_empty()).collect();
+                if ids.len() > wire::PATIENTS_MAX_IDS {
+                    return Err(ApiFailure::invalid(format!("ids: at most {} in one request", wire::PATIENTS_MAX_IDS)));
+                }
+                if let Some(bad) = ids.iter().find(|i| !portico_fhir::is_valid_id(i)) {
+                    let shown: String = bad.chars().take(64).collect();
+                    return Err(ApiFailure::invalid(format!("ids: '{shown}' is not a patient id")));
+                }
+                let mut ids: Vec<PatientId> = ids.into_iter().map(|i| PatientId(i.to_owned())).collect();
+                ids.sort_by(|a, b| a.0.cmp(&b.0));
+                ids.dedup();
+                let n = ids.len();
+                Ok((PatientQuery::Ids(ids), n))
+            }
+            (q, None) => {
+                let q = q.as_deref().unwrap_or("");
+                if q.chars().count() > wire::PATIENTS_MAX_QUERY {
+                    return Err(ApiFailure::invalid(format!("q: at most {} characters", wire::PATIENTS_MAX_QUERY)));
+                }
+                if q.chars().any(char::is_control) {
+                    return Err(ApiFailure::invalid("q: text without control characters"));
+                }
+                Ok((PatientQuery::text(q), limit))
+            }
+        }
+    }
+}
+
+fn parse_limit(l: &str) -> Result<usize> {
+    let max = wire::PATIENTS_MAX_LIMIT;
+    l.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| ApiFailure::invalid(format!("limit: a whole number from 1 to {max}")))
+}
+
+/// Patients of the staff member's practices: matching `q` (a name's words by their start, a birth date
+/// `YYYY-MM-DD`, `YYYY-MM` or `YYYY`, an MRN or its start, a patient id), or those of `ids` (to show the
+/// patients a key already has); never another practice's.
+pub fn patients(store: &dyn ReadStore, user: &UserRecord, req: &PatientsRequest) -> Result<Vec<wire::PatientSummary>> {
     if !user.roles.iter().any(|r| r.is_staff()) {
         return Err(ApiFailure::forbidden("only staff can list patients"));
     }
-    Ok(store
-        .patients(&user.practices, query)?
-        .into_iter()
-        .map(|p| wire::PatientSummary {
-            id: p.id.0,
-            name: p.name,
-            birth_date: p.birth_date,
-            gender: p.gender,
-            practices: p.practices.into_iter().map(|x| x.0).collect(),
-        })
-        .collect())
+    let (query, limit) = req.parse()?;
+    Ok(store.patients(&user.practices, &query, limit)?.into_iter().map(to_summary).collect())
+}
+
+fn to_summary(p: portico_store::PatientSummary) -> wire::PatientSummary {
+    wire::PatientSummary {
+        id: p.id.0,
+        name: p.name,
+        birth_date: p.birth_date,
+        gender: p.gender,
+        mrn: p.mrn,
+        practices: p.practices.into_iter().map(|x| x.0).collect(),
+    }
 }
 
 pub fn practices(store: &dyn ReadStore) -> Result<Vec<wire::Practice>> {

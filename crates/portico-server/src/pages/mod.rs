@@ -95,6 +95,8 @@ pub struct PatientRow {
     pub name: String,
     pub birth_date: Option<String>,
     pub gender: Option<String>,
+    /// The medical record number, shown instead of the id when there is one.
+    pub mrn: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
