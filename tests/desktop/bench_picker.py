@@ -24,6 +24,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench import descendants, pss_kib  # noqa: E402
 from conftest import App, free_port  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PORTICO = os.environ.get("PORTICO_BIN", str(ROOT / "target/release/portico"))
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "6000"))
 RUNS = int(os.environ.get("BENCH_PICKER_RUNS", "3"))
+IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", "8"))
 SETTLE = float(os.environ.get("BENCH_PICKER_SETTLE", "0.35"))  # seconds between keystrokes
 # Typed letter by letter: family names and "given family" of `portico generate`'s lists, an MRN-like and a date.
 TYPED = ["zimmermann", "tomas castillo", "nakamura", "yara okafor", "1974-05-21"]
@@ -165,8 +167,22 @@ def ui_keystrokes(data: Path) -> None:
             print(f"  {name:7} {summary(xs)}")
         print("  (wait: keystroke → asked, incl. the debounce; answer: command + HTTP + SQL; render: the list built; paint: two frames)")
         print("  slowest keystrokes: " + "; ".join(f"{q!r} {ms:.0f} ({ph})" for ms, q, ph in sorted(slowest, reverse=True)[:5]))
+        idle_pss(app)
     finally:
         app.close()
+
+
+def idle_pss(app: App) -> None:
+    """Idle memory at clinic scale: the app's process tree (the app, its embedded service, WebKit's processes),
+    signed in with the picker open over the big store, after the page has settled."""
+    time.sleep(IDLE_SECONDS)
+    apps = [p for p in descendants(app.driver_proc.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "portico-desktop"]
+    if not apps:
+        print("idle_pss_mb_clinic_scale n/a (the app's process was not found)")
+        return
+    total, parts = pss_kib(apps[0])
+    print(f"idle_pss_mb_clinic_scale {total / 1024:.1f}   (target <= 320)  "
+          + ", ".join(f"{n}={k / 1024:.0f}" for n, k in sorted(parts, key=lambda x: -x[1])))
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -68,10 +69,20 @@ class Walk:
         return WebDriverWait(self.d, timeout).until(EC.visibility_of_element_located(locator))
 
     def click(self, locator):
-        el = WebDriverWait(self.d, TIMEOUT).until(EC.element_to_be_clickable(locator))
-        self.d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
-        el.click()
-        return el
+        """Clicks what `locator` finds once it is clickable; a list that re-renders meanwhile (the picker's, as
+        answers come in) is looked up again rather than failing on the element it replaced."""
+        def clicked(d):
+            try:
+                el = EC.element_to_be_clickable(locator)(d)
+                if not el:
+                    return False
+                d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+                el.click()
+                return el
+            except StaleElementReferenceException:
+                return False
+
+        return WebDriverWait(self.d, TIMEOUT).until(clicked)
 
     def settled(self):
         """No list still loading: every aria-busy region has its answer."""
@@ -213,6 +224,30 @@ def walk_every_screen(w: Walk) -> None:
     w.escape()
     w.click(tid("nav-connected"))
     w.check("provider-connected")
+
+    # A key whose reach changed: the provider makes one, the administrator takes the provider out of the
+    # practice, and the provider's Needs attention says what the key no longer reaches.
+    w.click(tid("nav-provider"))
+    w.click(tid("new-provider-key"))
+    w.wait((By.ID, "provider-key-name")).send_keys("Ward round")
+    w.wait((By.ID, "patient-search")).send_keys("Reyna")
+    w.click((By.CSS_SELECTOR, '[data-testid="patient-option"]'))
+    w.wait(tid("patient-chip"))
+    w.click(tid("create-provider-key"))
+    w.click(tid("done"))
+    w.sign_out()
+    w.sign_in_as("admin")
+    w.click(tid("nav-users"))
+    w.click((By.CSS_SELECTOR, '[data-testid="user-row"][data-username="provider"] [data-testid="edit-user"]'))
+    box = w.wait((By.CSS_SELECTOR, '[data-testid="edit-user-dialog"] input[data-testid^="practice-"]:checked'))
+    box.click()
+    w.click(tid("save-user"))
+    WebDriverWait(w.d, TIMEOUT).until(EC.invisibility_of_element_located(tid("edit-user-dialog")))
+    w.sign_out()
+    w.sign_in_as("provider")
+    w.click(tid("nav-provider"))
+    w.wait((By.CSS_SELECTOR, '[data-testid="nudge"]'))
+    w.check("provider-access-changed")
     w.sign_out()
 
 

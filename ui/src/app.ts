@@ -194,9 +194,10 @@ async function showHome(user: User, initial?: Area["id"]) {
       if (!badge) return;
       badge.textContent = count > 0 ? String(count) : "";
       badge.hidden = count <= 0;
-      const label = areas.find((a) => a.id === area)?.label ?? area;
+      // Said in words inside the tab (not as an aria-label), so its accessible name still starts with what it shows.
+      const words = buttons.get(area)?.querySelector<HTMLElement>(".tab-badge-words");
       const what = area === "approvals" ? "pending" : "need attention";
-      buttons.get(area)?.setAttribute("aria-label", count > 0 ? `${label} (${count} ${what})` : label);
+      if (words) words.textContent = count > 0 ? ` (${count} ${what})` : "";
     },
   };
 
@@ -273,7 +274,7 @@ async function showHome(user: User, initial?: Area["id"]) {
       { type: "button", class: "tab", "data-testid": `nav-${a.id}`, onclick: () => void select(a, true) },
       a.label,
       a.id === "approvals" || NUDGE_AREAS.includes(a.id)
-        ? h("span", { class: "tab-badge", "data-testid": `${a.id}-badge`, hidden: true, "aria-hidden": "true" })
+        ? [h("span", { class: "tab-badge", "data-testid": `${a.id}-badge`, hidden: true, "aria-hidden": "true" }), h("span", { class: "sr-only tab-badge-words" })]
         : null,
     );
     buttons.set(a.id, b);

@@ -111,7 +111,7 @@ function nudgeItem(n: Nudge, o: NudgesOptions, store: ReturnType<typeof browserS
           type: "button",
           class: "primary small",
           "data-testid": "nudge-extend",
-          "aria-label": `Extend ${n.name} by 90 days`,
+          "aria-label": `Extend by 90 days: ${n.name}`,
           onclick: () =>
             void act(b, async () => {
               const to = extendedValidTo(n, Date.now());
@@ -147,7 +147,7 @@ function nudgeItem(n: Nudge, o: NudgesOptions, store: ReturnType<typeof browserS
         type: "button",
         class: "secondary small",
         "data-testid": "nudge-dismiss",
-        "aria-label": `Dismiss the reminder about ${n.name} for now`,
+        "aria-label": `Dismiss for now: the reminder about ${n.name}`,
         onclick: () => {
           dismissNudge(store, n, Date.now());
           refresh();
