@@ -266,7 +266,9 @@ async fn an_app_secret_is_shown_once_and_never_stored() {
         .collect::<Result<_, _>>()
         .expect("rows");
     assert_eq!(kinds, ["app_registered", "app_changed"]);
-    drop(conn);
+    // `conn` stays open through the scan: the server's writer thread may still be closing its connection, and
+    // the last connection to close moves the WAL into the main file and deletes it, which in the middle of
+    // the scan would hide the app from both reads.
     let files: Vec<(String, Vec<u8>)> = ["", "-wal", "-shm"]
         .iter()
         .filter_map(|suffix| {
@@ -281,6 +283,7 @@ async fn an_app_secret_is_shown_once_and_never_stored() {
             assert!(!holds(bytes, sec), "{name} holds an app secret");
         }
     }
+    drop(conn);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
