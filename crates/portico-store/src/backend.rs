@@ -9,43 +9,38 @@
 //! plus one group-commit writer thread); its methods keep the same names, so each trait method below
 //! delegates to the one of the same name.
 
-use chrono::{DateTime, Duration, Utc};
-use portico_domain::{
-    ApprovalStatus, AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, UserId,
-};
-use portico_fhir::import::PreparedResource;
-use portico_fhir::search::{Criterion, SortKey};
-use serde_json::Value;
+use crate::signature_types::*;
+use crate::Store;
 
-use crate::{
-    AccessChangeRecord, AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord, DesktopCode,
-    DesktopRefreshToken, ImportSummary, NewAccessChange, NewCredential, NewUser, PatientFilter, PatientQuery, PatientSummary,
-    Pruned, RefreshTokenRecord, Result, StaffKeyListing, Store, StoreError, StoredResource, TokenRecord, UserListing, UserRecord,
-    WriteOutcome,
-};
-
-/// Declares a trait and implements it for the SQLite [`Store`] by calling the inherent method of the same
-/// name, so each signature is written once here (and once where the SQL lives).
-macro_rules! store_trait {
-    (
-        $(#[$doc:meta])*
-        pub trait $name:ident { $($(#[$m:meta])* fn $f:ident(&self $(, $a:ident: $t:ty)* $(,)?) -> $r:ty;)* }
-    ) => {
-        $(#[$doc])*
-        pub trait $name { $($(#[$m])* fn $f(&self $(, $a: $t)*) -> $r;)* }
-        impl $name for Store { $($(#[$m])* fn $f(&self $(, $a: $t)*) -> $r { Store::$f(self $(, $a)*) })* }
+/// Every name the store boundary's signatures use, for a module that implements them (`use ...::*`).
+pub mod signature_types {
+    pub use chrono::{DateTime, Duration, Utc};
+    pub use portico_domain::{
+        ApprovalStatus, AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, UserId,
     };
-    (
-        $(#[$doc:meta])*
-        pub trait $name:ident: $sup:ident { $($(#[$m:meta])* fn $f:ident(&mut self $(, $a:ident: $t:ty)* $(,)?) -> $r:ty;)* }
-    ) => {
-        $(#[$doc])*
-        pub trait $name: $sup { $($(#[$m])* fn $f(&mut self $(, $a: $t)*) -> $r;)* }
-        impl $name for Store { $($(#[$m])* fn $f(&mut self $(, $a: $t)*) -> $r { Store::$f(self $(, $a)*) })* }
+    pub use portico_fhir::import::PreparedResource;
+    pub use portico_fhir::search::{Criterion, SortKey};
+    pub use serde_json::Value;
+
+    pub use crate::{
+        AccessChangeRecord, AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialChange, CredentialRecord,
+        DesktopCode, DesktopRefreshToken, ImportSummary, NewAccessChange, NewCredential, NewUser, PatientFilter, PatientQuery,
+        PatientSummary, Pruned, RefreshTokenRecord, Result, StaffKeyListing, StoreError, StoredResource, TokenRecord,
+        UserListing, UserRecord, WriteOutcome,
     };
 }
 
-store_trait! {
+/// Every method of the store boundary, written once. `with_store_methods!((callback))` expands to
+/// `callback! { read { .. } write { .. } }` (with any further arguments first):
+/// [`store_traits!`] declares the traits from them, and [`impl_store_traits!`] implements both for a backend's
+/// store type by calling its inherent methods of the same names (the SQLite [`Store`] here, `PgStore` in
+/// portico-store-postgres), so a signature is written here and where its SQL lives, nowhere else. The
+/// names in the signatures resolve where the callback expands: import [`crate::signature_types`] there.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! with_store_methods {
+    (($($callback:tt)*) $(, $arg:tt)*) => {
+        $($callback)*! { $($arg)* read {
     /// Questions a store answers, on one consistent snapshot for as long as the caller holds it.
     pub trait ReadStore {
         // Practices, users, patients and sessions.
@@ -134,9 +129,8 @@ store_trait! {
         /// Resources outside any compartment (a Practitioner, a Medication) that the patient's records refer to.
         fn shared_referenced_by(&self, patient: &PatientId) -> Result<Vec<StoredResource>>;
     }
-}
 
-store_trait! {
+        } write {
     /// Changes a store makes, inside the writer's transaction. Each method is atomic on its own; use
     /// `<dyn WriteStore>::atomically` to make several one unit.
     pub trait WriteStore: ReadStore {
@@ -261,7 +255,54 @@ store_trait! {
             now: DateTime<Utc>,
         ) -> Result<()>;
     }
+
+        } }
+    };
 }
+
+/// Declares [`ReadStore`] and [`WriteStore`] from the list in [`with_store_methods!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! store_traits {
+    (
+        read { $(#[$rdoc:meta])* pub trait ReadStore { $($(#[$rm:meta])* fn $rf:ident(&self $(, $ra:ident: $rt:ty)* $(,)?) -> $rr:ty;)* } }
+        write { $(#[$wdoc:meta])* pub trait WriteStore: ReadStore { $($(#[$wm:meta])* fn $wf:ident(&mut self $(, $wa:ident: $wt:ty)* $(,)?) -> $wr:ty;)* } }
+    ) => {
+        $(#[$rdoc])*
+        pub trait ReadStore { $($(#[$rm])* fn $rf(&self $(, $ra: $rt)*) -> $rr;)* }
+        $(#[$wdoc])*
+        pub trait WriteStore: ReadStore { $($(#[$wm])* fn $wf(&mut self $(, $wa: $wt)*) -> $wr;)* }
+    };
+}
+
+/// Implements [`ReadStore`] and [`WriteStore`] for a store type whose inherent methods carry the same names
+/// and signatures (each trait method calls the inherent one). `impl_store_traits!(PgStore)`, in a module that
+/// imports [`crate::signature_types`]`::*`.
+#[macro_export]
+macro_rules! impl_store_traits {
+    ($ty:ty) => {
+        $crate::with_store_methods!(($crate::impl_store_traits_for), ($ty));
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! impl_store_traits_for {
+    (
+        ($ty:ty)
+        read { $(#[$rdoc:meta])* pub trait ReadStore { $($(#[$rm:meta])* fn $rf:ident(&self $(, $ra:ident: $rt:ty)* $(,)?) -> $rr:ty;)* } }
+        write { $(#[$wdoc:meta])* pub trait WriteStore: ReadStore { $($(#[$wm:meta])* fn $wf:ident(&mut self $(, $wa:ident: $wt:ty)* $(,)?) -> $wr:ty;)* } }
+    ) => {
+        // A missing inherent method would make the call below the trait method itself: refuse to compile.
+        #[deny(unconditional_recursion)]
+        impl $crate::ReadStore for $ty { $($(#[$rm])* fn $rf(&self $(, $ra: $rt)*) -> $rr { <$ty>::$rf(self $(, $ra)*) })* }
+        #[deny(unconditional_recursion)]
+        impl $crate::WriteStore for $ty { $($(#[$wm])* fn $wf(&mut self $(, $wa: $wt)*) -> $wr { <$ty>::$wf(self $(, $wa)*) })* }
+    };
+}
+
+with_store_methods!((store_traits));
+impl_store_traits!(Store);
 
 impl dyn WriteStore + '_ {
     /// Runs `f` as one unit: everything it writes commits together, or (when it returns an error) none of

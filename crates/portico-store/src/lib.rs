@@ -30,7 +30,7 @@ use rusqlite::Connection;
 pub use access_changes::{AccessChangeRecord, NewAccessChange};
 pub use accounts::{NewUser, PatientLink, PatientSummary, UserListing, UserRecord, UserSort};
 pub use apps::{AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, RefreshTokenRecord};
-pub use backend::{Backend, ReadStore, WriteJob, WriteStore};
+pub use backend::{signature_types, Backend, ReadStore, WriteJob, WriteStore};
 pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential, StaffKeyListing, StaffKeySort, TokenRecord};
 pub use db::Database;
 pub use desktop::{DesktopCode, DesktopRefreshToken};

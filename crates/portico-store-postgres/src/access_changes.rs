@@ -1,0 +1,1 @@
+//! (being ported from portico-store's access_changes.rs)

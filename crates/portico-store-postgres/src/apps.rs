@@ -1,0 +1,1 @@
+//! (being ported from portico-store's apps.rs)

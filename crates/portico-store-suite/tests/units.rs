@@ -1,0 +1,66 @@
+//! Units of work through the boundary: nested units, a failed write undone alone, jobs answered after commit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use portico_store::{Result, StoreError, WriteStore};
+use portico_store_suite::backends;
+
+fn practice_names(store: &dyn portico_store::ReadStore) -> Vec<String> {
+    store.practices().unwrap().into_iter().map(|(_, n)| n).collect()
+}
+
+#[test]
+fn units_nest_and_an_inner_failure_undoes_only_itself() {
+    for b in backends() {
+        b.write_ok(|store: &mut dyn WriteStore| {
+            store.atomically(|s| -> Result<()> {
+                s.create_practice("Kept")?;
+                let inner: Result<()> = s.atomically(|s| {
+                    s.create_practice("Undone")?;
+                    Err(StoreError::Conflict("changed my mind".into()))
+                });
+                assert!(inner.is_err());
+                s.create_practice("Also kept").map(drop)
+            })
+        })
+        .unwrap();
+        let outer: Result<()> = b.write_ok(|store| {
+            store.atomically(|s| {
+                s.create_practice("Gone")?;
+                Err(StoreError::NotFound)
+            })
+        });
+        assert!(outer.is_err(), "{}", b.name);
+        assert_eq!(b.read(practice_names), ["Kept", "Also kept"], "{}", b.name);
+    }
+}
+
+#[test]
+fn a_refused_write_leaves_the_rest_of_its_job_usable() {
+    for b in backends() {
+        let outcome = b
+            .write_ok(|s| {
+                s.create_practice("Riverside")?;
+                // The second one is refused (the name is taken); on PostgreSQL that must not poison the job.
+                let taken = s.create_practice("Riverside");
+                s.create_practice("Hillcrest")?;
+                Ok(matches!(taken, Err(StoreError::Conflict(_))))
+            })
+            .unwrap();
+        assert!(outcome, "{}: a taken name is a conflict", b.name);
+        assert_eq!(b.read(practice_names), ["Riverside", "Hillcrest"], "{}", b.name);
+    }
+}
+
+#[test]
+fn a_panicking_job_leaves_nothing_and_the_next_job_commits() {
+    for b in backends() {
+        let panicked = b.write(|s| {
+            s.create_practice("Half").unwrap();
+            panic!("a bug in one request")
+        });
+        assert!(panicked.is_err(), "{}", b.name);
+        b.write_ok(|s| s.create_practice("Whole").map(drop)).unwrap();
+        assert_eq!(b.read(practice_names), ["Whole"], "{}", b.name);
+    }
+}
