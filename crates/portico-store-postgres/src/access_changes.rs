@@ -48,7 +48,10 @@ impl PgStore {
     }
 
     pub fn access_change(&self, id: i64) -> Result<Option<AccessChangeRecord>> {
-        self.query_opt(&format!("SELECT {COLUMNS} FROM access_changes c WHERE c.id = $1"), &[&id])?.as_ref().map(hydrate).transpose()
+        self.query_opt(&format!("SELECT {COLUMNS} FROM access_changes c WHERE c.id = $1"), &[&id])?
+            .as_ref()
+            .map(hydrate)
+            .transpose()
     }
 
     /// The owner's notices not yet acknowledged, newest first.

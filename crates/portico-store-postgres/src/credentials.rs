@@ -11,11 +11,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use portico_domain::{
-    name_key, AppFacts, CredentialFacts, CredentialKind, Digest, PatientId, PracticeId, RequestedScopes, UserId,
-    ValidityWindow,
+    name_key, AppFacts, CredentialFacts, CredentialKind, Digest, PatientId, PracticeId, RequestedScopes, UserId, ValidityWindow,
 };
 use portico_fhir::search::fold;
-use portico_store::{CredentialChange, CredentialRecord, NewCredential, Result, StaffKeyListing, StaffKeySort, StoreError, TokenRecord};
+use portico_store::{
+    CredentialChange, CredentialRecord, NewCredential, Result, StaffKeyListing, StaffKeySort, StoreError, TokenRecord,
+};
 use tokio_postgres::Row;
 
 use crate::{col, parse_opt_ts, parse_ts, ts, unique_violation, Param, PgStore};
@@ -345,10 +346,7 @@ impl PgStore {
     }
 
     fn revoke_tokens_of(&self, id: &str, now: DateTime<Utc>) -> Result<u64> {
-        self.execute(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE credential_id = $2 AND revoked_at IS NULL",
-            &[&ts(now), &id],
-        )
+        self.execute("UPDATE access_tokens SET revoked_at = $1 WHERE credential_id = $2 AND revoked_at IS NULL", &[&ts(now), &id])
     }
 
     /// Soft-deletes (history and audit stay) and revokes every token. Returns the tokens revoked, or `None`
