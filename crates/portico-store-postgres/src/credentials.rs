@@ -5,7 +5,9 @@
 //! IS NULL`, `... WHERE revoked_at IS NULL`): a second writer blocks on the row, re-reads it once the first
 //! commits, and finds nothing left to do. A token minted beside a concurrent secret replacement needs no
 //! lock: it carries the generation of the secret that minted it, and a token whose generation is no longer
-//! backed by a live secret is refused wherever tokens are honoured or counted, whichever commits first.
+//! backed by a live secret is refused wherever tokens are honoured or counted, whichever commits first; one
+//! minted beside a deletion belongs to a deleted credential, which nothing honours either. (Locking the
+//! credential row for every token would make token issue wait on, and deadlock with, key management.)
 
 use std::collections::HashMap;
 
