@@ -7,9 +7,7 @@
 //! IS NULL` wait for the first one's commit and then re-check its condition, so exactly one sees the row.
 
 use chrono::{DateTime, Utc};
-use portico_domain::{
-    AppFacts, AppType, ApprovalStatus, ClientAuth, CredentialKind, Digest, Platform, PracticeId, RequestedScopes, UserId,
-};
+use portico_domain::{AppType, ApprovalStatus, ClientAuth, Digest, Platform, PracticeId, UserId};
 use portico_store::{
     AppChange, AppRecord, ApprovalRecord, AuthCodeRecord, CredentialRecord, RefreshTokenRecord, Result, StoreError,
 };
@@ -245,8 +243,7 @@ impl PgStore {
         let mut out = Vec::new();
         for r in &rows {
             let text: String = col(r, 0)?;
-            let uris: Vec<String> =
-                serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("apps.redirect_uris".into()))?;
+            let uris: Vec<String> = serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("apps.redirect_uris".into()))?;
             out.extend(uris);
         }
         Ok(out)
@@ -330,22 +327,6 @@ impl PgStore {
         .iter()
         .map(|r| col(r, 0).map(PracticeId))
         .collect()
-    }
-
-    /// What effective access needs of a grant's app: whether it is usable now, who approves it, and the
-    /// scopes the grant carries (a backend app: the scopes registered now; a consent: what was consented).
-    /// For `credential_facts` (the credentials area), as in SQLite.
-    pub(crate) fn app_facts(&self, app_id: &str, grant: &CredentialRecord) -> Result<AppFacts> {
-        let Some(app) = self.app(app_id)? else {
-            return Ok(AppFacts::default());
-        };
-        let scope_text = match grant.kind {
-            CredentialKind::BackendApp => app.scopes.clone(),
-            _ => grant.scope.clone().unwrap_or_default(),
-        };
-        // The grant's text also holds `openid`, `offline_access` and the like; access needs its resource scopes.
-        let scope = RequestedScopes::parse(&scope_text).resources;
-        Ok(AppFacts { active: app.usable(), approved: self.approved_practices(app_id)?, scope, practice: grant.practice })
     }
 
     pub fn insert_auth_code(&mut self, c: &AuthCodeRecord) -> Result<()> {
