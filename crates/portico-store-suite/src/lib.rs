@@ -20,10 +20,29 @@ use portico_store_postgres::{PgDatabase, PgSettings};
 pub struct Fresh {
     pub name: &'static str,
     pub db: Arc<dyn Backend>,
-    _dir: Option<tempfile::TempDir>,
+    /// Where the database is, for [`Fresh::another_server`].
+    place: Place,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Where a backend's database lives.
+#[derive(Clone)]
+enum Place {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
 }
 
 impl Fresh {
+    /// The same database opened again, as a second server sharing it would (its own connections and writer
+    /// threads): for races between servers, which one server's writer threads may put in one transaction.
+    pub fn another_server(&self) -> Fresh {
+        let db: Arc<dyn Backend> = match &self.place {
+            Place::Sqlite(path) => Arc::new(Database::open(path).expect("open SQLite again")),
+            Place::Postgres(url) => Arc::new(connect_postgres(url)),
+        };
+        Fresh { name: self.name, db, place: self.place.clone(), _dir: self._dir.clone() }
+    }
+
     /// Runs `f` on a read snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&dyn ReadStore) -> T) -> T {
         self.db.with_reader(f).expect("read")
@@ -78,8 +97,9 @@ pub fn backends() -> Vec<Fresh> {
 /// A fresh SQLite database file (the shared handle needs a file: readers open their own connections).
 pub fn sqlite() -> Fresh {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Database::open(&dir.path().join("portico.db")).expect("open SQLite");
-    Fresh { name: "sqlite", db: Arc::new(db), _dir: Some(dir) }
+    let path = dir.path().join("portico.db");
+    let db = Database::open(&path).expect("open SQLite");
+    Fresh { name: "sqlite", db: Arc::new(db), place: Place::Sqlite(path), _dir: Some(Arc::new(dir)) }
 }
 
 /// The server named by `PORTICO_TEST_PG`, if any.
@@ -90,8 +110,11 @@ pub fn postgres_url() -> Option<String> {
 /// A fresh database on the server at `admin_url`, migrated.
 pub fn postgres(admin_url: &str) -> Fresh {
     let url = create_database(admin_url);
-    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL");
-    Fresh { name: "postgres", db: Arc::new(db), _dir: None }
+    Fresh { name: "postgres", db: Arc::new(connect_postgres(&url)), place: Place::Postgres(url), _dir: None }
+}
+
+fn connect_postgres(url: &str) -> PgDatabase {
+    PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL")
 }
 
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).
