@@ -49,9 +49,10 @@ fn refresh(n: u8, family: &str, user: UserId) -> DesktopRefreshToken {
     }
 }
 
-/// Runs `f` as `n` write jobs submitted at the same moment from `n` threads; what each answered.
+/// Runs `f` as `n` write jobs submitted at the same moment from `n` threads, alternately to two servers
+/// sharing the database (each with its own writer threads); what each answered.
 fn race<T: Send + 'static>(
-    b: &Fresh,
+    servers: [&Fresh; 2],
     n: usize,
     f: impl Fn(usize, &mut dyn WriteStore) -> Result<T> + Clone + Send + 'static,
 ) -> Vec<T> {
@@ -59,7 +60,7 @@ fn race<T: Send + 'static>(
     std::thread::scope(|scope| {
         let runs: Vec<_> = (0..n)
             .map(|i| {
-                let (f, start) = (f.clone(), start.clone());
+                let (f, start, b) = (f.clone(), start.clone(), servers[i % 2]);
                 scope.spawn(move || {
                     start.wait();
                     b.write_ok(move |s| f(i, s)).unwrap()
@@ -159,6 +160,7 @@ fn expired_sign_in_rows_are_pruned_after_the_grace() {
 fn a_code_or_refresh_token_used_by_several_writers_at_once_is_used_once() {
     const FAMILIES: [&str; 4] = ["f0", "f1", "f2", "f3"];
     for b in backends() {
+        let other = b.another_server();
         let user = person(&b, "p");
         for round in 0..5u8 {
             b.write_ok(move |s| {
@@ -166,14 +168,14 @@ fn a_code_or_refresh_token_used_by_several_writers_at_once_is_used_once() {
                 s.insert_desktop_refresh_token(&refresh(20 + round, "fam", user))
             })
             .unwrap();
-            let won = race(&b, 4, move |i, s| s.use_desktop_code(&Digest([10 + round; 32]), FAMILIES[i], t0()));
+            let won = race([&b, &other], 4, move |i, s| s.use_desktop_code(&Digest([10 + round; 32]), FAMILIES[i], t0()));
             assert_eq!(won.iter().filter(|w| **w).count(), 1, "{}: code, round {round}", b.name);
             // The code names the winner's family, no other.
             let winner = won.iter().position(|w| *w).unwrap();
             let family = b.read(|s| s.desktop_code(&Digest([10 + round; 32])).unwrap()).unwrap().family;
             assert_eq!(family.as_deref(), Some(FAMILIES[winner]), "{}: round {round}", b.name);
 
-            let won = race(&b, 4, move |_, s| s.use_desktop_refresh_token(&Digest([20 + round; 32]), t0()));
+            let won = race([&b, &other], 4, move |_, s| s.use_desktop_refresh_token(&Digest([20 + round; 32]), t0()));
             assert_eq!(won.iter().filter(|w| **w).count(), 1, "{}: refresh token, round {round}", b.name);
         }
     }
@@ -185,6 +187,7 @@ fn a_code_or_refresh_token_used_by_several_writers_at_once_is_used_once() {
 #[test]
 fn a_sign_out_racing_a_refresh_leaves_nothing_of_the_sign_in() {
     for b in backends() {
+        let other = b.another_server();
         let user = person(&b, "p");
         for round in 0..10u8 {
             let family: &'static str = ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"][round as usize];
@@ -193,7 +196,7 @@ fn a_sign_out_racing_a_refresh_leaves_nothing_of_the_sign_in() {
             // Alternate who starts first; the refresh pauses between marking its token used and minting, as a
             // server does while it checks the user, so the sign-out lands in the middle.
             let refresh_first = round % 2 == 0;
-            race(&b, 2, move |i, s| -> Result<bool> {
+            race([&b, &other], 2, move |i, s| -> Result<bool> {
                 let is_refresh = (i == 0) == refresh_first;
                 if is_refresh {
                     if !refresh_first {
