@@ -49,9 +49,8 @@ CREATE INDEX app_approvals_by_practice ON app_approvals(practice_id, status);
 
 -- A grant is a credential of kind connected_app or backend_app tied to its app. The credentials table (with
 -- its app_id, scope and practice_id columns) comes from 0003, before apps existed: the reference to apps is
--- added here. The index may already be there (0003 may create it too).
+-- added here (0003 has its index, credentials_by_app).
 ALTER TABLE credentials ADD CONSTRAINT credentials_app_id_fkey FOREIGN KEY (app_id) REFERENCES apps(id);
-CREATE INDEX IF NOT EXISTS credentials_by_app ON credentials(app_id, owner_id) WHERE app_id IS NOT NULL;
 
 -- Authorization codes: single use, about a minute, bound to the grant (client, user, scopes, context),
 -- the redirect URI and the PKCE challenge.
