@@ -96,12 +96,16 @@ struct Connector {
 
 impl Connector {
     fn store(&self) -> Result<PgStore> {
-        let client = self.rt.block_on(self.pool.get()).map_err(|e| match e {
+        // A new connection is made (and its task spawned) on the store's runtime; waiting for it needs none.
+        let pool = self.pool.clone();
+        let got = futures_executor::block_on(self.rt.spawn(async move { pool.get().await }))
+            .map_err(|e| StoreError::Corrupt(format!("the connection task failed: {e}")))?;
+        let client = got.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => crate::pg(e),
             deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy,
             e => StoreError::database(e),
         })?;
-        Ok(PgStore::new(client, self.rt.clone()))
+        Ok(PgStore::new(client))
     }
 
     fn write_loop(self, rx: &Mutex<Receiver<Box<dyn WriteJob>>>) {
@@ -169,8 +173,8 @@ impl std::fmt::Debug for PgDatabase {
 }
 
 impl PgDatabase {
-    /// Connects, applies pending migrations and starts the writer threads. Blocking: call it from a thread
-    /// that is not running async tasks (before the server's runtime starts, or in `spawn_blocking`).
+    /// Connects, applies pending migrations and starts the writer threads. Blocking (it waits for the
+    /// database), so on an async runtime prefer a blocking thread; it works on any thread.
     pub fn connect(settings: PgSettings) -> Result<PgDatabase> {
         let mut config = tokio_postgres::Config::from_str(&settings.url)
             .map_err(|e| StoreError::Corrupt(format!("bad database URL {}: {e}", settings.redacted_url())))?;

@@ -41,7 +41,6 @@ mod todo;
 use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
 use portico_store::{Result, StoreError};
-use tokio::runtime::Handle;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
@@ -54,7 +53,6 @@ pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 /// One pooled connection seen as a store: what a read or a write job is lent.
 pub struct PgStore {
     client: deadpool_postgres::Object,
-    rt: Handle,
     /// Whether a transaction is open on the connection. Outside one, each write method is a transaction of
     /// its own (as a SQLite connection in autocommit mode); inside, a savepoint.
     in_tx: std::cell::Cell<bool>,
@@ -64,8 +62,8 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    fn new(client: deadpool_postgres::Object, rt: Handle) -> PgStore {
-        PgStore { client, rt, in_tx: std::cell::Cell::new(false), units: std::cell::Cell::new((0, None)) }
+    fn new(client: deadpool_postgres::Object) -> PgStore {
+        PgStore { client, in_tx: std::cell::Cell::new(false), units: std::cell::Cell::new((0, None)) }
     }
 
     /// Starts a transaction on this connection (the writer threads' batches; the CLI's commands, which
@@ -93,9 +91,11 @@ impl PgStore {
         Ok(())
     }
 
-    /// Runs a future of the driver on the store's runtime, blocking this (non-async) thread until it ends.
+    /// Waits for a statement's answer, blocking this thread. A client's futures only exchange messages with
+    /// its connection's task (which the store's runtime drives), so any thread may wait on them, one running
+    /// async tasks included (a test, a CLI command), where the runtime's own `block_on` would refuse.
     fn block<T>(&self, f: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
-        self.rt.block_on(f).map_err(pg)
+        futures_executor::block_on(f).map_err(pg)
     }
 
     async fn statement(&self, sql: &str) -> std::result::Result<tokio_postgres::Statement, tokio_postgres::Error> {

@@ -156,14 +156,20 @@ pub fn create_database(admin_url: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
     );
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.expect("connect as admin");
-        let driver = tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-        drop(client);
-        let _ = driver.await;
-    });
+    // On a thread of its own: the caller may be running async tasks, where a runtime cannot block.
+    let (admin, create) = (admin_url.to_owned(), format!("CREATE DATABASE {name}"));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect as admin");
+            let driver = tokio::spawn(conn);
+            client.batch_execute(&create).await.expect("create database");
+            drop(client);
+            let _ = driver.await;
+        });
+    })
+    .join()
+    .expect("create database");
     with_database(admin_url, &name)
 }
 

@@ -94,3 +94,14 @@ fn a_connection_on_its_own_commits_each_write_and_each_unit() {
         assert_eq!(b.read(practice_names), ["Riverside", "Hillcrest", "Kept"], "{}", b.name);
     }
 }
+
+/// A store used from a thread that runs async tasks (an async test, a command inside a runtime) answers
+/// instead of refusing to block there.
+#[tokio::test]
+async fn a_store_answers_on_a_thread_running_async_tasks() {
+    for b in backends() {
+        let mut direct = b.direct();
+        direct.store().create_practice("From async").unwrap();
+        assert_eq!(practice_names(direct.store()), ["From async"], "{}", b.name);
+    }
+}
