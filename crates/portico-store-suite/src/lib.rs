@@ -21,9 +21,25 @@ pub struct Fresh {
     pub name: &'static str,
     pub db: Arc<dyn Backend>,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database's URL (`None` for SQLite).
+    url: Option<String>,
 }
 
 impl Fresh {
+    /// The URL of this backend's own database when it is PostgreSQL (for a raw connection that checks what
+    /// the database itself enforces); `None` for SQLite.
+    pub fn pg_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// A second handle on the same PostgreSQL database, as another `portico serve` process would hold:
+    /// its own pool and writer threads. `None` for SQLite (one process writes its file).
+    pub fn another_server(&self) -> Option<Fresh> {
+        let url = self.url.clone()?;
+        let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url.clone()) }).expect("connect to PostgreSQL");
+        Some(Fresh { name: self.name, db: Arc::new(db), _dir: None, url: Some(url) })
+    }
+
     /// Runs `f` on a read snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&dyn ReadStore) -> T) -> T {
         self.db.with_reader(f).expect("read")
@@ -79,7 +95,7 @@ pub fn backends() -> Vec<Fresh> {
 pub fn sqlite() -> Fresh {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Database::open(&dir.path().join("portico.db")).expect("open SQLite");
-    Fresh { name: "sqlite", db: Arc::new(db), _dir: Some(dir) }
+    Fresh { name: "sqlite", db: Arc::new(db), _dir: Some(dir), url: None }
 }
 
 /// The server named by `PORTICO_TEST_PG`, if any.
@@ -90,8 +106,8 @@ pub fn postgres_url() -> Option<String> {
 /// A fresh database on the server at `admin_url`, migrated.
 pub fn postgres(admin_url: &str) -> Fresh {
     let url = create_database(admin_url);
-    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL");
-    Fresh { name: "postgres", db: Arc::new(db), _dir: None }
+    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url.clone()) }).expect("connect to PostgreSQL");
+    Fresh { name: "postgres", db: Arc::new(db), _dir: None, url: Some(url) }
 }
 
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).
@@ -113,6 +129,33 @@ pub fn create_database(admin_url: &str) -> String {
         let _ = driver.await;
     });
     with_database(admin_url, &name)
+}
+
+/// Runs `sql` (one or more statements, no parameters) on its own connection to the database at `url`,
+/// outside any store: what the database itself allows or refuses. The rows of every statement as text
+/// (NULL is `None`), or the server's error message.
+pub fn pg_simple_query(url: &str, sql: &str) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+        let driver = tokio::spawn(conn);
+        let out = client.simple_query(sql).await.map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => e.to_string(),
+        });
+        drop(client);
+        let _ = driver.await;
+        let rows = out?
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(rows)
+    })
 }
 
 /// `admin_url` with its database name replaced.
