@@ -12,62 +12,6 @@ fn not_yet(method: &str) -> StoreError {
     StoreError::Corrupt(format!("{method} is not yet available on PostgreSQL"))
 }
 
-// ===== accounts =====
-
-impl PgStore {
-    pub fn practice_by_name(&self, name: &str) -> Result<Option<PracticeId>> {
-        Err(not_yet("practice_by_name"))
-    }
-    pub fn practices(&self) -> Result<Vec<(PracticeId, String)>> {
-        Err(not_yet("practices"))
-    }
-    pub fn patient_practices(&self, patient: &PatientId) -> Result<Vec<PracticeId>> {
-        Err(not_yet("patient_practices"))
-    }
-    pub fn user(&self, id: UserId) -> Result<Option<UserRecord>> {
-        Err(not_yet("user"))
-    }
-    pub fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-        Err(not_yet("user_by_username"))
-    }
-    pub fn users(&self, practices: Option<&[PracticeId]>) -> Result<Vec<UserRecord>> {
-        Err(not_yet("users"))
-    }
-    pub fn users_page(&self, listing: &UserListing<'_>) -> Result<(usize, Vec<UserRecord>)> {
-        Err(not_yet("users_page"))
-    }
-    pub fn session_user(&self, digest: &Digest, now: DateTime<Utc>) -> Result<Option<UserId>> {
-        Err(not_yet("session_user"))
-    }
-    pub fn create_practice(&mut self, name: &str) -> Result<PracticeId> {
-        Err(not_yet("create_practice"))
-    }
-    pub fn assign_patient(&mut self, patient: &PatientId, practice: PracticeId) -> Result<()> {
-        Err(not_yet("assign_patient"))
-    }
-    pub fn create_user(&mut self, user: &NewUser<'_>, now: DateTime<Utc>) -> Result<UserId> {
-        Err(not_yet("create_user"))
-    }
-    pub fn set_password_hash(&mut self, username: &str, password_hash: &str) -> Result<bool> {
-        Err(not_yet("set_password_hash"))
-    }
-    pub fn set_roles(&mut self, id: UserId, roles: &[Role]) -> Result<()> {
-        Err(not_yet("set_roles"))
-    }
-    pub fn set_practices(&mut self, id: UserId, practices: &[PracticeId]) -> Result<()> {
-        Err(not_yet("set_practices"))
-    }
-    pub fn record_sign_in(&mut self, id: UserId, now: DateTime<Utc>) -> Result<()> {
-        Err(not_yet("record_sign_in"))
-    }
-    pub fn create_session(&mut self, digest: &Digest, user: UserId, now: DateTime<Utc>, expires: DateTime<Utc>) -> Result<()> {
-        Err(not_yet("create_session"))
-    }
-    pub fn revoke_session(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<()> {
-        Err(not_yet("revoke_session"))
-    }
-}
-
 // ===== directory =====
 
 impl PgStore {
