@@ -110,11 +110,13 @@ const ADD_COUNTS: &str = "INSERT INTO audit_daily (day, kind, credential_id, cli
      last_at = greatest(audit_daily.last_at, excluded.last_at),
      last_seq = greatest(audit_daily.last_seq, excluded.last_seq)";
 
-const DAILY_OF_CREDENTIAL: &str = "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
+const DAILY_OF_CREDENTIAL: &str =
+    "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
         resources, events, day
  FROM audit_daily WHERE credential_id = $1 AND kind <> 'preview' ORDER BY last_seq DESC LIMIT $2";
 
-const DAILY_OF_PATIENT: &str = "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
+const DAILY_OF_PATIENT: &str =
+    "SELECT last_seq, last_at, kind, actor_user_id, credential_id, client_id, patient_id, resource_types,
         resources, events, day
  FROM audit_daily WHERE patient_id = $1 ORDER BY last_seq DESC LIMIT $2";
 
@@ -162,10 +164,7 @@ impl PgStore {
         let (day_keys, mut day_counts): (Vec<DayKey>, Vec<DayCounts>) = days.into_iter().unzip();
         let keys = KeyColumns::of(day_keys.iter());
         let existing: HashMap<DayKey, String> = self
-            .query(
-                EXISTING_TYPES,
-                &[&keys.day, &keys.kind, &keys.credential_id, &keys.client_id, &keys.patient_id, &keys.actor],
-            )?
+            .query(EXISTING_TYPES, &[&keys.day, &keys.kind, &keys.credential_id, &keys.client_id, &keys.patient_id, &keys.actor])?
             .iter()
             .map(|r| {
                 let key = DayKey {

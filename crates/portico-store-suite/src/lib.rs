@@ -148,9 +148,7 @@ pub fn pg_simple_query(url: &str, sql: &str) -> std::result::Result<Vec<Vec<Opti
         let rows = out?
             .into_iter()
             .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
                 _ => None,
             })
             .collect();

@@ -25,8 +25,11 @@ fn append(b: &Fresh, events: Vec<AuditEvent>) {
     b.write_ok(move |s| s.append_audit(&events)).unwrap();
 }
 
-/// (kind, outcome, detail) of a view, as returned.
-fn shape(events: &[(i64, AuditEvent)]) -> Vec<(String, String, Option<String>)> {
+/// (kind, outcome, detail) of each event of a view.
+type Shape = Vec<(String, String, Option<String>)>;
+
+/// A view's events as (kind, outcome, detail), in the order returned.
+fn shape(events: &[(i64, AuditEvent)]) -> Shape {
     events.iter().map(|(_, e)| (e.kind.as_str().to_owned(), e.outcome.clone(), e.detail.clone())).collect()
 }
 
@@ -76,7 +79,7 @@ fn views_are_newest_first_by_seq_and_limits_count_what_they_return() {
     let credential_c1: View = |s, n| s.app_events_for_credential("c1", n);
     let patient_p1: View = |s, n| s.audit_for_patient(&PatientId("p1".into()), n);
     let patient_p3: View = |s, n| s.audit_for_patient(&PatientId("p3".into()), n);
-    let cases: Vec<(&str, View, usize, Vec<(String, String, Option<String>)>)> = vec![
+    let cases: Vec<(&str, View, usize, Shape)> = vec![
         (
             "c1: previews are not the app's doing",
             credential_c1,
