@@ -127,8 +127,8 @@ impl PgStore {
     /// Whole days only, so a day's reads are either all detailed or all summed.
     ///
     /// It runs in the write's own savepoint (see `backend.rs`): any failure undoes the counts and the
-    /// deletes together. Four statements whatever the batch: the reads, the existing lists of their keys,
-    /// one upsert of every key, one delete.
+    /// deletes together. Five statements whatever the batch: the lock, the reads, the stored lists of their
+    /// keys, one upsert of every key, one delete.
     pub fn roll_up_audit(&mut self, older_than: DateTime<Utc>, batch: usize) -> Result<usize> {
         let cutoff = ts(day_start(older_than));
         // Taken before reading anything, held until the writer's transaction ends: another server's roll-up
