@@ -4,6 +4,7 @@
 mod admin;
 mod apps;
 mod data;
+mod database;
 mod demo;
 mod people;
 mod serve;
@@ -27,9 +28,10 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub struct DbArg {
-    /// The SQLite database file (created if missing).
-    #[arg(long, env = "PORTICO_DB", default_value = "portico.db")]
-    pub db: PathBuf,
+    /// The database: a SQLite file (created if missing; `sqlite:PATH` too) or a PostgreSQL URL
+    /// (`postgres://user:password@host/dbname`).
+    #[arg(long, env = "PORTICO_DB", default_value = "portico.db", hide_env_values = true)]
+    pub db: database::DbLocation,
 }
 
 #[derive(Subcommand)]
@@ -105,12 +107,39 @@ fn keys(c: KeysCommand) -> Result<()> {
         KeysCommand::Rotate { db } => (db.db, true),
         KeysCommand::List { db } => (db.db, false),
     };
-    let path = portico_server::embedded::key_file_beside(&db);
-    let ring = if rotate { portico_jose::KeyRing::rotate(&path) } else { portico_jose::KeyRing::load_or_create(&path) }
-        .with_context(|| format!("the key file {}", path.display()))?;
-    if rotate {
-        println!("New signing key {} in {}", ring.current_kid(), path.display());
-    }
+    let ring = match &db {
+        database::DbLocation::Sqlite(db) => {
+            let path = portico_server::embedded::key_file_beside(db);
+            let ring = if rotate { portico_jose::KeyRing::rotate(&path) } else { portico_jose::KeyRing::load_or_create(&path) }
+                .with_context(|| format!("the key file {}", path.display()))?;
+            if rotate {
+                println!("New signing key {} in {}", ring.current_kid(), path.display());
+            }
+            ring
+        }
+        // Servers sharing a database keep their keys in it; running servers load them at their first
+        // signature, so after a rotation restart them one by one.
+        database::DbLocation::Postgres(_) => {
+            let mut opened = database::open_existing(&db)?;
+            let stored = opened.reader().signing_keys()?;
+            let ring = match (stored, rotate) {
+                (Some(pem), true) => portico_jose::KeyRing::from_pem(&pem)?.rotated()?,
+                (None, _) => portico_jose::KeyRing::generate()?,
+                (Some(pem), false) => portico_jose::KeyRing::from_pem(&pem)?,
+            };
+            let pem = ring.to_pem()?;
+            opened.store().store_signing_keys(&pem, rotate, chrono::Utc::now())?;
+            let ring = match opened.reader().signing_keys()? {
+                Some(pem) => portico_jose::KeyRing::from_pem(&pem)?,
+                None => anyhow::bail!("the signing keys could not be stored"),
+            };
+            opened.finish()?;
+            if rotate {
+                println!("New signing key {} in the database {db}; restart each server to sign with it", ring.current_kid());
+            }
+            ring
+        }
+    };
     println!("Published key ids (current first): {}", ring.kids().join(", "));
     Ok(())
 }

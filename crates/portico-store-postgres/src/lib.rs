@@ -34,6 +34,7 @@ mod migrations;
 mod resources;
 mod retention;
 mod search;
+mod shared_state;
 mod todo;
 
 use chrono::{DateTime, Utc};

@@ -20,6 +20,7 @@ mod maintenance;
 mod resources;
 mod retention;
 mod search;
+mod shared_state;
 
 use std::path::Path;
 
@@ -105,6 +106,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_access_changes.sql"),
     include_str!("migrations/0010_users_table.sql"),
     include_str!("migrations/0011_patient_directory.sql"),
+    include_str!("migrations/0012_shared_state.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.
