@@ -6,6 +6,7 @@ mod apps;
 mod data;
 mod database;
 mod demo;
+mod migrate;
 mod people;
 mod serve;
 mod settings;
@@ -38,6 +39,16 @@ pub struct DbArg {
 enum Command {
     /// Run the service (loopback only unless --listen says otherwise; then with TLS or behind a proxy).
     Serve(serve::ServeArgs),
+    /// Copy everything from a SQLite store into an empty PostgreSQL database (verified by counting every
+    /// table on both sides); the SQLite file is left as it was.
+    Migrate {
+        /// The SQLite store: `sqlite:PATH` (or a plain path).
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: database::DbLocation,
+        /// The PostgreSQL database: `postgres://user:password@host/dbname`; it must hold no data yet.
+        #[arg(long, value_name = "URL")]
+        to: database::DbLocation,
+    },
     /// Load FHIR R4 transaction bundles (files or directories of *.json).
     Import {
         #[command(flatten)]
@@ -167,6 +178,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Seed { db } => data::seed(&db.db),
+        Command::Migrate { from, to } => migrate::migrate(&from, &to),
         Command::Users(c) => admin::users(c),
         Command::Credentials(c) => admin::credentials(c),
         Command::Apps(c) => apps::apps(c),

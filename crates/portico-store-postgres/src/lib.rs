@@ -29,6 +29,7 @@ mod credentials;
 mod db;
 mod desktop;
 mod directory;
+mod load;
 mod maintenance;
 mod migrations;
 mod resources;
@@ -45,6 +46,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 pub use db::{PgDatabase, PgSettings};
+pub use load::{Column, TableShape};
 
 /// A parameter of a statement.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);

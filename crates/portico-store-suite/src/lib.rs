@@ -20,24 +20,36 @@ use portico_store_postgres::{PgDatabase, PgSettings};
 pub struct Fresh {
     pub name: &'static str,
     pub db: Arc<dyn Backend>,
-    _dir: Option<tempfile::TempDir>,
-    /// The PostgreSQL database's URL (`None` for SQLite).
-    url: Option<String>,
+    /// Where the database is, for [`Fresh::another_server`].
+    place: Place,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Where a backend's database lives.
+#[derive(Clone)]
+enum Place {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
 }
 
 impl Fresh {
     /// The URL of this backend's own database when it is PostgreSQL (for a raw connection that checks what
     /// the database itself enforces); `None` for SQLite.
     pub fn pg_url(&self) -> Option<&str> {
-        self.url.as_deref()
+        match &self.place {
+            Place::Postgres(url) => Some(url),
+            Place::Sqlite(_) => None,
+        }
     }
 
-    /// A second handle on the same PostgreSQL database, as another `portico serve` process would hold:
-    /// its own pool and writer threads. `None` for SQLite (one process writes its file).
-    pub fn another_server(&self) -> Option<Fresh> {
-        let url = self.url.clone()?;
-        let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url.clone()) }).expect("connect to PostgreSQL");
-        Some(Fresh { name: self.name, db: Arc::new(db), _dir: None, url: Some(url) })
+    /// The same database opened again, as a second server sharing it would (its own connections and writer
+    /// threads): for races between servers, which one server's writer threads may put in one transaction.
+    pub fn another_server(&self) -> Fresh {
+        let db: Arc<dyn Backend> = match &self.place {
+            Place::Sqlite(path) => Arc::new(Database::open(path).expect("open SQLite again")),
+            Place::Postgres(url) => Arc::new(connect_postgres(url)),
+        };
+        Fresh { name: self.name, db, place: self.place.clone(), _dir: self._dir.clone() }
     }
 
     /// Runs `f` on a read snapshot.
@@ -94,8 +106,9 @@ pub fn backends() -> Vec<Fresh> {
 /// A fresh SQLite database file (the shared handle needs a file: readers open their own connections).
 pub fn sqlite() -> Fresh {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Database::open(&dir.path().join("portico.db")).expect("open SQLite");
-    Fresh { name: "sqlite", db: Arc::new(db), _dir: Some(dir), url: None }
+    let path = dir.path().join("portico.db");
+    let db = Database::open(&path).expect("open SQLite");
+    Fresh { name: "sqlite", db: Arc::new(db), place: Place::Sqlite(path), _dir: Some(Arc::new(dir)) }
 }
 
 /// The server named by `PORTICO_TEST_PG`, if any.
@@ -106,8 +119,11 @@ pub fn postgres_url() -> Option<String> {
 /// A fresh database on the server at `admin_url`, migrated.
 pub fn postgres(admin_url: &str) -> Fresh {
     let url = create_database(admin_url);
-    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url.clone()) }).expect("connect to PostgreSQL");
-    Fresh { name: "postgres", db: Arc::new(db), _dir: None, url: Some(url) }
+    Fresh { name: "postgres", db: Arc::new(connect_postgres(&url)), place: Place::Postgres(url), _dir: None }
+}
+
+fn connect_postgres(url: &str) -> PgDatabase {
+    PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL")
 }
 
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).

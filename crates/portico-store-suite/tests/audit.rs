@@ -189,9 +189,9 @@ fn failures_counted_at_once_by_many_writers_and_servers_are_all_counted() {
     const THREADS: usize = 8;
     const EACH: usize = 25;
     for b in backends() {
-        // PostgreSQL: a second server on the same database, each with its own writer threads.
+        // A second server on the same database, each with its own connections and writer threads.
         let other = b.another_server();
-        let servers: Vec<&Fresh> = std::iter::once(&b).chain(other.as_ref()).collect();
+        let servers = [&b, &other];
         std::thread::scope(|scope| {
             for t in 0..THREADS {
                 let server = servers[t % servers.len()];
@@ -206,9 +206,8 @@ fn failures_counted_at_once_by_many_writers_and_servers_are_all_counted() {
         assert_eq!(
             counts,
             vec![("2024-03-10T12:00Z".to_owned(), "token".to_owned(), "pci_dev_x".to_owned(), (THREADS * EACH) as i64)],
-            "{}: {} server(s)",
-            b.name,
-            servers.len()
+            "{}",
+            b.name
         );
     }
 }

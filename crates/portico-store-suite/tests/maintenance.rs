@@ -189,9 +189,9 @@ fn servers_pruning_at_once_delete_each_row_once() {
             Ok(())
         })
         .unwrap();
-        // PostgreSQL: two servers, each with its own writer threads, pruning small batches at once.
+        // Two servers on one database, each with its own connections and writer threads, pruning small batches at once.
         let other = b.another_server();
-        let servers: Vec<&Fresh> = std::iter::once(&b).chain(other.as_ref()).collect();
+        let servers = [&b, &other];
         let pruned = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|t| {

@@ -322,9 +322,9 @@ fn roll_ups_running_at_once_count_each_read_once() {
         }
         let reads = 6 + 37 * 6;
         b.write_ok(move |s| s.append_audit(&events)).unwrap();
-        // PostgreSQL: two servers, each with its own writer threads, rolling small batches at once.
+        // Two servers on one database, each with its own connections and writer threads, rolling small batches at once.
         let other = b.another_server();
-        let servers: Vec<&Fresh> = std::iter::once(&b).chain(other.as_ref()).collect();
+        let servers = [&b, &other];
         let rolled: usize = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|t| {

@@ -16,6 +16,7 @@ mod credentials;
 mod db;
 mod desktop;
 mod directory;
+mod export;
 mod maintenance;
 mod resources;
 mod retention;
@@ -36,6 +37,7 @@ pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential
 pub use db::Database;
 pub use desktop::{DesktopCode, DesktopRefreshToken};
 pub use directory::{birth_date_prefix, PatientQuery, TextQuery, MAX_QUERY_WORDS};
+pub use export::Cell;
 pub use maintenance::Pruned;
 pub use portico_fhir::patient::display_name;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
