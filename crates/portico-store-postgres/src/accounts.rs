@@ -320,16 +320,6 @@ impl PgStore {
             })
             .collect()
     }
-
-    /// Starts a transaction on this connection, for a command that writes outside the writer threads (the
-    /// CLI's import, generate and account commands); [`PgStore::commit`] ends it, dropping the store undoes it.
-    pub fn begin(&self) -> Result<()> {
-        self.batch("BEGIN")
-    }
-
-    pub fn commit(&self) -> Result<()> {
-        self.batch("COMMIT")
-    }
 }
 
 fn hydrate_user(row: &Row, roles: Vec<Role>, practices: Vec<PracticeId>) -> Result<UserRecord> {

@@ -125,13 +125,13 @@ impl Connector {
     /// Runs each job in its own savepoint inside one transaction, commits once, then answers each.
     fn commit_batch(&self, mut batch: Vec<Box<dyn WriteJob>>) {
         let committed = self.store().and_then(|mut store| {
-            store.batch("BEGIN")?;
+            store.begin()?;
             for job in batch.iter_mut() {
                 store.run_job(job.as_mut());
             }
-            let committed = store.batch("COMMIT");
+            let committed = store.commit();
             if committed.is_err() {
-                let _ = store.batch("ROLLBACK");
+                let _ = store.rollback();
             }
             committed
         });
@@ -241,9 +241,9 @@ impl Backend for PgDatabase {
     /// Runs `f` in a read-only, repeatable-read transaction on a pooled connection: one snapshot throughout.
     fn read(&self, f: &mut dyn FnMut(&dyn ReadStore)) -> Result<()> {
         let store = self.store()?;
-        store.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        store.begin_snapshot()?;
         let ran = catch_unwind(AssertUnwindSafe(|| f(&store)));
-        if store.batch("ROLLBACK").is_err() {
+        if store.rollback().is_err() {
             // Never hand a connection with an open transaction back to the pool.
             drop(deadpool_postgres::Object::take(store.client));
         }

@@ -55,11 +55,42 @@ pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 pub struct PgStore {
     client: deadpool_postgres::Object,
     rt: Handle,
+    /// Whether a transaction is open on the connection. Outside one, each write method is a transaction of
+    /// its own (as a SQLite connection in autocommit mode); inside, a savepoint.
+    in_tx: std::cell::Cell<bool>,
+    /// Units of `atomically` open; `Some(depth)` of the one that began the transaction itself (on a
+    /// connection used on its own), which commits or rolls back instead of releasing a savepoint.
+    units: std::cell::Cell<(usize, Option<usize>)>,
 }
 
 impl PgStore {
     fn new(client: deadpool_postgres::Object, rt: Handle) -> PgStore {
-        PgStore { client, rt }
+        PgStore { client, rt, in_tx: std::cell::Cell::new(false), units: std::cell::Cell::new((0, None)) }
+    }
+
+    /// Starts a transaction on this connection (the writer threads' batches; the CLI's commands, which
+    /// write outside them); [`PgStore::commit`] ends it, and dropping the store undoes it.
+    pub fn begin(&self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.in_tx.set(true);
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.in_tx.set(false);
+        self.batch("COMMIT")
+    }
+
+    pub fn rollback(&self) -> Result<()> {
+        self.in_tx.set(false);
+        self.batch("ROLLBACK")
+    }
+
+    /// A read-only transaction on one snapshot, for a read; [`PgStore::rollback`] ends it.
+    pub(crate) fn begin_snapshot(&self) -> Result<()> {
+        self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        self.in_tx.set(true);
+        Ok(())
     }
 
     /// Runs a future of the driver on the store's runtime, blocking this (non-async) thread until it ends.

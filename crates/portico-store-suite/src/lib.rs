@@ -25,6 +25,22 @@ pub struct Fresh {
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
+/// A connection of a backend's own (see [`Fresh::direct`]).
+pub enum Direct {
+    Sqlite(portico_store::Store),
+    /// The connection, and the pool (and runtime) it belongs to.
+    Postgres(portico_store_postgres::PgStore, PgDatabase),
+}
+
+impl Direct {
+    pub fn store(&mut self) -> &mut dyn WriteStore {
+        match self {
+            Direct::Sqlite(s) => s,
+            Direct::Postgres(s, _) => s,
+        }
+    }
+}
+
 /// Where a backend's database lives.
 #[derive(Clone)]
 enum Place {
@@ -50,6 +66,19 @@ impl Fresh {
             Place::Postgres(url) => Arc::new(connect_postgres(url)),
         };
         Fresh { name: self.name, db, place: self.place.clone(), _dir: self._dir.clone() }
+    }
+
+    /// A connection of its own, outside the writer threads (as the CLI and tests use one): each write is
+    /// committed as it returns, and `atomically` makes one transaction.
+    pub fn direct(&self) -> Direct {
+        match &self.place {
+            Place::Sqlite(path) => Direct::Sqlite(portico_store::Store::open(path).expect("open SQLite again")),
+            Place::Postgres(url) => {
+                let db = connect_postgres(url);
+                let store = db.store().expect("a connection");
+                Direct::Postgres(store, db)
+            }
+        }
     }
 
     /// Runs `f` on a read snapshot.
