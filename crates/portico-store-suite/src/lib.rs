@@ -49,6 +49,15 @@ enum Place {
 }
 
 impl Fresh {
+    /// The URL of this backend's own database when it is PostgreSQL (for a raw connection that checks what
+    /// the database itself enforces); `None` for SQLite.
+    pub fn pg_url(&self) -> Option<&str> {
+        match &self.place {
+            Place::Postgres(url) => Some(url),
+            Place::Sqlite(_) => None,
+        }
+    }
+
     /// The same database opened again, as a second server sharing it would (its own connections and writer
     /// threads): for races between servers, which one server's writer threads may put in one transaction.
     pub fn another_server(&self) -> Fresh {
@@ -171,6 +180,31 @@ pub fn create_database(admin_url: &str) -> String {
     .join()
     .expect("create database");
     with_database(admin_url, &name)
+}
+
+/// Runs `sql` (one or more statements, no parameters) on its own connection to the database at `url`,
+/// outside any store: what the database itself allows or refuses. The rows of every statement as text
+/// (NULL is `None`), or the server's error message.
+pub fn pg_simple_query(url: &str, sql: &str) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+        let driver = tokio::spawn(conn);
+        let out = client.simple_query(sql).await.map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => e.to_string(),
+        });
+        drop(client);
+        let _ = driver.await;
+        let rows = out?
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
+                _ => None,
+            })
+            .collect();
+        Ok(rows)
+    })
 }
 
 /// `admin_url` with its database name replaced.
