@@ -94,6 +94,14 @@ pub fn postgres(admin_url: &str) -> Fresh {
     Fresh { name: "postgres", db: Arc::new(db), _dir: None }
 }
 
+/// The existing database `database` on the server at `admin_url` (made by the caller, e.g. with a locale of
+/// its own), migrated, under the name `name`.
+pub fn postgres_at(name: &'static str, admin_url: &str, database: &str) -> Fresh {
+    let url = with_database(admin_url, database);
+    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL");
+    Fresh { name, db: Arc::new(db), _dir: None }
+}
+
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).
 /// Databases are left for the throwaway cluster to take with it.
 pub fn create_database(admin_url: &str) -> String {
