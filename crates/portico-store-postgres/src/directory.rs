@@ -109,11 +109,8 @@ fn arms(t: &TextQuery, q: &mut Sql) -> Vec<String> {
         }
     }
     if !t.words.is_empty() {
-        let each: Vec<String> = t
-            .words
-            .iter()
-            .map(|w| format!("SELECT rid FROM patient_name_words WHERE {}", prefix_range(q, "word", w)))
-            .collect();
+        let each: Vec<String> =
+            t.words.iter().map(|w| format!("SELECT rid FROM patient_name_words WHERE {}", prefix_range(q, "word", w))).collect();
         arms.push(format!("SELECT rid, 1 AS rank FROM ({}) AS w", each.join(" INTERSECT ")));
     }
     if let Some(b) = &t.birth_date {

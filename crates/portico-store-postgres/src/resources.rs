@@ -232,11 +232,10 @@ impl PgStore {
 
     /// Marks a resource deleted (it then answers 410). Deleting what is already gone is a no-op.
     pub fn delete_resource(&mut self, resource_type: &str, id: &str, if_match: Option<i64>, now: DateTime<Utc>) -> Result<()> {
-        let Some(row) =
-            self.query_opt("SELECT rid, version, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE", &[
-                &resource_type,
-                &id,
-            ])?
+        let Some(row) = self.query_opt(
+            "SELECT rid, version, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE",
+            &[&resource_type, &id],
+        )?
         else {
             return Err(StoreError::NotFound);
         };

@@ -94,17 +94,23 @@ pub fn postgres(admin_url: &str) -> Fresh {
     Fresh { name: "postgres", db: Arc::new(db), _dir: None }
 }
 
-/// The existing database `database` on the server at `admin_url` (made by the caller, e.g. with a locale of
-/// its own), migrated, under the name `name`.
-pub fn postgres_at(name: &'static str, admin_url: &str, database: &str) -> Fresh {
-    let url = with_database(admin_url, database);
+/// A fresh database on the server at `admin_url` whose own collation is a language's (ICU en-US: `_x` before
+/// `a`, `a` before `B`, hyphens ignored at first), migrated: PostgreSQL must answer as SQLite (bytewise)
+/// whatever the server's locale.
+pub fn postgres_with_language_collation(admin_url: &str) -> Fresh {
+    let url = create_database_with(admin_url, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
     let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL");
-    Fresh { name, db: Arc::new(db), _dir: None }
+    Fresh { name: "postgres (ICU en-US)", db: Arc::new(db), _dir: None }
 }
 
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).
 /// Databases are left for the throwaway cluster to take with it.
 pub fn create_database(admin_url: &str) -> String {
+    create_database_with(admin_url, "")
+}
+
+/// [`create_database`] with further `CREATE DATABASE` options (fixed text, from tests).
+fn create_database_with(admin_url: &str, options: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "portico_t{}_{}_{}",
@@ -116,7 +122,7 @@ pub fn create_database(admin_url: &str) -> String {
     rt.block_on(async {
         let (client, conn) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.expect("connect as admin");
         let driver = tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+        client.batch_execute(&format!("CREATE DATABASE {name} {options}")).await.expect("create database");
         drop(client);
         let _ = driver.await;
     });

@@ -257,36 +257,21 @@ fn sql_search_equals_the_in_memory_matcher() {
 }
 
 /// Every backend, and when PostgreSQL is there, a second PostgreSQL database whose own collation is a
-/// language's (ICU en-US sorts `_x` before `a`, `a` before `B`, and ignores hyphens at first): it must still
-/// answer as SQLite does, bytewise, since the schema says COLLATE "C" where text is sorted or ranged.
+/// language's: it must still answer as SQLite does, bytewise, since the schema says COLLATE "C" where text
+/// is sorted or ranged.
 fn backends_and_a_language_collation() -> Vec<Fresh> {
     let mut all = backends();
-    if let Some(admin) = portico_store_suite::postgres_url() {
-        let name = format!("portico_icu_{}_{}", std::process::id(), ICU_DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-            let driver = tokio::spawn(conn);
-            client
-                .batch_execute(&format!(
-                    "CREATE DATABASE {name} LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0"
-                ))
-                .await
-                .unwrap();
-            drop(client);
-            let _ = driver.await;
-        });
-        all.push(portico_store_suite::postgres_at("postgres (ICU en-US)", &admin, &name));
-    }
+    all.extend(portico_store_suite::postgres_url().map(|url| portico_store_suite::postgres_with_language_collation(&url)));
     all
 }
 
-static ICU_DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// A search of the table (with its reach), its total and its page.
+type Answer = (String, usize, Vec<String>);
 
 /// Every backend answers every search of the table with the same total and the same page, in the same order.
 #[test]
 fn the_backends_answer_alike() {
-    let mut answers: Vec<(&str, Vec<(String, usize, Vec<String>)>)> = Vec::new();
+    let mut answers: Vec<(&str, Vec<Answer>)> = Vec::new();
     for b in backends_and_a_language_collation() {
         let (_, rows) = load(&b);
         let mut mine = Vec::new();
