@@ -121,7 +121,11 @@ fn seed(s: &TestServer, other: &str) {
         let mut attempts = 0;
         loop {
             match store.put_resource(ty, id, body.clone(), patient, None, None, now) {
-                Err(portico_store::StoreError::Busy) if attempts < 100 => attempts += 1,
+                Err(portico_store::StoreError::Busy) if attempts < 100 => {
+                    // Busy at once, not after a wait: give the server's writer a moment to finish its commit.
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 other => {
                     other.expect("seed resource");
                     break;

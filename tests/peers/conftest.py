@@ -11,6 +11,7 @@ session tokens) is appended to ``portico.secrets`` so that the last test
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -55,7 +56,7 @@ class Portico:
     base_url: str
     fhir_base: str
     token_url: str
-    db_path: Path
+    db_path: Path | str
     log_path: Path
     tmp_dir: Path
     stdout_lines: list[str]
@@ -135,17 +136,25 @@ def _pump(stream, lines: "queue.Queue[str | None]") -> None:
 
 @pytest.fixture(scope="session")
 def portico(tmp_path_factory) -> Portico:
+    tmp_dir = tmp_path_factory.mktemp("portico")
+    with running_portico(str(tmp_dir / "portico.db"), tmp_dir, demo=True) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_portico(db: str, tmp_dir: Path, demo: bool):
+    """`portico serve --db DB --port 0` (with `--demo` when asked), until the block ends; then SIGTERM, and
+    the server must stop cleanly. DB is a SQLite file or a postgres:// URL."""
     binary = portico_bin()
     assert binary.is_file(), (
         f"Portico binary not found at {binary}; build it with "
         "`cargo build -p portico-cli` or set PORTICO_BIN"
     )
-    tmp_dir = tmp_path_factory.mktemp("portico")
-    db_path = tmp_dir / "portico.db"
-    log_path = tmp_dir / "portico.log"
+    db_path = db if "://" in db else Path(db)
+    log_path = tmp_dir / f"portico-{len(list(tmp_dir.glob('portico*.log')))}.log"
     log_fh = log_path.open("wb")
     proc = subprocess.Popen(
-        [str(binary), "serve", "--db", str(db_path), "--port", "0", "--demo"],
+        [str(binary), "serve", "--db", db, "--port", "0", *(["--demo"] if demo else [])],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=log_fh,

@@ -1,12 +1,14 @@
 //! `portico users …` and `portico credentials …`: administration on the database file, for operators and
 //! scripts. Credential rules (names, kinds, patient lists, audit) are the service's own `manage` functions.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Subcommand;
 use portico_api as wire;
 use portico_domain::{hash_password, PatientId, PracticeId, Role, Username};
 use portico_server::{manage, Config};
-use portico_store::{NewUser, Store};
+use portico_store::NewUser;
+
+use crate::database::Opened;
 
 use crate::DbArg;
 
@@ -98,11 +100,8 @@ pub enum CredentialsCommand {
     },
 }
 
-pub(crate) fn open(db: &DbArg) -> Result<Store> {
-    if !db.db.exists() {
-        bail!("{} does not exist (run `portico seed` or `portico serve --demo` first)", db.db.display());
-    }
-    Store::open(&db.db).with_context(|| format!("opening {}", db.db.display()))
+pub(crate) fn open(db: &DbArg) -> Result<Opened> {
+    crate::database::open_existing(&db.db)
 }
 
 fn roles(names: &[String]) -> Result<Vec<Role>> {
@@ -117,11 +116,12 @@ pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
 pub fn users(cmd: UsersCommand) -> Result<()> {
     match cmd {
         UsersCommand::List { db, json } => {
-            let store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let users: Vec<wire::User> = store
                 .users(None)?
                 .iter()
-                .map(|u| manage::to_user(&store, u).map_err(|e| anyhow!(e.message)))
+                .map(|u| manage::to_user(&*store, u).map_err(|e| anyhow!(e.message)))
                 .collect::<Result<_>>()?;
             if json {
                 return print_json(&users);
@@ -140,7 +140,8 @@ pub fn users(cmd: UsersCommand) -> Result<()> {
             Ok(())
         }
         UsersCommand::Create { db, username, display_name, password, roles: role_names, practices, patient, json } => {
-            let mut store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let username =
                 Username::parse(&username).ok_or_else(|| anyhow!("username: 3–64 lowercase letters, digits, '.', '_' or '-'"))?;
             let hash = hash_password(&password, &mut rand::rngs::OsRng)?;
@@ -159,7 +160,8 @@ pub fn users(cmd: UsersCommand) -> Result<()> {
                 chrono::Utc::now(),
             )?;
             let u = store.user(id)?.ok_or_else(|| anyhow!("user vanished"))?;
-            let u = manage::to_user(&store, &u).map_err(|e| anyhow!(e.message))?;
+            let u = manage::to_user(&*store, &u).map_err(|e| anyhow!(e.message))?;
+            opened.finish()?;
             if json {
                 return print_json(&u);
             }
@@ -167,14 +169,15 @@ pub fn users(cmd: UsersCommand) -> Result<()> {
             Ok(())
         }
         UsersCommand::SetRoles { db, username, roles: role_names } => {
-            let mut store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let u = store.user_by_username(&username)?.ok_or_else(|| anyhow!("no user '{username}'"))?;
             let roles = roles(&role_names)?;
             // The owner is told what this did to their keys, as when an administrator changes roles.
-            let store: &mut dyn portico_store::WriteStore = &mut store;
             let changed = store
                 .atomically(|s| manage::set_roles_as_operator(s, &u, &roles, chrono::Utc::now()))
                 .map_err(|e| anyhow!(e.message))?;
+            opened.finish()?;
             println!("{username}: roles set to {}", role_names.join(", "));
             for name in changed {
                 println!("  what '{name}' reaches changed: its owner is told in Portico");
@@ -192,14 +195,15 @@ pub fn credentials(cmd: CredentialsCommand) -> Result<()> {
     let now = chrono::Utc::now();
     match cmd {
         CredentialsCommand::List { db, owner, json } => {
-            let store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let owners = match owner {
                 Some(name) => vec![store.user_by_username(&name)?.ok_or_else(|| anyhow!("no user '{name}'"))?],
                 None => store.users(None)?,
             };
             let mut all: Vec<wire::Credential> = Vec::new();
             for o in &owners {
-                all.extend(manage::list_credentials(&store, o, now).map_err(|e| anyhow!(e.message))?);
+                all.extend(manage::list_credentials(&*store, o, now).map_err(|e| anyhow!(e.message))?);
             }
             if json {
                 return print_json(&all);
@@ -211,7 +215,8 @@ pub fn credentials(cmd: CredentialsCommand) -> Result<()> {
             Ok(())
         }
         CredentialsCommand::Create { db, owner, kind, name, patients, valid_from, valid_to, base_url, json } => {
-            let mut store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let user = store.user_by_username(&owner)?.ok_or_else(|| anyhow!("no user '{owner}'"))?;
             let req = wire::NewCredential {
                 kind,
@@ -222,8 +227,9 @@ pub fn credentials(cmd: CredentialsCommand) -> Result<()> {
                 active: None,
                 patients,
             };
-            let issued = manage::create_credential(&mut store, &user, &req, &Config::new(base_url), now)
+            let issued = manage::create_credential(&mut *store, &user, &req, &Config::new(base_url), now)
                 .map_err(|e| anyhow!(e.message))?;
+            opened.finish()?;
             if json {
                 return print_json(&issued);
             }
@@ -235,10 +241,12 @@ pub fn credentials(cmd: CredentialsCommand) -> Result<()> {
             Ok(())
         }
         CredentialsCommand::Revoke { db, id, json } => {
-            let mut store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let cred = store.credential(&id)?.ok_or_else(|| anyhow!("no credential '{id}'"))?;
             let owner = store.user(cred.owner)?.ok_or_else(|| anyhow!("credential owner missing"))?;
-            let d = manage::delete_credential(&mut store, &owner, &id, now).map_err(|e| anyhow!(e.message))?;
+            let d = manage::delete_credential(&mut *store, &owner, &id, now).map_err(|e| anyhow!(e.message))?;
+            opened.finish()?;
             if json {
                 return print_json(&d);
             }

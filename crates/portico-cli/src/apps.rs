@@ -7,7 +7,7 @@ use clap::Subcommand;
 use portico_api as wire;
 use portico_domain::{ApprovalStatus, PracticeId, Role};
 use portico_server::{manage, Config};
-use portico_store::{Store, UserRecord, WriteStore};
+use portico_store::{ReadStore, UserRecord};
 
 use crate::admin::{open, print_json};
 use crate::DbArg;
@@ -92,11 +92,11 @@ fn default_scopes(app_type: &str) -> &'static str {
     }
 }
 
-fn user(store: &Store, username: &str) -> Result<UserRecord> {
+fn user(store: &dyn ReadStore, username: &str) -> Result<UserRecord> {
     store.user_by_username(username)?.ok_or_else(|| anyhow!("no user '{username}'"))
 }
 
-fn practice(store: &Store, given: &str) -> Result<(PracticeId, String)> {
+fn practice(store: &dyn ReadStore, given: &str) -> Result<(PracticeId, String)> {
     let all = store.practices()?;
     let found = match given.trim().parse::<i64>() {
         Ok(id) => all.into_iter().find(|(p, _)| p.0 == id),
@@ -121,8 +121,9 @@ pub fn apps(cmd: AppsCommand) -> Result<()> {
             base_url,
             json,
         } => {
-            let mut store = open(&db)?;
-            let owner = user(&store, &owner)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
+            let owner = user(&*store, &owner)?;
             let jwks = jwks
                 .map(|path| std::fs::read_to_string(&path).with_context(|| format!("reading the JWKS {}", path.display())))
                 .transpose()?;
@@ -138,7 +139,8 @@ pub fn apps(cmd: AppsCommand) -> Result<()> {
                 ..Default::default()
             };
             let issued =
-                manage::register_app(&mut store, &owner, &req, &Config::new(base_url), now).map_err(|e| anyhow!(e.message))?;
+                manage::register_app(&mut *store, &owner, &req, &Config::new(base_url), now).map_err(|e| anyhow!(e.message))?;
+            opened.finish()?;
             if json {
                 return print_json(&serde_json::json!({
                     "client_id": issued.app.client_id,
@@ -158,14 +160,15 @@ pub fn apps(cmd: AppsCommand) -> Result<()> {
             Ok(())
         }
         AppsCommand::Approve { db, client_id, practice: given, by, json } => {
-            let mut store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let app = store
                 .app_by_client_id(&client_id)?
                 .filter(|a| a.deleted_at.is_none())
                 .ok_or_else(|| anyhow!("no app with client id '{client_id}'"))?;
-            let (practice, practice_name) = practice(&store, &given)?;
+            let (practice, practice_name) = practice(&*store, &given)?;
             let admin = match by {
-                Some(name) => user(&store, &name)?,
+                Some(name) => user(&*store, &name)?,
                 None => store
                     .users(Some(&[practice]))?
                     .into_iter()
@@ -178,7 +181,6 @@ pub fn apps(cmd: AppsCommand) -> Result<()> {
                 println!("'{}' is already approved for {practice_name}.", app.name);
                 return Ok(());
             }
-            let store: &mut dyn WriteStore = &mut store;
             // The request (when the developer has not asked yet) and the decision are one unit.
             let approval = store
                 .atomically(|s| {
@@ -189,6 +191,7 @@ pub fn apps(cmd: AppsCommand) -> Result<()> {
                     manage::decide_approval(s, &admin, &app.id, practice.0, &decision, now)
                 })
                 .map_err(|e| anyhow!(e.message))?;
+            opened.finish()?;
             if json {
                 return print_json(&approval);
             }
@@ -199,11 +202,12 @@ pub fn apps(cmd: AppsCommand) -> Result<()> {
             Ok(())
         }
         AppsCommand::List { db, json } => {
-            let store = open(&db)?;
+            let mut opened = open(&db)?;
+            let store = opened.store();
             let mut all: Vec<wire::App> = Vec::new();
             for u in store.users(None)? {
                 for a in store.apps_of(u.id)? {
-                    all.push(manage::to_app(&store, &a, now).map_err(|e| anyhow!(e.message))?);
+                    all.push(manage::to_app(&*store, &a, now).map_err(|e| anyhow!(e.message))?);
                 }
             }
             if json {

@@ -1,7 +1,7 @@
 //! `portico import`, `portico generate` and `portico seed`.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,7 +9,9 @@ use portico_domain::{PatientId, PracticeId};
 use portico_fhir::import::{clone_record, prepare_bundle, PreparedResource};
 use portico_fhir::patient::set_mrn;
 use portico_server::demo;
-use portico_store::{ImportSummary, Store};
+use portico_store::ImportSummary;
+
+use crate::database::{DbLocation, Opened};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -51,7 +53,7 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Every bundle is read and checked before anything is written, and the write is one transaction, so a
 /// broken bundle leaves the store exactly as it was.
-pub fn import(db: &Path, paths: &[PathBuf]) -> Result<()> {
+pub fn import(db: &DbLocation, paths: &[PathBuf]) -> Result<()> {
     let files = collect_files(paths)?;
     let pb = bar(files.len() as u64, "bundles");
     let mut all: Vec<PreparedResource> = Vec::new();
@@ -66,9 +68,10 @@ pub fn import(db: &Path, paths: &[PathBuf]) -> Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-    store.tune_for_bulk_load()?;
-    let s = store.import(&all, chrono::Utc::now()).context("writing the resources")?;
+    let mut opened = Opened::open(db)?;
+    opened.tune_for_bulk_load()?;
+    let s = opened.store().import(&all, chrono::Utc::now()).context("writing the resources")?;
+    opened.finish()?;
     println!(
         "Imported {} bundle{} ({} resources): {} created, {} updated, {} unchanged",
         files.len(),
@@ -85,16 +88,17 @@ fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub fn seed(db: &Path) -> Result<()> {
-    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-    let s = demo::seed(&mut store, chrono::Utc::now())?;
+pub fn seed(db: &DbLocation) -> Result<()> {
+    let mut opened = Opened::open(db)?;
+    let s = demo::seed(opened.store(), chrono::Utc::now())?;
+    opened.finish()?;
     if s.already_seeded {
-        println!("{} already holds data; nothing seeded.", db.display());
+        println!("{db} already holds data; nothing seeded.");
         return Ok(());
     }
     println!(
         "Seeded {}: {} patients, {} resources, practices {}",
-        db.display(),
+        db,
         s.patients,
         s.import.created,
         demo::PRACTICES.join(" and ")
@@ -151,12 +155,13 @@ fn fresh_mrn(rng: &mut impl Rng, given: &mut HashSet<u64>) -> String {
 }
 
 /// Clones the sample patients round-robin, 100 patients per transaction, spreading them over the practices.
-pub fn generate(db: &Path, patients: usize) -> Result<()> {
+pub fn generate(db: &DbLocation, patients: usize) -> Result<()> {
     if patients == 0 {
         bail!("--patients must be at least 1");
     }
-    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-    store.tune_for_bulk_load()?;
+    let mut opened = Opened::open(db)?;
+    opened.tune_for_bulk_load()?;
+    let store = opened.store();
     let mut practices: Vec<PracticeId> = store.practices()?.into_iter().map(|(id, _)| id).collect();
     if practices.is_empty() {
         practices = demo::PRACTICES.iter().map(|n| store.create_practice(n)).collect::<Result<_, _>>()?;
@@ -181,6 +186,7 @@ pub fn generate(db: &Path, patients: usize) -> Result<()> {
         }
         batch.extend(clone);
         if batch_patients.len() == 100 || i + 1 == patients {
+            let store = opened.store();
             let s = store.import(&batch, chrono::Utc::now())?;
             total.created += s.created;
             total.updated += s.updated;
@@ -188,6 +194,7 @@ pub fn generate(db: &Path, patients: usize) -> Result<()> {
             for (j, p) in batch_patients.iter().enumerate() {
                 store.assign_patient(p, practices[(i + j) % practices.len()])?;
             }
+            opened.commit_so_far()?;
             pb.inc(batch_patients.len() as u64);
             batch.clear();
             batch_patients.clear();
@@ -198,5 +205,5 @@ pub fn generate(db: &Path, patients: usize) -> Result<()> {
         "Generated {patients} patients: {} resources created ({} shared resources unchanged)",
         total.created, total.unchanged
     );
-    Ok(())
+    opened.finish()
 }

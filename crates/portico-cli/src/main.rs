@@ -4,7 +4,9 @@
 mod admin;
 mod apps;
 mod data;
+mod database;
 mod demo;
+mod migrate;
 mod people;
 mod serve;
 mod settings;
@@ -27,15 +29,26 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub struct DbArg {
-    /// The SQLite database file (created if missing).
-    #[arg(long, env = "PORTICO_DB", default_value = "portico.db")]
-    pub db: PathBuf,
+    /// The database: a SQLite file (created if missing; `sqlite:PATH` too) or a PostgreSQL URL
+    /// (`postgres://user:password@host/dbname`).
+    #[arg(long, env = "PORTICO_DB", default_value = "portico.db", hide_env_values = true)]
+    pub db: database::DbLocation,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (loopback only unless --listen says otherwise; then with TLS or behind a proxy).
     Serve(serve::ServeArgs),
+    /// Copy everything from a SQLite store into an empty PostgreSQL database (verified by counting every
+    /// table on both sides); the SQLite file is left as it was.
+    Migrate {
+        /// The SQLite store: `sqlite:PATH` (or a plain path).
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: database::DbLocation,
+        /// The PostgreSQL database: `postgres://user:password@host/dbname`; it must hold no data yet.
+        #[arg(long, value_name = "URL")]
+        to: database::DbLocation,
+    },
     /// Load FHIR R4 transaction bundles (files or directories of *.json).
     Import {
         #[command(flatten)]
@@ -105,12 +118,39 @@ fn keys(c: KeysCommand) -> Result<()> {
         KeysCommand::Rotate { db } => (db.db, true),
         KeysCommand::List { db } => (db.db, false),
     };
-    let path = portico_server::embedded::key_file_beside(&db);
-    let ring = if rotate { portico_jose::KeyRing::rotate(&path) } else { portico_jose::KeyRing::load_or_create(&path) }
-        .with_context(|| format!("the key file {}", path.display()))?;
-    if rotate {
-        println!("New signing key {} in {}", ring.current_kid(), path.display());
-    }
+    let ring = match &db {
+        database::DbLocation::Sqlite(db) => {
+            let path = portico_server::embedded::key_file_beside(db);
+            let ring = if rotate { portico_jose::KeyRing::rotate(&path) } else { portico_jose::KeyRing::load_or_create(&path) }
+                .with_context(|| format!("the key file {}", path.display()))?;
+            if rotate {
+                println!("New signing key {} in {}", ring.current_kid(), path.display());
+            }
+            ring
+        }
+        // Servers sharing a database keep their keys in it; running servers load them at their first
+        // signature, so after a rotation restart them one by one.
+        database::DbLocation::Postgres(_) => {
+            let mut opened = database::open_existing(&db)?;
+            let stored = opened.reader().signing_keys()?;
+            let ring = match (stored, rotate) {
+                (Some(pem), true) => portico_jose::KeyRing::from_pem(&pem)?.rotated()?,
+                (None, _) => portico_jose::KeyRing::generate()?,
+                (Some(pem), false) => portico_jose::KeyRing::from_pem(&pem)?,
+            };
+            let pem = ring.to_pem()?;
+            opened.store().store_signing_keys(&pem, rotate, chrono::Utc::now())?;
+            let ring = match opened.reader().signing_keys()? {
+                Some(pem) => portico_jose::KeyRing::from_pem(&pem)?,
+                None => anyhow::bail!("the signing keys could not be stored"),
+            };
+            opened.finish()?;
+            if rotate {
+                println!("New signing key {} in the database {db}; restart each server to sign with it", ring.current_kid());
+            }
+            ring
+        }
+    };
     println!("Published key ids (current first): {}", ring.kids().join(", "));
     Ok(())
 }
@@ -138,6 +178,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Seed { db } => data::seed(&db.db),
+        Command::Migrate { from, to } => migrate::migrate(&from, &to),
         Command::Users(c) => admin::users(c),
         Command::Credentials(c) => admin::credentials(c),
         Command::Apps(c) => apps::apps(c),

@@ -4,13 +4,14 @@
 //! function of its index or its patient, so a second run finds the accounts of the first and adds nothing.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use portico_domain::{hash_password, PatientId, PracticeId, Role, Username};
 use portico_server::demo;
-use portico_store::{NewUser, PatientLink, Store, StoreError, WriteStore};
+use portico_store::{NewUser, PatientLink, StoreError};
+
+use crate::database::{DbLocation, Opened};
 
 use crate::data::bar;
 
@@ -195,7 +196,8 @@ struct Plan {
 
 /// Staff `0..staff` and the first `patient_users` Patients (by id) that no other account is linked to;
 /// accounts that exist already count towards the numbers and are skipped.
-fn plan(store: &Store, staff: usize, patient_users: usize) -> Result<Plan> {
+fn plan(opened: &Opened, staff: usize, patient_users: usize) -> Result<Plan> {
+    let store = opened.reader();
     let practices: Vec<PracticeId> = store.practices()?.into_iter().map(|(id, _)| id).collect();
     let mut plan = Plan::default();
     let mut taken = BTreeSet::new();
@@ -219,7 +221,7 @@ fn plan(store: &Store, staff: usize, patient_users: usize) -> Result<Plan> {
         plan.staff.push(Planned { username, display_name, roles: vec![role], practices: member_of, patient: None });
     }
     let mut found = 0;
-    for p in store.patient_links()? {
+    for p in opened.patient_links()? {
         if found == patient_users {
             break;
         }
@@ -259,19 +261,20 @@ pub struct People {
     pub password: Option<String>,
 }
 
-pub fn generate(db: &Path, want: People) -> Result<()> {
-    let open = || -> Result<Store> {
-        let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-        store.tune_for_bulk_load()?;
-        Ok(store)
+pub fn generate(db: &DbLocation, want: People) -> Result<()> {
+    let open = || -> Result<Opened> {
+        let opened = Opened::open(db)?;
+        opened.tune_for_bulk_load()?;
+        Ok(opened)
     };
-    let mut store = open()?;
-    if store.practices()?.is_empty() {
+    let mut opened = open()?;
+    if opened.reader().practices()?.is_empty() {
         for name in demo::PRACTICES {
-            store.create_practice(name)?;
+            opened.store().create_practice(name)?;
         }
+        opened.commit_so_far()?;
     }
-    let mut plan = plan(&store, want.staff, want.patient_users)?;
+    let mut plan = plan(&opened, want.staff, want.patient_users)?;
     if plan.shortfall > 0 {
         println!(
             "Only {} Patient records can take a new account; generating {} more patients so each patient user has a \
@@ -279,10 +282,10 @@ pub fn generate(db: &Path, want: People) -> Result<()> {
             want.patient_users - plan.shortfall,
             plan.shortfall
         );
-        drop(store);
+        drop(opened);
         crate::data::generate(db, plan.shortfall)?;
-        store = open()?;
-        plan = self::plan(&store, want.staff, want.patient_users)?;
+        opened = open()?;
+        plan = self::plan(&opened, want.staff, want.patient_users)?;
     }
     // The rate is of making accounts: generating missing patients has its own summary line.
     let started = Instant::now();
@@ -302,7 +305,7 @@ pub fn generate(db: &Path, want: People) -> Result<()> {
     let now = chrono::Utc::now();
     let all: Vec<&Planned> = plan.staff.iter().chain(&plan.patients).collect();
     // One transaction: a run that fails part-way leaves no half-made set of accounts behind.
-    (&mut store as &mut dyn WriteStore).atomically(|s| -> Result<(), StoreError> {
+    opened.store().atomically(|s| -> Result<(), StoreError> {
         for (i, p) in all.iter().enumerate() {
             s.create_user(
                 &NewUser {
@@ -321,6 +324,7 @@ pub fn generate(db: &Path, want: People) -> Result<()> {
         }
         Ok(())
     })?;
+    opened.finish()?;
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     println!(

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::database::{DbLocation, Opened};
 use anyhow::{Context, Result};
 use clap::builder::BoolishValueParser;
 use clap::Args;
 use portico_server::{demo, AppState, Config};
-use portico_store::Store;
 
 use crate::settings::{FileSettings, Given, LogFormat, Refused, Settings};
 
@@ -17,9 +17,19 @@ pub struct ServeArgs {
     /// A flag beats its environment variable, which beats the file.
     #[arg(long, env = "PORTICO_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The SQLite database file (created if missing) [default: portico.db].
-    #[arg(long, env = "PORTICO_DB", value_name = "FILE")]
-    db: Option<PathBuf>,
+    /// The database: a SQLite file (created if missing; `sqlite:PATH` too) or a PostgreSQL URL
+    /// (`postgres://user:password@host/dbname?sslmode=...`), which several servers may share
+    /// [default: portico.db].
+    #[arg(long, env = "PORTICO_DB", value_name = "FILE|URL", hide_env_values = true)]
+    db: Option<DbLocation>,
+    /// PostgreSQL: connections this server keeps at most, readers and its two writer threads together
+    /// [default: 16].
+    #[arg(long, env = "PORTICO_DB_POOL_SIZE", value_name = "N")]
+    db_pool_size: Option<usize>,
+    /// PostgreSQL: seconds a statement (or a wait for a row lock) may take before it is cancelled and its
+    /// request answered 503 [default: 30].
+    #[arg(long = "db-statement-timeout", env = "PORTICO_DB_STATEMENT_TIMEOUT", value_name = "SECONDS")]
+    db_statement_timeout_secs: Option<u64>,
     /// Address and port to listen on; port 0 picks a free one. Loopback by default [default: 127.0.0.1:8080];
     /// any other address needs TLS (--tls-cert, --tls-key) or --behind-proxy.
     #[arg(long, env = "PORTICO_LISTEN", value_name = "ADDR:PORT")]
@@ -85,6 +95,8 @@ impl ServeArgs {
         };
         let given = Given {
             db: self.db,
+            db_pool_size: self.db_pool_size,
+            db_statement_timeout_secs: self.db_statement_timeout_secs,
             listen: self.listen,
             host: self.host,
             port: self.port,
@@ -111,19 +123,29 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None => None,
     };
     crate::init_logging(settings.log_format);
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(serve(settings, demo, tls))
-}
-
-async fn serve(settings: Settings, demo: bool, tls: Option<Arc<rustls::ServerConfig>>) -> Result<()> {
-    let db = settings.db;
-    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    // Opened before the async runtime starts: PostgreSQL's pool runs a runtime of its own, which cannot be
+    // started from inside another one's task.
+    let mut opened = Opened::open_with(&settings.db, settings.db_pool)?;
     if demo {
-        let s = demo::seed(&mut store, chrono::Utc::now()).context("seeding the demo data")?;
+        let s = demo::seed(opened.store(), chrono::Utc::now()).context("seeding the demo data")?;
         if !s.already_seeded {
             println!("Seeded demo data: {} patients, {} resources", s.patients, s.import.created);
         }
     }
+    let keys_in_store = opened.is_postgres();
+    let backend = opened.into_backend()?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(serve(settings, backend, keys_in_store, demo, tls))
+}
+
+async fn serve(
+    settings: Settings,
+    backend: Box<dyn portico_store::Backend>,
+    keys_in_store: bool,
+    demo: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<()> {
+    let db = settings.db;
     let addr = settings.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
@@ -131,7 +153,11 @@ async fn serve(settings: Settings, demo: bool, tls: Option<Arc<rustls::ServerCon
     let base = settings.public_url.unwrap_or_else(|| format!("{scheme}://{bound}"));
     let mut config = Config::new(base);
     config.audit_read_retention_days = settings.audit_retention_days;
-    config.key_file = Some(portico_server::embedded::key_file_beside(&db));
+    // Servers sharing a database sign with the keys stored in it; a SQLite server keeps its own key file.
+    match &db {
+        DbLocation::Sqlite(path) => config.key_file = Some(portico_server::embedded::key_file_beside(path)),
+        DbLocation::Postgres(_) => config.keys_in_store = keys_in_store,
+    }
     config.allow_signup = settings.allow_signup;
     config.name = settings.name.clone();
     if let Some(dir) = &settings.sample_app_dir {
@@ -151,7 +177,7 @@ async fn serve(settings: Settings, demo: bool, tls: Option<Arc<rustls::ServerCon
         (None, false) => "none (loopback only)".to_owned(),
     };
     print_banner(&config, &format!("{scheme}://{bound}"), &tls_note, &db, demo);
-    let state = AppState::new(portico_server::Database::new(store).context("starting the database writer")?, config);
+    let state = AppState::new(backend, config);
     match tls {
         Some(tls) => portico_server::serve_tls(listener, tls, state, shutdown_signal()).await,
         None => portico_server::serve(listener, state, shutdown_signal()).await,
@@ -161,14 +187,14 @@ async fn serve(settings: Settings, demo: bool, tls: Option<Arc<rustls::ServerCon
     Ok(())
 }
 
-fn print_banner(config: &Config, bound: &str, tls: &str, db: &std::path::Path, demo_accounts: bool) {
+fn print_banner(config: &Config, bound: &str, tls: &str, db: &DbLocation, demo_accounts: bool) {
     // Scripts (tests/peers, tests/peers-npm, crash.rs) read the address after "listening on".
     println!("Portico {} listening on {bound}", env!("CARGO_PKG_VERSION"));
     println!("  Public URL: {}", config.base_url);
     println!("  TLS:        {tls}");
     println!("  FHIR base:  {}", config.fhir_base());
     println!("  Token URL:  {}", config.token_url());
-    println!("  Database:   {}", db.display());
+    println!("  Database:   {db}");
     if config.sample_app_dir.as_deref().is_some_and(|d| d.join("index.html").is_file()) {
         println!("  Sample app: {}/sample-app/", config.base_url);
     }

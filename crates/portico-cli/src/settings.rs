@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::database::{DbLocation, PoolSettings};
+
 /// A setting that cannot work, said in one line; `portico serve` exits with code 2.
 #[derive(Debug)]
 pub struct Refused(pub String);
@@ -42,7 +44,9 @@ pub enum LogFormat {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
-    pub db: Option<PathBuf>,
+    pub db: Option<DbLocation>,
+    pub db_pool_size: Option<usize>,
+    pub db_statement_timeout_secs: Option<u64>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub public_hosts: Option<Vec<String>>,
@@ -64,7 +68,8 @@ impl FileSettings {
             std::fs::read_to_string(path).map_err(|e| Refused(format!("cannot read the config file {}: {e}", path.display())))?;
         let mut s = FileSettings::parse(&text).map_err(|e| Refused(format!("{}:{e}", path.display())))?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut s.db, &mut s.tls_cert, &mut s.tls_key, &mut s.sample_app_dir].into_iter().flatten() {
+        s.db = s.db.take().map(|db| db.relative_to(dir));
+        for p in [&mut s.tls_cert, &mut s.tls_key, &mut s.sample_app_dir].into_iter().flatten() {
             if p.is_relative() {
                 *p = dir.join(&*p);
             }
@@ -92,7 +97,9 @@ impl FileSettings {
 /// The settings after precedence, checked.
 #[derive(Debug)]
 pub struct Settings {
-    pub db: PathBuf,
+    pub db: DbLocation,
+    /// PostgreSQL only: connections per server and the statement timeout.
+    pub db_pool: PoolSettings,
     pub listen: SocketAddr,
     /// The public base URL without a trailing slash; `None`: the bound address (known once bound).
     pub public_url: Option<String>,
@@ -109,7 +116,9 @@ pub struct Settings {
 
 /// One setting as the command line gave it (flag or environment variable, `None` when neither did).
 pub struct Given {
-    pub db: Option<PathBuf>,
+    pub db: Option<DbLocation>,
+    pub db_pool_size: Option<usize>,
+    pub db_statement_timeout_secs: Option<u64>,
     pub listen: Option<String>,
     pub host: Option<String>,
     pub port: Option<u16>,
@@ -172,7 +181,11 @@ impl Settings {
             public_hosts = file.public_hosts.unwrap_or_default();
         }
         Ok(Settings {
-            db: given.db.or(file.db).unwrap_or_else(|| PathBuf::from("portico.db")),
+            db: given.db.or(file.db).unwrap_or_else(|| DbLocation::Sqlite(PathBuf::from("portico.db"))),
+            db_pool: pool_settings(
+                given.db_pool_size.or(file.db_pool_size),
+                given.db_statement_timeout_secs.or(file.db_statement_timeout_secs),
+            )?,
             listen,
             public_url,
             public_hosts,
@@ -185,6 +198,25 @@ impl Settings {
             name: check_name(given.name.or(file.name))?,
         })
     }
+}
+
+/// The PostgreSQL pool: 2 to 1,000 connections (a server keeps two writer threads beside its readers), and a
+/// statement timeout of 1 second to 1 hour.
+fn pool_settings(size: Option<usize>, timeout_secs: Option<u64>) -> Result<PoolSettings, Refused> {
+    let mut pool = PoolSettings::default();
+    if let Some(n) = size {
+        if !(2..=1000).contains(&n) {
+            return refuse("--db-pool-size must be 2 to 1000 connections");
+        }
+        pool.size = n;
+    }
+    if let Some(secs) = timeout_secs {
+        if !(1..=3600).contains(&secs) {
+            return refuse("--db-statement-timeout must be 1 to 3600 seconds");
+        }
+        pool.statement_timeout = std::time::Duration::from_secs(secs);
+    }
+    Ok(pool)
 }
 
 /// The server's name: at most 80 characters, no control or format characters (it is shown in other

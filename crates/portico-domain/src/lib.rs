@@ -31,7 +31,7 @@ pub use scope::{
     describe, offered_categories, Category, Interaction, RequestedScopes, Scope, ScopeContext, ScopeError, ScopeSet, SmartScope,
 };
 pub use secret::{random_id, Digest, Secret, SecretKind};
-pub use throttle::{Throttle, ThrottlePolicy};
+pub use throttle::{ThrottleEntry, ThrottlePolicy};
 
 /// A FHIR Patient id, as stored in the resource store.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

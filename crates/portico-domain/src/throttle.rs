@@ -5,8 +5,6 @@
 //! failure, and the right password works after it. Failures are forgotten after a quiet period, and a
 //! success clears its key.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Duration, Utc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,69 +42,40 @@ impl ThrottlePolicy {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    failures: u32,
-    last_failure: DateTime<Utc>,
-    locked_until: Option<DateTime<Utc>>,
+/// What is remembered of one key's failures (in the store, so every server sharing it counts them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleEntry {
+    pub failures: u32,
+    pub last_failure: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
-/// Keeps at most this many keys; beyond it, forgotten and then the oldest entries are dropped, so a flood
-/// of distinct keys cannot grow memory without bound.
-const MAX_KEYS: usize = 100_000;
+impl ThrottlePolicy {
+    /// The policy of a key: an address (`addr:...`), which many people may share, or one account or client.
+    pub fn for_key(key: &str) -> ThrottlePolicy {
+        if key.starts_with("addr:") {
+            ThrottlePolicy::PER_ADDRESS
+        } else {
+            ThrottlePolicy::PER_KEY
+        }
+    }
 
-#[derive(Debug)]
-pub struct Throttle {
-    policy: ThrottlePolicy,
-    entries: HashMap<String, Entry>,
+    /// The entry after one more failure at `now`: counted from scratch when the last one is older than
+    /// `forget_after`, locked once past the free failures.
+    pub fn after_failure(&self, prev: Option<ThrottleEntry>, now: DateTime<Utc>) -> ThrottleEntry {
+        let failures = match prev {
+            Some(e) if now - e.last_failure <= self.forget_after => e.failures.saturating_add(1),
+            _ => 1,
+        };
+        let locked_until = (failures > self.free_failures).then(|| now + self.lock_for(failures));
+        ThrottleEntry { failures, last_failure: now, locked_until }
+    }
 }
 
-impl Throttle {
-    pub fn new(policy: ThrottlePolicy) -> Throttle {
-        Throttle { policy, entries: HashMap::new() }
-    }
-
-    /// `Err(seconds)` while `key` is locked: refuse the attempt without checking it.
-    pub fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), u64> {
-        match self.entries.get(key).and_then(|e| e.locked_until) {
-            Some(until) if until > now => Err(seconds_until(until, now)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a failed attempt; `Some(seconds)` when the key is now locked.
-    pub fn failed(&mut self, key: &str, now: DateTime<Utc>) -> Option<u64> {
-        if self.entries.len() >= MAX_KEYS && !self.entries.contains_key(key) {
-            self.prune(now);
-        }
-        let policy = self.policy;
-        let e = self.entries.entry(key.to_owned()).or_insert(Entry { failures: 0, last_failure: now, locked_until: None });
-        if now - e.last_failure > policy.forget_after {
-            *e = Entry { failures: 0, last_failure: now, locked_until: None };
-        }
-        e.failures = e.failures.saturating_add(1);
-        e.last_failure = now;
-        if e.failures > policy.free_failures {
-            let until = now + policy.lock_for(e.failures);
-            e.locked_until = Some(until);
-            return Some(seconds_until(until, now));
-        }
-        None
-    }
-
-    pub fn succeeded(&mut self, key: &str) {
-        self.entries.remove(key);
-    }
-
-    fn prune(&mut self, now: DateTime<Utc>) {
-        let forget = self.policy.forget_after;
-        self.entries.retain(|_, e| now - e.last_failure <= forget);
-        if self.entries.len() >= MAX_KEYS {
-            let mut ages: Vec<DateTime<Utc>> = self.entries.values().map(|e| e.last_failure).collect();
-            ages.sort();
-            let cut = ages[ages.len() / 2];
-            self.entries.retain(|_, e| e.last_failure > cut);
-        }
+impl ThrottleEntry {
+    /// `Some(seconds)` while the key is locked at `now`: refuse the attempt without checking it.
+    pub fn locked_for(&self, now: DateTime<Utc>) -> Option<u64> {
+        self.locked_until.filter(|until| *until > now).map(|until| seconds_until(until, now))
     }
 }
 
@@ -123,9 +92,16 @@ mod tests {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap()
     }
 
+    /// `n` failures at `now`, one after another; the last entry.
+    fn fail(policy: ThrottlePolicy, mut entry: Option<ThrottleEntry>, n: u32, now: DateTime<Utc>) -> ThrottleEntry {
+        for _ in 0..n {
+            entry = Some(policy.after_failure(entry, now));
+        }
+        entry.unwrap()
+    }
+
     #[test]
     fn locks_grow_exponentially_after_the_free_failures_and_are_capped() {
-        let mut th = Throttle::new(ThrottlePolicy::PER_KEY);
         let now = t0();
         // (failure number, lock in seconds it causes)
         let table: &[(u32, Option<u64>)] = &[
@@ -139,53 +115,32 @@ mod tests {
             (15, Some(300)),
             (40, Some(300)),
         ];
-        let mut n = 0;
-        for &(upto, lock) in table {
-            let mut last = None;
-            while n < upto {
-                n += 1;
-                last = th.failed("user:a", now);
-            }
-            assert_eq!(last, lock, "failure {upto}");
+        for &(n, lock) in table {
+            let e = fail(ThrottlePolicy::PER_KEY, None, n, now);
+            assert_eq!((e.failures, e.locked_for(now)), (n, lock), "failure {n}");
         }
+        // An address may fail fifty times before its first lock.
+        assert_eq!(fail(ThrottlePolicy::for_key("addr:10.0.0.1"), None, 50, now).locked_for(now), None);
+        assert_eq!(fail(ThrottlePolicy::for_key("addr:10.0.0.1"), None, 51, now).locked_for(now), Some(1));
     }
 
     #[test]
-    fn a_lock_ends_and_cannot_be_extended_by_refused_attempts() {
-        let mut th = Throttle::new(ThrottlePolicy::PER_KEY);
+    fn a_lock_ends_by_itself() {
         let now = t0();
-        for _ in 0..6 {
-            th.failed("user:a", now);
-        }
-        assert_eq!(th.check("user:a", now), Err(1));
-        // Refused attempts are not counted (the caller does not call `failed` for them), so the lock ends.
-        let later = now + Duration::milliseconds(1001);
-        assert_eq!(th.check("user:a", later), Ok(()));
-        // Another key is unaffected throughout.
-        assert_eq!(th.check("user:b", now), Ok(()));
-        // A success clears the key entirely.
-        th.succeeded("user:a");
-        assert_eq!(th.failed("user:a", later), None);
+        let e = fail(ThrottlePolicy::PER_KEY, None, 6, now);
+        assert_eq!(e.locked_for(now), Some(1));
+        // Refused attempts are not counted (the caller records no failure for them), so the lock ends.
+        assert_eq!(e.locked_for(now + Duration::milliseconds(1001)), None);
     }
 
     #[test]
     fn failures_are_forgotten_after_a_quiet_period() {
-        let mut th = Throttle::new(ThrottlePolicy::PER_KEY);
         let now = t0();
-        for _ in 0..5 {
-            th.failed("k", now);
-        }
+        let e = fail(ThrottlePolicy::PER_KEY, None, 5, now);
         let much_later = now + Duration::seconds(901);
-        assert_eq!(th.failed("k", much_later), None);
-    }
-
-    #[test]
-    fn memory_stays_bounded_under_a_flood_of_keys() {
-        let mut th = Throttle::new(ThrottlePolicy::PER_KEY);
-        let now = t0();
-        for i in 0..(MAX_KEYS + 10) {
-            th.failed(&format!("client:{i}"), now + Duration::milliseconds(i as i64));
-        }
-        assert!(th.entries.len() <= MAX_KEYS);
+        let next = ThrottlePolicy::PER_KEY.after_failure(Some(e), much_later);
+        assert_eq!((next.failures, next.locked_for(much_later)), (1, None));
+        let soon = ThrottlePolicy::PER_KEY.after_failure(Some(e), now + Duration::seconds(899));
+        assert_eq!(soon.failures, 6);
     }
 }

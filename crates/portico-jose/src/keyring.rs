@@ -34,6 +34,8 @@ pub enum KeyError {
     InsecurePermissions { path: PathBuf, mode: u32 },
     #[error("the signing key file {path} is not a PEM file of one or two RSA private keys: {reason}")]
     Malformed { path: PathBuf, reason: String },
+    #[error("the signing keys stored in the database are not PEM of one or two RSA private keys: {0}")]
+    MalformedStored(String),
     #[error("cannot generate an RSA signing key")]
     Generate,
     #[error("cannot sign the token")]
@@ -157,6 +159,31 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// A ring of one new key, kept nowhere yet (see [`KeyRing::to_pem`]).
+    pub fn generate() -> Result<KeyRing, KeyError> {
+        Ok(KeyRing { current: SigningKey::generate()?, previous: None })
+    }
+
+    /// A new current key, this ring's current key kept as the previous one (the one before it dropped).
+    pub fn rotated(self) -> Result<KeyRing, KeyError> {
+        Ok(KeyRing { current: SigningKey::generate()?, previous: Some(self.current) })
+    }
+
+    /// The ring as the key file holds it (PKCS#8 PEM, current key first): for a store that keeps it elsewhere
+    /// (servers sharing a database keep it there). Private keys: never log it.
+    pub fn to_pem(&self) -> Result<String, KeyError> {
+        let mut blocks = vec![pem::Pem::new(PEM_TAG, self.current.pkcs8()?)];
+        if let Some(previous) = &self.previous {
+            blocks.push(pem::Pem::new(PEM_TAG, previous.pkcs8()?));
+        }
+        Ok(pem::encode_many(&blocks))
+    }
+
+    /// A ring from [`KeyRing::to_pem`]'s text.
+    pub fn from_pem(text: &str) -> Result<KeyRing, KeyError> {
+        parse_ring(text).map_err(KeyError::MalformedStored)
+    }
+
     /// The `kid` id_tokens are signed with now.
     pub fn current_kid(&self) -> &str {
         &self.current.kid
@@ -205,19 +232,24 @@ fn load(path: &Path) -> Result<KeyRing, KeyError> {
     check_private(path, &meta)?;
     let mut text = String::new();
     file.take(KEY_FILE_MAX_BYTES).read_to_string(&mut text).map_err(io_err)?;
-    let blocks = pem::parse_many(&text).map_err(|e| malformed(e.to_string()))?;
+    parse_ring(&text).map_err(malformed)
+}
+
+/// One or two PKCS#8 RSA keys in PEM, current first.
+fn parse_ring(text: &str) -> Result<KeyRing, String> {
+    let blocks = pem::parse_many(text).map_err(|e| e.to_string())?;
     let mut keys = Vec::with_capacity(blocks.len());
     for block in &blocks {
         if block.tag() != PEM_TAG {
-            return Err(malformed(format!("a `{}` block where a `{PEM_TAG}` was expected", block.tag())));
+            return Err(format!("a `{}` block where a `{PEM_TAG}` was expected", block.tag()));
         }
-        keys.push(SigningKey::from_pkcs8(block.contents()).map_err(malformed)?);
+        keys.push(SigningKey::from_pkcs8(block.contents())?);
     }
     if keys.len() > 2 {
-        return Err(malformed("more than two keys in it".into()));
+        return Err("more than two keys in it".into());
     }
     let mut keys = keys.into_iter();
-    let current = keys.next().ok_or_else(|| malformed("no key in it".into()))?;
+    let current = keys.next().ok_or_else(|| "no key in it".to_owned())?;
     Ok(KeyRing { current, previous: keys.next() })
 }
 
@@ -248,11 +280,7 @@ enum Publish {
 /// into place, so a crash never leaves a half-written key file behind.
 fn write_key_file(path: &Path, ring: &KeyRing, publish: Publish) -> Result<(), KeyError> {
     let io_err = |source| KeyError::Io { path: path.to_path_buf(), source };
-    let mut blocks = vec![pem::Pem::new(PEM_TAG, ring.current.pkcs8()?)];
-    if let Some(previous) = &ring.previous {
-        blocks.push(pem::Pem::new(PEM_TAG, previous.pkcs8()?));
-    }
-    let text = pem::encode_many(&blocks);
+    let text = ring.to_pem()?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Unique per process and call: two threads of one process may create or rotate at once.

@@ -49,7 +49,7 @@ impl JwksCache {
 
 /// `GET /oauth/jwks`: the public keys id_tokens are signed with (the previous one too, after a rotation).
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    match state.keys() {
+    match state.keys().await {
         Ok(k) => axum::Json(k.jwks()).into_response(),
         Err(e) => OAuthError::from(e).into_response(),
     }
@@ -134,7 +134,7 @@ pub async fn check(state: &AppState, app: &AppRecord, assertion: &str, aud: &str
 impl AppState {
     /// Signs an id_token with the service's current key, on the hashing lane (an RSA signature is CPU work).
     pub async fn sign_id_token(&self, facts: IdTokenFacts) -> Result<String, OAuthError> {
-        let keys = self.keys()?;
+        let keys = self.keys().await?;
         let now = self.now().timestamp();
         let issuer = self.config().base_url.clone();
         let claims = IdTokenClaims {
@@ -154,10 +154,13 @@ impl AppState {
     }
 
     /// The service's signing keys, loaded (or created) on first use.
-    pub fn keys(&self) -> Result<Arc<KeyRing>, Unavailable> {
-        self.signing_keys().map_err(|e| {
-            tracing::error!(error = %e, "the signing key file cannot be used");
-            Unavailable::Broken
+    pub async fn keys(&self) -> Result<Arc<KeyRing>, Unavailable> {
+        self.signing_keys().await.map_err(|e| match e {
+            crate::state::KeysUnavailable::Store(u) => u,
+            crate::state::KeysUnavailable::Keys(e) => {
+                tracing::error!(error = %e, "the signing keys cannot be used");
+                Unavailable::Broken
+            }
         })
     }
 }

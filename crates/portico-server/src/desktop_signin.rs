@@ -208,8 +208,14 @@ fn exchange_code(store: &mut dyn WriteStore, form: &[(String, String)], now: Dat
         return Err(invalid_grant("this authorization code was already used; the sign-in it started is ended"));
     }
     let family = uuid::Uuid::new_v4().to_string();
-    // Used from here on, whatever follows: a code survives no failed exchange.
-    store.use_desktop_code(&digest, &family, now)?;
+    // Used from here on, whatever follows: a code survives no failed exchange. Not used by this call:
+    // another server sharing the database exchanged it meanwhile, and that sign-in ends as above.
+    if !store.use_desktop_code(&digest, &family, now)? {
+        if let Some(family) = store.desktop_code(&digest)?.and_then(|c| c.family) {
+            store.revoke_desktop_family(&family, now)?;
+        }
+        return Err(invalid_grant("this authorization code was already used; the sign-in it started is ended"));
+    }
     if code.expires_at <= now {
         return Err(unknown());
     }

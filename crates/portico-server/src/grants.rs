@@ -255,8 +255,11 @@ pub fn exchange_code(
     if code.used_at.is_some() {
         return Err(revoke_family(store, app, &grant, "authorization code", now)?);
     }
-    // Used from here on, whatever follows: a code survives no failed exchange (PKCE failures included).
-    store.use_auth_code(&digest, now)?;
+    // Used from here on, whatever follows: a code survives no failed exchange (PKCE failures included). Not
+    // used by this call: another server sharing the database exchanged it between the read above and now.
+    if !store.use_auth_code(&digest, now)? {
+        return Err(revoke_family(store, app, &grant, "authorization code", now)?);
+    }
     if code.expires_at <= now || grant.deleted_at.is_some() {
         return Err(unknown());
     }

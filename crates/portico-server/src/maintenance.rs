@@ -34,8 +34,26 @@ pub async fn run(state: AppState) {
                 Err(_) => break,
             }
         }
+        forget_quiet_throttles(&state).await;
         roll_up_reads(&state).await;
         tokio::time::sleep(EVERY).await;
+    }
+}
+
+/// Forgets throttle keys whose failures are older than any policy remembers them and that are not locked,
+/// so a flood of distinct usernames or client ids leaves no lasting rows.
+async fn forget_quiet_throttles(state: &AppState) {
+    let forget =
+        portico_domain::ThrottlePolicy::PER_KEY.forget_after.max(portico_domain::ThrottlePolicy::PER_ADDRESS.forget_after);
+    loop {
+        match state.write(move |store, now| store.prune_throttle(now - forget, BATCH)).await {
+            Ok(Ok(n)) if n == BATCH => continue,
+            Ok(Ok(_)) | Err(_) => break,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "forgetting old throttle keys failed; will retry");
+                break;
+            }
+        }
     }
 }
 

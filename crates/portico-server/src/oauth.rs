@@ -50,7 +50,7 @@ pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
             single(&form, "grant_type")?.ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
         let scope = single(&form, "scope")?.unwrap_or_default();
         let keys = throttle_keys(&format!("client:{}", auth.client_id), addr);
-        state.throttle_check(&keys).map_err(OAuthError::throttled)?;
+        let had_failures = state.throttle_check(&keys).await?.map_err(OAuthError::throttled)?;
         let lifetime = state.config().token_lifetime_secs;
         let issued = if auth.client_id == portico_api::DESKTOP_CLIENT_ID {
             if !auth.secret.is_empty() || auth.assertion.is_some() {
@@ -67,12 +67,12 @@ pub async fn token(State(state): State<AppState>, ClientAddr(addr): ClientAddr, 
         };
         match issued {
             Ok(t) => {
-                state.throttle_succeeded(&keys[0]);
+                state.throttle_succeeded(&keys[0], had_failures).await;
                 Ok(t)
             }
             Err(mut e) => {
                 if e.error == "invalid_client" {
-                    if let Some(wait) = state.throttle_failed(&keys) {
+                    if let Some(wait) = state.throttle_failed(&keys).await {
                         e = OAuthError::throttled(wait);
                     }
                 }
@@ -146,7 +146,7 @@ pub async fn introspect(State(state): State<AppState>, ClientAddr(addr): ClientA
             });
         }
         let keys = throttle_keys(&format!("client:{}", auth.client_id), addr);
-        state.throttle_check(&keys).map_err(OAuthError::throttled)?;
+        let had_failures = state.throttle_check(&keys).await?.map_err(OAuthError::throttled)?;
         let token = single(&form, "token")?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
         let p = auth.presented();
         let basic = p.basic;
@@ -177,14 +177,14 @@ pub async fn introspect(State(state): State<AppState>, ClientAddr(addr): ClientA
             .await??;
         match answer {
             Some((body, event)) => {
-                state.throttle_succeeded(&keys[0]);
+                state.throttle_succeeded(&keys[0], had_failures).await;
                 state.write(move |store, _| store.append_audit(&[event])).await??;
                 Ok(body)
             }
             None => {
                 let e =
                     OAuthError { basic_challenge: basic, ..OAuthError::new("invalid_client", "client authentication failed") };
-                Err(match state.throttle_failed(&keys) {
+                Err(match state.throttle_failed(&keys).await {
                     Some(wait) => OAuthError::throttled(wait),
                     None => e,
                 })

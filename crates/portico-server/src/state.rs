@@ -1,7 +1,7 @@
 //! Shared server state: the database (reader pool + writer thread), the public URLs, the clock, and the
 //! bounded pools that keep expensive work from crowding out everyone else.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::lanes::Lane;
@@ -9,7 +9,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use portico_domain::{Throttle, ThrottlePolicy};
+use portico_domain::ThrottlePolicy;
 use portico_store::{Backend, ReadStore, StoreError, WriteJob, WriteStore};
 use tokio::sync::{oneshot, Semaphore};
 
@@ -31,6 +31,9 @@ pub struct Config {
     /// The PEM file holding the id_token signing keys (created with mode 0600 on first use). `None`: a key
     /// made for this process only (tests).
     pub key_file: Option<std::path::PathBuf>,
+    /// Keep the signing keys in the database instead (`key_file` is then unused): servers that share a
+    /// database must sign with the same key, and none of them has the others' files.
+    pub keys_in_store: bool,
     /// Whether anyone may create an app-developer account (`POST /api/signup`, `portico serve
     /// --allow-signup`, on in the embedded demo). Off by default: a clinic's service has no strangers' accounts.
     pub allow_signup: bool,
@@ -53,6 +56,7 @@ impl Config {
             trusted_hosts: None,
             audit_read_retention_days: Config::DEFAULT_AUDIT_READ_RETENTION_DAYS,
             key_file: None,
+            keys_in_store: false,
             allow_signup: false,
             sample_app_dir: None,
             name: "Portico".into(),
@@ -106,9 +110,6 @@ struct Inner {
     heavy: Lane,
     /// Argon2 verifications (each ~20 ms of one core and 19 MiB), on low-priority threads of their own.
     hashing: Lane,
-    /// Failed authentication per account or client id, and per network address.
-    per_key: Mutex<Throttle>,
-    per_addr: Mutex<Throttle>,
     /// The service's signing keys, loaded from `Config::key_file` on first use.
     keys: std::sync::OnceLock<Arc<portico_jose::KeyRing>>,
     /// Apps' JWKS fetched from their URLs.
@@ -141,6 +142,21 @@ impl From<StoreError> for Unavailable {
     }
 }
 
+/// Why the signing keys could not be had: the key file or stored keys are unusable, or the store is down.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysUnavailable {
+    #[error(transparent)]
+    Keys(#[from] portico_jose::KeyError),
+    #[error(transparent)]
+    Store(#[from] Unavailable),
+}
+
+impl From<StoreError> for KeysUnavailable {
+    fn from(e: StoreError) -> KeysUnavailable {
+        KeysUnavailable::Store(e.into())
+    }
+}
+
 /// How heavy a read is: a search may scan an index, a point read touches a few rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weight {
@@ -162,8 +178,6 @@ impl AppState {
                 reads: Semaphore::new(MAX_READS),
                 heavy: Lane::new("portico-search", MAX_HEAVY),
                 hashing: Lane::new("portico-hash", MAX_HASHING),
-                per_key: Mutex::new(Throttle::new(ThrottlePolicy::PER_KEY)),
-                per_addr: Mutex::new(Throttle::new(ThrottlePolicy::PER_ADDRESS)),
                 keys: std::sync::OnceLock::new(),
                 jwks: Default::default(),
             }),
@@ -174,21 +188,45 @@ impl AppState {
         &self.inner.config
     }
 
-    /// Loads (or creates) the key file once; without one configured, a key made for this process.
-    pub(crate) fn signing_keys(&self) -> Result<Arc<portico_jose::KeyRing>, portico_jose::KeyError> {
+    /// Loads (or creates) the signing keys once: from the database when they are kept there, else from the key
+    /// file; without either configured, a key made for this process.
+    pub(crate) async fn signing_keys(&self) -> Result<Arc<portico_jose::KeyRing>, KeysUnavailable> {
         if let Some(k) = self.inner.keys.get() {
             return Ok(k.clone());
         }
-        let path = match &self.inner.config.key_file {
-            Some(p) => p.clone(),
-            None => std::env::temp_dir().join(format!("portico-signing-key-{}-{}.pem", std::process::id(), uuid::Uuid::new_v4())),
+        let ring = if self.inner.config.keys_in_store {
+            self.keys_from_store().await?
+        } else {
+            let path = match &self.inner.config.key_file {
+                Some(p) => p.clone(),
+                None => {
+                    std::env::temp_dir().join(format!("portico-signing-key-{}-{}.pem", std::process::id(), uuid::Uuid::new_v4()))
+                }
+            };
+            let ring = portico_jose::KeyRing::load_or_create(&path)?;
+            if self.inner.config.key_file.is_none() {
+                // The key lives in memory; the file was only its way in.
+                let _ = std::fs::remove_file(&path);
+            }
+            ring
         };
-        let ring = Arc::new(portico_jose::KeyRing::load_or_create(&path)?);
-        if self.inner.config.key_file.is_none() {
-            // The key lives in memory; the file was only its way in.
-            let _ = std::fs::remove_file(&path);
+        Ok(self.inner.keys.get_or_init(|| Arc::new(ring)).clone())
+    }
+
+    /// The keys every server sharing the database signs with: the stored ones, or, on the very first start,
+    /// new ones offered to the store; when another server stored its own first, those are the ones used.
+    async fn keys_from_store(&self) -> Result<portico_jose::KeyRing, KeysUnavailable> {
+        if let Some(pem) = self.read(Weight::Light, |store, _| store.signing_keys()).await?? {
+            return Ok(portico_jose::KeyRing::from_pem(&pem)?);
         }
-        Ok(self.inner.keys.get_or_init(|| ring).clone())
+        let ring = self.hash(portico_jose::KeyRing::generate).await??;
+        let pem = ring.to_pem()?;
+        if self.write(move |store, now| store.store_signing_keys(&pem, false, now)).await?? {
+            return Ok(ring);
+        }
+        let pem = self.read(Weight::Light, |store, _| store.signing_keys()).await??;
+        let pem = pem.ok_or(KeysUnavailable::Store(Unavailable::Broken))?;
+        Ok(portico_jose::KeyRing::from_pem(&pem)?)
     }
 
     pub(crate) fn jwks_cache(&self) -> &crate::assertions::JwksCache {
@@ -213,10 +251,15 @@ impl AppState {
         match weight {
             Weight::Heavy => self.inner.heavy.run(job).await?,
             // A point read is tens of microseconds of SQLite: it runs right here on the async worker, as handing
-            // it to a blocking thread and back would cost more (two context switches) than the read itself.
+            // it to a blocking thread and back would cost more (two context switches) than the read itself. A
+            // backend that waits on a network (PostgreSQL) blocks a thread of the blocking pool instead.
             Weight::Light => {
                 let _permit = self.inner.reads.acquire().await.map_err(|_| Unavailable::Broken)?;
-                job()
+                if self.inner.db.inline_reads() {
+                    job()
+                } else {
+                    tokio::task::spawn_blocking(job).await.map_err(|_| Unavailable::Broken)?
+                }
             }
         }
     }
@@ -250,26 +293,53 @@ impl AppState {
 }
 
 impl AppState {
-    fn throttle_for(&self, key: &str) -> MutexGuard<'_, Throttle> {
-        let m = if key.starts_with("addr:") { &self.inner.per_addr } else { &self.inner.per_key };
-        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// `Err(seconds)` while any of `keys` is locked out.
-    pub fn throttle_check(&self, keys: &[String]) -> Result<(), u64> {
+    /// Whether any of `keys` is locked out, from the failures every server sharing the database counted:
+    /// `Err(seconds)` while one is (refuse the attempt unchecked), `Ok(true)` when the first key (the account
+    /// or client) has failures on record, which a success then clears.
+    pub async fn throttle_check(&self, keys: &[String]) -> Result<Result<bool, u64>, Unavailable> {
+        let wanted = keys.to_vec();
+        let entries = self.read(Weight::Light, move |store, _| store.throttle_entries(&wanted)).await??;
         let now = self.now();
-        keys.iter().try_for_each(|k| self.throttle_for(k).check(k, now))
+        if let Some(wait) = entries.iter().filter_map(|(_, e)| e.locked_for(now)).max() {
+            return Ok(Err(wait));
+        }
+        Ok(Ok(keys.first().is_some_and(|first| entries.iter().any(|(k, _)| k == first))))
     }
 
-    /// Counts a failure against each key; `Some(seconds)` when that locked any of them.
-    pub fn throttle_failed(&self, keys: &[String]) -> Option<u64> {
-        let now = self.now();
-        keys.iter().filter_map(|k| self.throttle_for(k).failed(k, now)).max()
+    /// Counts a failure against each key; `Some(seconds)` when that locked any of them. A store that cannot
+    /// count leaves the attempt refused as it was (it failed), without a lock.
+    pub async fn throttle_failed(&self, keys: &[String]) -> Option<u64> {
+        let keys = keys.to_vec();
+        let counted = self
+            .write(move |store, now| {
+                keys.iter()
+                    .map(|k| store.record_throttle_failure(k, ThrottlePolicy::for_key(k), now).map(|e| e.locked_for(now)))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await;
+        match counted {
+            Ok(Ok(locks)) => locks.into_iter().flatten().max(),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "counting a failed authentication");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "counting a failed authentication");
+                None
+            }
+        }
     }
 
-    /// A success clears the account's (or client's) failures; the address keeps its count.
-    pub fn throttle_succeeded(&self, key: &str) {
-        self.throttle_for(key).succeeded(key);
+    /// A success clears the account's (or client's) failures, when `throttle_check` saw some; the address
+    /// keeps its count.
+    pub async fn throttle_succeeded(&self, key: &str, had_failures: bool) {
+        if !had_failures {
+            return;
+        }
+        let key = key.to_owned();
+        if let Err(e) = self.write(move |store, _| store.clear_throttle(&key)).await.and_then(|r| r.map_err(Unavailable::from)) {
+            tracing::warn!(error = %e, "clearing a throttle after a success");
+        }
     }
 }
 

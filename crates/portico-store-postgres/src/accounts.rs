@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use portico_domain::{Digest, PatientId, PracticeId, Role, UserId};
 use portico_fhir::search::fold;
-use portico_store::{NewUser, Result, StoreError, UserListing, UserRecord, UserSort};
+use portico_store::{NewUser, PatientLink, Result, StoreError, UserListing, UserRecord, UserSort};
 use tokio_postgres::Row;
 
 use crate::{col, parse_opt_ts, parse_ts, ts, unique_violation, Param, PgStore};
@@ -289,6 +289,36 @@ impl PgStore {
             &[&ts(now), &&digest.0[..]],
         )?;
         Ok(())
+    }
+}
+
+impl PgStore {
+    /// Every live Patient, ordered by id, with its display name, its practices and how many users are linked
+    /// to it: what a bulk generator of patient accounts walks to give each patient at most one account.
+    pub fn patient_links(&self) -> Result<Vec<PatientLink>> {
+        let rows = self.query(
+            "SELECT r.id, r.json, coalesce(u.n, 0),
+                    coalesce((SELECT array_agg(pp.practice_id ORDER BY pp.practice_id) FROM patient_practices pp
+                              WHERE pp.patient_id = r.id), '{}')
+             FROM resources r
+             LEFT JOIN (SELECT patient_id, count(*) AS n FROM users WHERE patient_id IS NOT NULL GROUP BY patient_id) u
+               ON u.patient_id = r.id
+             WHERE r.type = 'Patient' AND NOT r.deleted ORDER BY r.id COLLATE \"C\"",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let json: String = col(r, 1)?;
+                let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let practices: Vec<i64> = col(r, 3)?;
+                Ok(PatientLink {
+                    id: PatientId(col(r, 0)?),
+                    name: portico_fhir::patient::display_name(&v),
+                    practices: practices.into_iter().map(PracticeId).collect(),
+                    users: col(r, 2)?,
+                })
+            })
+            .collect()
     }
 }
 

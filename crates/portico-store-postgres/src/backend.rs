@@ -36,6 +36,17 @@ impl PgStore {
         if matches!(method, "savepoint" | "release" | "rollback_to") {
             return f(self);
         }
+        if !self.in_tx.get() {
+            // No transaction open (a connection used on its own): the write is one.
+            self.begin()?;
+            return match f(self) {
+                Ok(v) => self.commit().map(|()| v),
+                Err(e) => {
+                    let _ = self.rollback();
+                    Err(e)
+                }
+            };
+        }
         self.batch(&format!("SAVEPOINT {WRITE_UNIT}"))?;
         match f(self) {
             Ok(v) => {
@@ -50,18 +61,39 @@ impl PgStore {
         }
     }
 
-    /// Opens a nested unit of work (PostgreSQL, like SQLite, nests savepoints of one name).
+    /// Opens a nested unit of work (PostgreSQL, like SQLite, nests savepoints of one name); outside any
+    /// transaction, the outermost unit is one.
     pub fn savepoint(&mut self) -> Result<()> {
-        self.batch("SAVEPOINT atomically")
+        let (depth, owner) = self.units.get();
+        if self.in_tx.get() {
+            self.batch("SAVEPOINT atomically")?;
+            self.units.set((depth + 1, owner));
+        } else {
+            self.begin()?;
+            self.units.set((depth + 1, Some(depth + 1)));
+        }
+        Ok(())
     }
 
     /// Ends the innermost unit, keeping what it wrote.
     pub fn release(&mut self) -> Result<()> {
-        self.batch("RELEASE atomically")
+        let (depth, owner) = self.units.get();
+        self.units.set((depth.saturating_sub(1), owner.filter(|o| *o < depth)));
+        if owner == Some(depth) {
+            self.commit()
+        } else {
+            self.batch("RELEASE atomically")
+        }
     }
 
     /// Ends the innermost unit, undoing what it wrote.
     pub fn rollback_to(&mut self) -> Result<()> {
-        self.batch("ROLLBACK TO atomically; RELEASE atomically")
+        let (depth, owner) = self.units.get();
+        self.units.set((depth.saturating_sub(1), owner.filter(|o| *o < depth)));
+        if owner == Some(depth) {
+            self.rollback()
+        } else {
+            self.batch("ROLLBACK TO atomically; RELEASE atomically")
+        }
     }
 }

@@ -96,12 +96,16 @@ struct Connector {
 
 impl Connector {
     fn store(&self) -> Result<PgStore> {
-        let client = self.rt.block_on(self.pool.get()).map_err(|e| match e {
+        // A new connection is made (and its task spawned) on the store's runtime; waiting for it needs none.
+        let pool = self.pool.clone();
+        let got = futures_executor::block_on(self.rt.spawn(async move { pool.get().await }))
+            .map_err(|e| StoreError::Corrupt(format!("the connection task failed: {e}")))?;
+        let client = got.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => crate::pg(e),
             deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy,
             e => StoreError::database(e),
         })?;
-        Ok(PgStore::new(client, self.rt.clone()))
+        Ok(PgStore::new(client))
     }
 
     fn write_loop(self, rx: &Mutex<Receiver<Box<dyn WriteJob>>>) {
@@ -125,13 +129,13 @@ impl Connector {
     /// Runs each job in its own savepoint inside one transaction, commits once, then answers each.
     fn commit_batch(&self, mut batch: Vec<Box<dyn WriteJob>>) {
         let committed = self.store().and_then(|mut store| {
-            store.batch("BEGIN")?;
+            store.begin()?;
             for job in batch.iter_mut() {
                 store.run_job(job.as_mut());
             }
-            let committed = store.batch("COMMIT");
+            let committed = store.commit();
             if committed.is_err() {
-                let _ = store.batch("ROLLBACK");
+                let _ = store.rollback();
             }
             committed
         });
@@ -169,8 +173,8 @@ impl std::fmt::Debug for PgDatabase {
 }
 
 impl PgDatabase {
-    /// Connects, applies pending migrations and starts the writer threads. Blocking: call it from a thread
-    /// that is not running async tasks (before the server's runtime starts, or in `spawn_blocking`).
+    /// Connects, applies pending migrations and starts the writer threads. Blocking (it waits for the
+    /// database), so on an async runtime prefer a blocking thread; it works on any thread.
     pub fn connect(settings: PgSettings) -> Result<PgDatabase> {
         let mut config = tokio_postgres::Config::from_str(&settings.url)
             .map_err(|e| StoreError::Corrupt(format!("bad database URL {}: {e}", settings.redacted_url())))?;
@@ -241,9 +245,9 @@ impl Backend for PgDatabase {
     /// Runs `f` in a read-only, repeatable-read transaction on a pooled connection: one snapshot throughout.
     fn read(&self, f: &mut dyn FnMut(&dyn ReadStore)) -> Result<()> {
         let store = self.store()?;
-        store.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        store.begin_snapshot()?;
         let ran = catch_unwind(AssertUnwindSafe(|| f(&store)));
-        if store.batch("ROLLBACK").is_err() {
+        if store.rollback().is_err() {
             // Never hand a connection with an open transaction back to the pool.
             drop(deadpool_postgres::Object::take(store.client));
         }

@@ -29,21 +29,23 @@ mod credentials;
 mod db;
 mod desktop;
 mod directory;
+mod load;
 mod maintenance;
 mod migrations;
 mod resources;
 mod retention;
 mod search;
+mod shared_state;
 mod todo;
 
 use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
 use portico_store::{Result, StoreError};
-use tokio::runtime::Handle;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 pub use db::{PgDatabase, PgSettings};
+pub use load::{Column, TableShape};
 
 /// A parameter of a statement.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
@@ -51,17 +53,49 @@ pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 /// One pooled connection seen as a store: what a read or a write job is lent.
 pub struct PgStore {
     client: deadpool_postgres::Object,
-    rt: Handle,
+    /// Whether a transaction is open on the connection. Outside one, each write method is a transaction of
+    /// its own (as a SQLite connection in autocommit mode); inside, a savepoint.
+    in_tx: std::cell::Cell<bool>,
+    /// Units of `atomically` open; `Some(depth)` of the one that began the transaction itself (on a
+    /// connection used on its own), which commits or rolls back instead of releasing a savepoint.
+    units: std::cell::Cell<(usize, Option<usize>)>,
 }
 
 impl PgStore {
-    fn new(client: deadpool_postgres::Object, rt: Handle) -> PgStore {
-        PgStore { client, rt }
+    fn new(client: deadpool_postgres::Object) -> PgStore {
+        PgStore { client, in_tx: std::cell::Cell::new(false), units: std::cell::Cell::new((0, None)) }
     }
 
-    /// Runs a future of the driver on the store's runtime, blocking this (non-async) thread until it ends.
+    /// Starts a transaction on this connection (the writer threads' batches; the CLI's commands, which
+    /// write outside them); [`PgStore::commit`] ends it, and dropping the store undoes it.
+    pub fn begin(&self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.in_tx.set(true);
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.in_tx.set(false);
+        self.batch("COMMIT")
+    }
+
+    pub fn rollback(&self) -> Result<()> {
+        self.in_tx.set(false);
+        self.batch("ROLLBACK")
+    }
+
+    /// A read-only transaction on one snapshot, for a read; [`PgStore::rollback`] ends it.
+    pub(crate) fn begin_snapshot(&self) -> Result<()> {
+        self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        self.in_tx.set(true);
+        Ok(())
+    }
+
+    /// Waits for a statement's answer, blocking this thread. A client's futures only exchange messages with
+    /// its connection's task (which the store's runtime drives), so any thread may wait on them, one running
+    /// async tasks included (a test, a CLI command), where the runtime's own `block_on` would refuse.
     fn block<T>(&self, f: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
-        self.rt.block_on(f).map_err(pg)
+        futures_executor::block_on(f).map_err(pg)
     }
 
     async fn statement(&self, sql: &str) -> std::result::Result<tokio_postgres::Statement, tokio_postgres::Error> {

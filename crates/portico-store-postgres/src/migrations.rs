@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_credentials.sql"),
     include_str!("migrations/0004_audit.sql"),
     include_str!("migrations/0005_apps.sql"),
+    include_str!("migrations/0006_shared_state.sql"),
 ];
 
 /// An arbitrary key for `pg_advisory_xact_lock`: "portico" in ASCII.

@@ -20,10 +20,67 @@ use portico_store_postgres::{PgDatabase, PgSettings};
 pub struct Fresh {
     pub name: &'static str,
     pub db: Arc<dyn Backend>,
-    _dir: Option<tempfile::TempDir>,
+    /// Where the database is, for [`Fresh::another_server`].
+    place: Place,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// A connection of a backend's own (see [`Fresh::direct`]).
+pub enum Direct {
+    Sqlite(portico_store::Store),
+    /// The connection, and the pool (and runtime) it belongs to.
+    Postgres(portico_store_postgres::PgStore, PgDatabase),
+}
+
+impl Direct {
+    pub fn store(&mut self) -> &mut dyn WriteStore {
+        match self {
+            Direct::Sqlite(s) => s,
+            Direct::Postgres(s, _) => s,
+        }
+    }
+}
+
+/// Where a backend's database lives.
+#[derive(Clone)]
+enum Place {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
 }
 
 impl Fresh {
+    /// The URL of this backend's own database when it is PostgreSQL (for a raw connection that checks what
+    /// the database itself enforces); `None` for SQLite.
+    pub fn pg_url(&self) -> Option<&str> {
+        match &self.place {
+            Place::Postgres(url) => Some(url),
+            Place::Sqlite(_) => None,
+        }
+    }
+
+    /// The same database opened again, as a second server sharing it would (its own connections and writer
+    /// threads): for races between servers, which one server's writer threads may put in one transaction.
+    pub fn another_server(&self) -> Fresh {
+        let db: Arc<dyn Backend> = match &self.place {
+            Place::Sqlite(path) => Arc::new(Database::open(path).expect("open SQLite again")),
+            Place::Postgres(url) => Arc::new(connect_postgres(url)),
+        };
+        Fresh { name: self.name, db, place: self.place.clone(), _dir: self._dir.clone() }
+    }
+
+    /// A connection of its own, outside the writer threads (as the CLI and tests use one): each write is
+    /// committed as it returns, and `atomically` makes one transaction.
+    pub fn direct(&self) -> Direct {
+        match &self.place {
+            Place::Sqlite(path) => Direct::Sqlite(portico_store::Store::open(path).expect("open SQLite again")),
+            Place::Postgres(url) => {
+                let db = connect_postgres(url);
+                let store = db.store().expect("a connection");
+                Direct::Postgres(store, db)
+            }
+        }
+    }
+
     /// Runs `f` on a read snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&dyn ReadStore) -> T) -> T {
         self.db.with_reader(f).expect("read")
@@ -78,8 +135,9 @@ pub fn backends() -> Vec<Fresh> {
 /// A fresh SQLite database file (the shared handle needs a file: readers open their own connections).
 pub fn sqlite() -> Fresh {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Database::open(&dir.path().join("portico.db")).expect("open SQLite");
-    Fresh { name: "sqlite", db: Arc::new(db), _dir: Some(dir) }
+    let path = dir.path().join("portico.db");
+    let db = Database::open(&path).expect("open SQLite");
+    Fresh { name: "sqlite", db: Arc::new(db), place: Place::Sqlite(path), _dir: Some(Arc::new(dir)) }
 }
 
 /// The server named by `PORTICO_TEST_PG`, if any.
@@ -90,8 +148,11 @@ pub fn postgres_url() -> Option<String> {
 /// A fresh database on the server at `admin_url`, migrated.
 pub fn postgres(admin_url: &str) -> Fresh {
     let url = create_database(admin_url);
-    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL");
-    Fresh { name: "postgres", db: Arc::new(db), _dir: None }
+    Fresh { name: "postgres", db: Arc::new(connect_postgres(&url)), place: Place::Postgres(url), _dir: None }
+}
+
+fn connect_postgres(url: &str) -> PgDatabase {
+    PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL")
 }
 
 /// A fresh database on the server at `admin_url` whose own collation is a language's (ICU en-US: `_x` before
@@ -99,8 +160,7 @@ pub fn postgres(admin_url: &str) -> Fresh {
 /// whatever the server's locale.
 pub fn postgres_with_language_collation(admin_url: &str) -> Fresh {
     let url = create_database_with(admin_url, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
-    let db = PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL");
-    Fresh { name: "postgres (ICU en-US)", db: Arc::new(db), _dir: None }
+    Fresh { name: "postgres (ICU en-US)", db: Arc::new(connect_postgres(&url)), place: Place::Postgres(url), _dir: None }
 }
 
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).
@@ -118,15 +178,46 @@ fn create_database_with(admin_url: &str, options: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
     );
+    // On a thread of its own: the caller may be running async tasks, where a runtime cannot block.
+    let (admin, create) = (admin_url.to_owned(), format!("CREATE DATABASE {name} {options}"));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect as admin");
+            let driver = tokio::spawn(conn);
+            client.batch_execute(&create).await.expect("create database");
+            drop(client);
+            let _ = driver.await;
+        });
+    })
+    .join()
+    .expect("create database");
+    with_database(admin_url, &name)
+}
+
+/// Runs `sql` (one or more statements, no parameters) on its own connection to the database at `url`,
+/// outside any store: what the database itself allows or refuses. The rows of every statement as text
+/// (NULL is `None`), or the server's error message.
+pub fn pg_simple_query(url: &str, sql: &str) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.expect("connect as admin");
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
         let driver = tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name} {options}")).await.expect("create database");
+        let out = client.simple_query(sql).await.map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => e.to_string(),
+        });
         drop(client);
         let _ = driver.await;
-    });
-    with_database(admin_url, &name)
+        let rows = out?
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
+                _ => None,
+            })
+            .collect();
+        Ok(rows)
+    })
 }
 
 /// `admin_url` with its database name replaced.

@@ -235,10 +235,11 @@ fn a_large_import_in_rounds() {
     }
 }
 
-/// Runs `first` as a write job that holds its transaction open for a while after writing, and `second` as
-/// another job submitted while it does: on PostgreSQL the two run on different writer threads, in
-/// concurrent transactions, so the second really meets the first's uncommitted write.
-fn race<A, B, X, Y>(b: &Fresh, first: A, second: B) -> (X, Y)
+/// Runs `first` as a write job on `a` that holds its transaction open for a while after writing, and
+/// `second` as a job on `b` submitted while it does. On PostgreSQL the two run in concurrent transactions
+/// (two writer threads of one server, or two servers), so the second really meets the first's
+/// uncommitted write; on SQLite the second waits for the first's commit.
+fn race<A, B, X, Y>(a: &Fresh, b: &Fresh, first: A, second: B) -> (X, Y)
 where
     A: FnOnce(&mut dyn portico_store::WriteStore) -> X + Send + 'static,
     B: FnOnce(&mut dyn portico_store::WriteStore) -> Y + Send + 'static,
@@ -248,7 +249,7 @@ where
     let (wrote, written) = mpsc::channel();
     std::thread::scope(|scope| {
         let one = scope.spawn(move || {
-            b.write(move |s| {
+            a.write(move |s| {
                 let out = first(s);
                 wrote.send(()).unwrap();
                 std::thread::sleep(Duration::from_millis(300));
@@ -262,50 +263,59 @@ where
     })
 }
 
+/// The races of one resource's writers, the first on `a`, the second on `b`, over ids that start with `tag`.
+fn races(a: &Fresh, b: &Fresh, tag: &str) {
+    let n = format!("{} ({tag})", a.name);
+    let (o, new) = (format!("{tag}o"), format!("{tag}n"));
+    put(a, &o, "0", None, 0).unwrap();
+    let write = |id: &str, code: &'static str, if_match: Option<i64>| {
+        let id = id.to_owned();
+        move |s: &mut dyn portico_store::WriteStore| {
+            s.put_resource("Observation", &id, obs(&id, "p", code), Some(&PatientId("p".into())), None, if_match, at(1))
+        }
+    };
+    let code = |id: &str| -> (Option<String>, Option<String>) {
+        let stored: Value = serde_json::from_str(&read(a, "Observation", id).unwrap().json).unwrap();
+        (stored["meta"]["versionId"].as_str().map(str::to_owned), stored["code"]["coding"][0]["code"].as_str().map(str::to_owned))
+    };
+    // Both from version 1 with if_match: the second meets the first's write and is refused.
+    let (one, two) = race(a, b, write(&o, "a", Some(1)), write(&o, "b", Some(1)));
+    assert_eq!(one.unwrap().resource.version, 2, "{n}");
+    assert!(matches!(two, Err(StoreError::VersionConflict { current: 2 })), "{n}: {two:?}");
+    assert_eq!(code(&o), (Some("2".into()), Some("a".into())), "{n}");
+    // Without if_match both win, each with its own version.
+    let (one, two) = race(a, b, write(&o, "c", None), write(&o, "d", None));
+    assert_eq!((one.unwrap().resource.version, two.unwrap().resource.version), (3, 4), "{n}");
+    assert_eq!(code(&o), (Some("4".into()), Some("d".into())), "{n}");
+    // Two creations of one new resource: one creates it, the other writes the next version.
+    let (one, two) = race(a, b, write(&new, "e", None), write(&new, "f", None));
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!((one.created, one.resource.version), (true, 1), "{n}");
+    assert_eq!((two.created, two.resource.version), (false, 2), "{n}");
+    assert_eq!(code(&new), (Some("2".into()), Some("f".into())), "{n}");
+    // A delete racing an update from the same version: the delete is refused.
+    let gone = new.clone();
+    let (one, two) = race(a, b, write(&new, "g", Some(2)), move |s| s.delete_resource("Observation", &gone, Some(2), at(4)));
+    assert_eq!(one.unwrap().resource.version, 3, "{n}");
+    assert!(matches!(two, Err(StoreError::VersionConflict { current: 3 })), "{n}: {two:?}");
+    assert!(!read(a, "Observation", &new).unwrap().deleted, "{n}");
+    // An update racing a delete: the update from the deleted version is refused, without if_match it revives.
+    let gone = new.clone();
+    let (one, two) = race(a, b, move |s| s.delete_resource("Observation", &gone, Some(3), at(5)), write(&new, "h", Some(3)));
+    one.unwrap();
+    assert!(matches!(two, Err(StoreError::VersionConflict { current: 0 })), "{n}: {two:?}");
+    let gone = new.clone();
+    let (one, two) = race(a, b, move |s| s.delete_resource("Observation", &gone, None, at(6)), write(&new, "i", None));
+    one.unwrap();
+    let revived = two.unwrap();
+    assert_eq!((revived.created, revived.resource.version), (true, 5), "{n}: created anew after the delete");
+}
+
 #[test]
 fn racing_writers_of_one_resource_never_both_win_from_one_version() {
     for b in backends() {
-        let n = b.name;
-        put(&b, "o", "0", None, 0).unwrap();
-        let p = || Some(PatientId("p".to_owned()));
-        // Both from version 1 with if_match: the second meets the first's write and is refused.
-        let (one, two) = race(
-            &b,
-            move |s| s.put_resource("Observation", "o", obs("o", "p", "a"), p().as_ref(), None, Some(1), at(1)),
-            move |s| s.put_resource("Observation", "o", obs("o", "p", "b"), p().as_ref(), None, Some(1), at(1)),
-        );
-        assert_eq!(one.unwrap().resource.version, 2, "{n}");
-        assert!(matches!(two, Err(StoreError::VersionConflict { current: 2 })), "{n}: {two:?}");
-        let stored: Value = serde_json::from_str(&read(&b, "Observation", "o").unwrap().json).unwrap();
-        assert_eq!(stored["code"]["coding"][0]["code"], "a", "{n}");
-        // Without if_match both win, each with its own version.
-        let (one, two) = race(
-            &b,
-            move |s| s.put_resource("Observation", "o", obs("o", "p", "c"), p().as_ref(), None, None, at(2)),
-            move |s| s.put_resource("Observation", "o", obs("o", "p", "d"), p().as_ref(), None, None, at(2)),
-        );
-        assert_eq!((one.unwrap().resource.version, two.unwrap().resource.version), (3, 4), "{n}");
-        assert_eq!(read(&b, "Observation", "o").unwrap().version, 4, "{n}");
-        // Two creations of one new resource: one creates it, the other writes the next version.
-        let (one, two) = race(
-            &b,
-            move |s| s.put_resource("Observation", "n", obs("n", "p", "e"), p().as_ref(), None, None, at(3)),
-            move |s| s.put_resource("Observation", "n", obs("n", "p", "f"), p().as_ref(), None, None, at(3)),
-        );
-        let (one, two) = (one.unwrap(), two.unwrap());
-        assert_eq!((one.created, one.resource.version), (true, 1), "{n}");
-        assert_eq!((two.created, two.resource.version), (false, 2), "{n}");
-        let stored: Value = serde_json::from_str(&read(&b, "Observation", "n").unwrap().json).unwrap();
-        assert_eq!((stored["meta"]["versionId"].as_str(), stored["code"]["coding"][0]["code"].as_str()), (Some("2"), Some("f")));
-        // A delete racing an update from the same version: the delete is refused.
-        let (one, two) = race(
-            &b,
-            move |s| s.put_resource("Observation", "n", obs("n", "p", "g"), p().as_ref(), None, Some(2), at(4)),
-            move |s| s.delete_resource("Observation", "n", Some(2), at(4)),
-        );
-        assert_eq!(one.unwrap().resource.version, 3, "{n}");
-        assert!(matches!(two, Err(StoreError::VersionConflict { current: 3 })), "{n}: {two:?}");
-        assert!(!read(&b, "Observation", "n").unwrap().deleted, "{n}");
+        races(&b, &b, "one server ");
+        races(&b, &b.another_server(), "two servers ");
     }
 }
 

@@ -64,3 +64,44 @@ fn a_panicking_job_leaves_nothing_and_the_next_job_commits() {
         assert_eq!(b.read(practice_names), ["Whole"], "{}", b.name);
     }
 }
+
+#[test]
+fn a_connection_on_its_own_commits_each_write_and_each_unit() {
+    for b in backends() {
+        let mut direct = b.direct();
+        let store = direct.store();
+        store.create_practice("Riverside").unwrap();
+        assert!(matches!(store.create_practice("Riverside"), Err(StoreError::Conflict(_))), "{}", b.name);
+        // The refusal left the connection usable, and the first write was committed on its own.
+        store.create_practice("Hillcrest").unwrap();
+        let undone: Result<()> = store.atomically(|s| {
+            s.create_practice("Undone")?;
+            Err(StoreError::NotFound)
+        });
+        assert!(undone.is_err(), "{}", b.name);
+        store
+            .atomically(|s| -> Result<()> {
+                s.create_practice("Kept")?;
+                let inner: Result<()> = s.atomically(|s| {
+                    s.create_practice("Inner undone")?;
+                    Err(StoreError::NotFound)
+                });
+                assert!(inner.is_err());
+                Ok(())
+            })
+            .unwrap();
+        // What another connection sees: the committed writes only.
+        assert_eq!(b.read(practice_names), ["Riverside", "Hillcrest", "Kept"], "{}", b.name);
+    }
+}
+
+/// A store used from a thread that runs async tasks (an async test, a command inside a runtime) answers
+/// instead of refusing to block there.
+#[tokio::test]
+async fn a_store_answers_on_a_thread_running_async_tasks() {
+    for b in backends() {
+        let mut direct = b.direct();
+        direct.store().create_practice("From async").unwrap();
+        assert_eq!(practice_names(direct.store()), ["From async"], "{}", b.name);
+    }
+}

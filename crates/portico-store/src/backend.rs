@@ -16,7 +16,8 @@ use crate::Store;
 pub mod signature_types {
     pub use chrono::{DateTime, Duration, Utc};
     pub use portico_domain::{
-        ApprovalStatus, AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, UserId,
+        ApprovalStatus, AuditEvent, AuthDoor, CredentialFacts, Digest, PatientId, PatientScope, PracticeId, Role, ThrottleEntry,
+        ThrottlePolicy, UserId,
     };
     pub use portico_fhir::import::PreparedResource;
     pub use portico_fhir::search::{Criterion, SortKey};
@@ -128,6 +129,12 @@ macro_rules! with_store_methods {
         ) -> Result<(usize, Vec<StoredResource>)>;
         /// Resources outside any compartment (a Practitioner, a Medication) that the patient's records refer to.
         fn shared_referenced_by(&self, patient: &PatientId) -> Result<Vec<StoredResource>>;
+
+        // State every server sharing the database agrees on.
+        /// What is remembered of each of `keys` that has failed lately (keys without failures are absent).
+        fn throttle_entries(&self, keys: &[String]) -> Result<Vec<(String, ThrottleEntry)>>;
+        /// The service's signing keys (PEM), once a server has stored them.
+        fn signing_keys(&self) -> Result<Option<String>>;
     }
 
         } write {
@@ -254,6 +261,17 @@ macro_rules! with_store_methods {
             if_match: Option<i64>,
             now: DateTime<Utc>,
         ) -> Result<()>;
+
+        /// Counts one more failure of `key` under `policy` (atomically, beside other servers counting);
+        /// returns the key's entry after it.
+        fn record_throttle_failure(&mut self, key: &str, policy: ThrottlePolicy, now: DateTime<Utc>) -> Result<ThrottleEntry>;
+        /// A success forgets the key's failures.
+        fn clear_throttle(&mut self, key: &str) -> Result<()>;
+        /// Forgets keys quiet and unlocked since `before`, at most `batch`; returns how many.
+        fn prune_throttle(&mut self, before: DateTime<Utc>, batch: usize) -> Result<usize>;
+        /// Stores the signing keys when none are stored (`replace` false), or in place of them; returns whether
+        /// `pem` was stored.
+        fn store_signing_keys(&mut self, pem: &str, replace: bool, now: DateTime<Utc>) -> Result<bool>;
     }
 
         } }
@@ -344,6 +362,27 @@ pub trait Backend: Send + Sync {
     /// Gives back what idle connections hold (page caches); returns how many were closed.
     fn release_idle_readers(&self) -> usize {
         0
+    }
+    /// Whether a point read is quick enough to run on an async worker (an embedded database), rather than
+    /// on a blocking thread (a database across a network).
+    fn inline_reads(&self) -> bool {
+        false
+    }
+}
+
+/// A boxed backend is one (a server picks SQLite or PostgreSQL at start and holds either behind one type).
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadStore)) -> Result<()> {
+        (**self).read(f)
+    }
+    fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
+        (**self).submit(job)
+    }
+    fn release_idle_readers(&self) -> usize {
+        (**self).release_idle_readers()
+    }
+    fn inline_reads(&self) -> bool {
+        (**self).inline_reads()
     }
 }
 

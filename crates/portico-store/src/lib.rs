@@ -16,10 +16,12 @@ mod credentials;
 mod db;
 mod desktop;
 mod directory;
+mod export;
 mod maintenance;
 mod resources;
 mod retention;
 mod search;
+mod shared_state;
 
 use std::path::Path;
 
@@ -35,6 +37,7 @@ pub use credentials::{CredentialChange, CredentialRecord, GrantOf, NewCredential
 pub use db::Database;
 pub use desktop::{DesktopCode, DesktopRefreshToken};
 pub use directory::{birth_date_prefix, PatientQuery, TextQuery, MAX_QUERY_WORDS};
+pub use export::Cell;
 pub use maintenance::Pruned;
 pub use portico_fhir::patient::display_name;
 pub use resources::{ImportSummary, PatientFilter, StoredResource, WriteOutcome};
@@ -105,6 +108,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_access_changes.sql"),
     include_str!("migrations/0010_users_table.sql"),
     include_str!("migrations/0011_patient_directory.sql"),
+    include_str!("migrations/0012_shared_state.sql"),
 ];
 /// The migration (1-based) that creates the search index; resources stored before it are indexed in the
 /// same transaction, so a database is never left half indexed.

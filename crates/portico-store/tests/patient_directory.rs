@@ -315,7 +315,11 @@ fn patients_stored_before_the_directory_are_in_it() {
     drop(f.store);
     {
         let conn = rusqlite::Connection::open(&f.path).unwrap();
-        conn.execute_batch("DROP TABLE patient_name_words; DROP TABLE patient_directory; PRAGMA user_version = 10;").unwrap();
+        conn.execute_batch(
+            "DROP TABLE patient_name_words; DROP TABLE patient_directory; DROP TABLE throttle; DROP TABLE signing_keys;
+             PRAGMA user_version = 10;",
+        )
+        .unwrap();
     }
     let store = Store::open(&f.path).unwrap();
     let after: Vec<Vec<String>> = QUERIES.iter().map(|q| search(&store, &[1, 2], q)).collect();

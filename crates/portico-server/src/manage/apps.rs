@@ -740,8 +740,8 @@ pub async fn sign_up(state: &AppState, req: wire::Signup, addr: Option<IpAddr>) 
     // An address key of its own ("addr:" puts it under the per-address policy), so signups and sign-ins
     // from one address do not use up each other's allowance.
     let keys: Vec<String> = addr.map(|a| format!("addr:signup:{a}")).into_iter().collect();
-    state.throttle_check(&keys).map_err(ApiFailure::throttled)?;
-    let _ = state.throttle_failed(&keys);
+    state.throttle_check(&keys).await?.map_err(ApiFailure::throttled)?;
+    let _ = state.throttle_failed(&keys).await;
     let (username, display) = check_signup(&req)?;
     let hash = hash_new_password(state, req.password).await?;
     state

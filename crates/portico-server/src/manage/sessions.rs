@@ -25,7 +25,7 @@ fn unauthenticated() -> ApiFailure {
 pub async fn sign_in(state: &AppState, req: wire::SignIn, addr: Option<IpAddr>) -> Result<wire::Session> {
     let username = req.username.trim().to_owned();
     let keys = throttle_keys(&format!("user:{}", username.to_lowercase()), addr);
-    state.throttle_check(&keys).map_err(ApiFailure::throttled)?;
+    let had_failures = state.throttle_check(&keys).await?.map_err(ApiFailure::throttled)?;
     let name = username.clone();
     let user = state.read(Weight::Light, move |store, _| store.user_by_username(&name)).await??;
     // Unknown names cost the same time as known ones, so timing does not reveal which usernames exist.
@@ -35,12 +35,12 @@ pub async fn sign_in(state: &AppState, req: wire::SignIn, addr: Option<IpAddr>) 
     let subject = user.as_ref().map_or_else(|| "unknown user".to_owned(), |u| format!("user {}", u.id.0));
     let Some(user) = user.filter(|_| ok) else {
         state.write(move |store, now| store.record_auth_failure(AuthDoor::SignIn, &subject, now)).await??;
-        return Err(match state.throttle_failed(&keys) {
+        return Err(match state.throttle_failed(&keys).await {
             Some(wait) => ApiFailure::throttled(wait),
             None => ApiFailure::new(ErrorCode::Unauthenticated, "wrong username or password"),
         });
     };
-    state.throttle_succeeded(&keys[0]);
+    state.throttle_succeeded(&keys[0], had_failures).await;
     let lifetime = state.config().session_lifetime_secs;
     state
         .write(move |store, now| {
