@@ -274,12 +274,13 @@ impl PgStore {
         let mut keys: Vec<(&str, &str)> = latest.keys().copied().collect();
         // Rust orders str bytewise, as COLLATE "C" does.
         keys.sort_unstable();
-        // A session's own table, emptied at each commit; created once per connection.
+        // A session's own table, created once per connection; each round empties it before it fills it, and
+        // the import empties it when done (so its rows never outlive the call, in a transaction or not).
         self.batch(
             "CREATE TEMP TABLE IF NOT EXISTS portico_import_stage (
                  rid BIGINT, type TEXT COLLATE \"C\" NOT NULL, id TEXT COLLATE \"C\" NOT NULL, version BIGINT NOT NULL,
                  last_updated TEXT NOT NULL, patient_id TEXT, json TEXT NOT NULL
-             ) ON COMMIT DELETE ROWS",
+             )",
         )?;
         let mut summary = ImportSummary::default();
         for chunk in keys.chunks(IMPORT_CHUNK) {
@@ -294,6 +295,7 @@ impl PgStore {
                 return Err(StoreError::Busy);
             }
         }
+        self.execute("DELETE FROM portico_import_stage", &[])?;
         self.analyze_after_load(summary.created + summary.updated)?;
         Ok(summary)
     }

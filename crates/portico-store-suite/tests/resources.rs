@@ -319,6 +319,60 @@ fn racing_writers_of_one_resource_never_both_win_from_one_version() {
     }
 }
 
+/// Two servers importing the same records at once: the second's creations meet the first's uncommitted
+/// rows, wait for them, and go round again as comparisons (unchanged, or updated when they differ); nothing
+/// is created twice and no version is skipped or repeated.
+#[test]
+fn racing_imports_of_the_same_records() {
+    let records: Vec<PreparedResource> = samples().into_iter().take(3).flatten().collect();
+    let n_records = records.len();
+    let changed: Vec<PreparedResource> = records
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.resource["text"] = json!({"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">again</div>"});
+            r
+        })
+        .collect();
+    for b in backends() {
+        let n = b.name;
+        let other = b.another_server();
+        let (same_a, same_b) = (records.clone(), records.clone());
+        let (one, two) = race(&b, &other, move |s| s.import(&same_a, at(0)), move |s| s.import(&same_b, at(1)));
+        assert_eq!(one.unwrap(), ImportSummary { created: n_records, updated: 0, unchanged: 0 }, "{n}");
+        assert_eq!(two.unwrap(), ImportSummary { created: 0, updated: 0, unchanged: n_records }, "{n}");
+        let (again, changed) = (records.clone(), changed.clone());
+        let (one, two) = race(&other, &b, move |s| s.import(&again, at(2)), move |s| s.import(&changed, at(3)));
+        assert_eq!(one.unwrap(), ImportSummary { created: 0, updated: 0, unchanged: n_records }, "{n}");
+        assert_eq!(two.unwrap(), ImportSummary { created: 0, updated: n_records, unchanged: 0 }, "{n}");
+        let first = &records[0];
+        let stored = read(&b, &first.resource_type, &first.id).unwrap();
+        assert_eq!(stored.version, 2, "{n}");
+        assert_eq!(b.read(|s| s.resource_counts()).unwrap().iter().map(|(_, c)| c).sum::<i64>() as usize, n_records, "{n}");
+    }
+}
+
+/// An import on a connection of its own (as the CLI uses one), outside the writer threads: one
+/// transaction, in rounds, as through a writer.
+#[test]
+fn an_import_on_a_connection_of_its_own() {
+    let resources: Vec<PreparedResource> = (0..7000)
+        .map(|i| PreparedResource {
+            resource_type: "Observation".into(),
+            id: format!("d{i}"),
+            resource: obs(&format!("d{i}"), "p", "x"),
+        })
+        .collect();
+    for b in backends() {
+        let n = b.name;
+        let mut direct = b.direct();
+        let summary = direct.store().import(&resources, at(0)).unwrap();
+        assert_eq!(summary, ImportSummary { created: 7000, updated: 0, unchanged: 0 }, "{n}");
+        assert_eq!(direct.store().import(&resources[..10], at(1)).unwrap().unchanged, 10, "{n}");
+        assert_eq!(b.read(|s| s.compartment(&PatientId("p".into()))).unwrap().len(), 7000, "{n}");
+    }
+}
+
 #[test]
 fn many_writers_from_one_version_one_wins() {
     for b in backends() {
