@@ -155,9 +155,22 @@ fn connect_postgres(url: &str) -> PgDatabase {
     PgDatabase::connect(PgSettings { pool_size: 4, ..PgSettings::new(url) }).expect("connect to PostgreSQL")
 }
 
+/// A fresh database on the server at `admin_url` whose own collation is a language's (ICU en-US: `_x` before
+/// `a`, `a` before `B`, hyphens ignored at first), migrated: PostgreSQL must answer as SQLite (bytewise)
+/// whatever the server's locale.
+pub fn postgres_with_language_collation(admin_url: &str) -> Fresh {
+    let url = create_database_with(admin_url, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
+    Fresh { name: "postgres (ICU en-US)", db: Arc::new(connect_postgres(&url)), place: Place::Postgres(url), _dir: None }
+}
+
 /// Creates an empty database on the server at `admin_url` and returns its URL (the same server and user).
 /// Databases are left for the throwaway cluster to take with it.
 pub fn create_database(admin_url: &str) -> String {
+    create_database_with(admin_url, "")
+}
+
+/// [`create_database`] with further `CREATE DATABASE` options (fixed text, from tests).
+fn create_database_with(admin_url: &str, options: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "portico_t{}_{}_{}",
@@ -166,7 +179,7 @@ pub fn create_database(admin_url: &str) -> String {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
     );
     // On a thread of its own: the caller may be running async tasks, where a runtime cannot block.
-    let (admin, create) = (admin_url.to_owned(), format!("CREATE DATABASE {name}"));
+    let (admin, create) = (admin_url.to_owned(), format!("CREATE DATABASE {name} {options}"));
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
