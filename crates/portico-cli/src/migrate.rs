@@ -71,7 +71,8 @@ pub fn migrate(from: &DbLocation, to: &DbLocation) -> Result<()> {
     // them in it. Carried over, id_tokens signed before the move still verify.
     let key_file = portico_server::embedded::key_file_beside(path);
     let keys_moved = if key_file.exists() {
-        let ring = portico_jose::KeyRing::load_or_create(&key_file).with_context(|| format!("the key file {}", key_file.display()))?;
+        let ring =
+            portico_jose::KeyRing::load_or_create(&key_file).with_context(|| format!("the key file {}", key_file.display()))?;
         portico_store::WriteStore::store_signing_keys(&mut target, &ring.to_pem()?, true, chrono::Utc::now())?;
         Some(ring.kids().join(", "))
     } else {

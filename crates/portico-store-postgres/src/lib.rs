@@ -1,5 +1,3 @@
-#![allow(dead_code)] // TEMPORARY while the areas are ported: the shared helpers gain their callers then
-
 //! Portico's PostgreSQL backend: the same store boundary as the SQLite one ([`portico_store::ReadStore`],
 //! [`portico_store::WriteStore`], [`portico_store::Backend`]), for deployments where several `portico serve`
 //! processes share one database.
@@ -37,7 +35,6 @@ mod retention;
 mod search;
 mod shared_state;
 mod tls;
-mod todo;
 
 use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
@@ -198,11 +195,6 @@ pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-/// `$from, $from+1, ...`: `n` numbered placeholders for an IN list whose first parameter is `$from`.
-pub(crate) fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// One field of a `COPY ... (FORMAT text)` row: backslash, tab, newline and carriage return escaped;
 /// `None` is `\N` (NULL).
 pub(crate) fn copy_text(out: &mut String, field: Option<&str>) {
@@ -232,11 +224,5 @@ mod tests {
         out.push('\t');
         copy_text(&mut out, None);
         assert_eq!(out, "a\\tb\\\\c\\nd\\re\t\\N");
-    }
-
-    #[test]
-    fn placeholders_number_from_the_first_free_parameter() {
-        assert_eq!(placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(placeholders(1, 0), "");
     }
 }
