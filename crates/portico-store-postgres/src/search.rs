@@ -16,7 +16,7 @@ use portico_store::{PatientFilter, Result, StoreError, StoredResource};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
-use crate::resources::{columns, resource_at};
+use crate::resources::{columns, nul_free, resource_at};
 use crate::{col, copy_text, Param, PgStore};
 
 /// SQL text with its parameters; [`Sql::arg`] numbers each as it is added, so fragments may be written in
@@ -32,6 +32,16 @@ impl Sql {
     pub(crate) fn arg(&mut self, v: impl ToSql + Sync + 'static) -> String {
         self.args.push(Box::new(v));
         format!("${}", self.args.len())
+    }
+
+    /// Adds a text parameter, made storable (see [`nul_free`]) as the indexed text was.
+    pub(crate) fn text(&mut self, s: &str) -> String {
+        self.arg(nul_free(s).into_owned())
+    }
+
+    /// Adds a text array parameter, each made storable.
+    pub(crate) fn texts<'a>(&mut self, v: impl IntoIterator<Item = &'a str>) -> String {
+        self.arg(v.into_iter().map(|s| nul_free(s).into_owned()).collect::<Vec<String>>())
     }
 
     pub(crate) fn params(&self) -> Vec<Param<'_>> {
@@ -57,13 +67,12 @@ impl PgStore {
         limit: usize,
     ) -> Result<(usize, Vec<StoredResource>)> {
         let mut q = Sql::default();
-        let ty = q.arg(resource_type.to_owned());
+        let ty = q.text(resource_type);
         let mut cond = format!("r.type = {ty} AND NOT r.deleted");
         match filter {
             PatientFilter::Shared => cond.push_str(" AND r.patient_id IS NULL"),
             PatientFilter::Scope(PatientScope::Only(ids)) => {
-                let ids: Vec<String> = ids.iter().map(|i| i.0.clone()).collect();
-                cond.push_str(&format!(" AND r.patient_id = ANY({})", q.arg(ids)));
+                cond.push_str(&format!(" AND r.patient_id = ANY({})", q.texts(ids.iter().map(PatientId::as_str))));
             }
             PatientFilter::Scope(PatientScope::Practices(ps)) => {
                 let ps: Vec<i64> = ps.iter().map(|p| p.0).collect();
@@ -113,7 +122,7 @@ impl PgStore {
              ORDER BY r.type, r.id",
             columns("r")
         );
-        self.query(&sql, &[&patient.as_str(), &portico_fhir::index::SHARED_REFERENCES])?
+        self.query(&sql, &[&nul_free(patient.as_str()), &portico_fhir::index::SHARED_REFERENCES])?
             .iter()
             .map(|r| resource_at(r, 0))
             .collect()
@@ -132,7 +141,7 @@ fn sort_keys(q: &mut Sql, sort: &[SortKey]) -> (String, String) {
             order.push_str(&format!("m.id {dir}, "));
         } else {
             let edge = if key.descending() { "max(\"end\")" } else { "min(start)" };
-            let param = q.arg(key.param().to_owned());
+            let param = q.text(key.param());
             columns.push_str(&format!(", (SELECT {edge} FROM search_date WHERE rid = r.rid AND param = {param}) AS k{i}"));
             order.push_str(&format!("m.k{i} {dir} NULLS LAST, "));
         }
@@ -156,34 +165,34 @@ fn table(kind: ParamKind) -> &'static str {
 fn condition(q: &mut Sql, cond: &mut String, ty: &str, c: &Criterion) -> Result<()> {
     if c.name() == "_id" {
         // Every store keeps the id beside the resource; `_id` values are plain ids (the parser refuses systems).
-        let ids: Vec<String> = c
+        let ids: Vec<&str> = c
             .values()
             .iter()
             .map(|v| match v {
-                SearchValue::Token { code: Some(code), .. } => Ok(code.clone()),
+                SearchValue::Token { code: Some(code), .. } => Ok(code.as_str()),
                 _ => Err(StoreError::Corrupt("an _id value without an id".into())),
             })
             .collect::<Result<_>>()?;
-        cond.push_str(&format!("r.id = ANY({})", q.arg(ids)));
+        cond.push_str(&format!("r.id = ANY({})", q.texts(ids)));
         return Ok(());
     }
-    let param = q.arg(c.name().to_owned());
+    let param = q.text(c.name());
     cond.push_str(&format!(
         "EXISTS (SELECT 1 FROM {} WHERE rid = r.rid AND type = {ty} AND param = {param} AND (",
         table(c.kind())
     ));
     // Plain codes share one arm: one `= ANY` on the lookup index.
-    let plain: Vec<String> = c
+    let plain: Vec<&str> = c
         .values()
         .iter()
         .filter_map(|v| match v {
-            SearchValue::Token { system: TokenSystem::Any, code: Some(code) } => Some(code.clone()),
+            SearchValue::Token { system: TokenSystem::Any, code: Some(code) } => Some(code.as_str()),
             _ => None,
         })
         .collect();
     let mut arms = Vec::new();
     if !plain.is_empty() {
-        arms.push(format!("code = ANY({})", q.arg(plain)));
+        arms.push(format!("code = ANY({})", q.texts(plain)));
     }
     for v in c.values() {
         if !matches!(v, SearchValue::Token { system: TokenSystem::Any, code: Some(_) }) {
@@ -202,11 +211,11 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
             let system = match system {
                 TokenSystem::Any => None,
                 TokenSystem::Absent => Some("system IS NULL".to_owned()),
-                TokenSystem::Is(s) => Some(format!("system = {}", q.arg(s.clone()))),
+                TokenSystem::Is(s) => Some(format!("system = {}", q.text(s))),
             };
             match (code, system) {
-                (Some(code), None) => format!("code = {}", q.arg(code.clone())),
-                (Some(code), Some(system)) => format!("(code = {} AND {system})", q.arg(code.clone())),
+                (Some(code), None) => format!("code = {}", q.text(code)),
+                (Some(code), Some(system)) => format!("(code = {} AND {system})", q.text(code)),
                 (None, Some(system)) => system,
                 (None, None) => "true".to_owned(),
             }
@@ -224,13 +233,13 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
             }
         }
         SearchValue::Reference { ty, id } => match ty {
-            Some(t) => format!("(target_id = {} AND target_type = {})", q.arg(id.clone()), q.arg(t.clone())),
-            None => format!("target_id = {}", q.arg(id.clone())),
+            Some(t) => format!("(target_id = {} AND target_type = {})", q.text(id), q.text(t)),
+            None => format!("target_id = {}", q.text(id)),
         },
         SearchValue::Str { raw, folded } => match c.string_mode() {
             // Equal raw text has equal folded text, so the folded index narrows exact searches too.
-            StringMode::Exact => format!("(folded = {} AND raw = {})", q.arg(folded.clone()), q.arg(raw.clone())),
-            StringMode::Contains => format!("strpos(folded, {}) > 0", q.arg(folded.clone())),
+            StringMode::Exact => format!("(folded = {} AND raw = {})", q.text(folded), q.text(raw)),
+            StringMode::Contains => format!("strpos(folded, {}) > 0", q.text(folded)),
             StringMode::Prefix => prefix_range(q, "folded", folded),
         },
     }
@@ -239,8 +248,9 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
 /// `column >= $a AND column < $b` for a prefix (only `>=` when no string bounds it). The column must be
 /// COLLATE "C", so that the bound is bytewise, as [`prefix_upper_bound`] assumes.
 pub(crate) fn prefix_range(q: &mut Sql, column: &str, prefix: &str) -> String {
-    let from = q.arg(prefix.to_owned());
-    match prefix_upper_bound(prefix) {
+    let prefix = nul_free(prefix);
+    let from = q.arg(prefix.clone().into_owned());
+    match prefix_upper_bound(&prefix) {
         Some(upper) => format!("({column} >= {from} AND {column} < {})", q.arg(upper)),
         None => format!("{column} >= {from}"),
     }
