@@ -429,7 +429,7 @@ impl PgStore {
             }
             data.push('\t');
             data.push_str(&s.version.to_string());
-            for field in [Some(s.last_updated.as_str()), s.patient.as_deref(), Some(s.json.as_str())] {
+            for field in [Some(&*nul_free(&s.last_updated)), s.patient.as_deref(), Some(s.json.as_str())] {
                 data.push('\t');
                 copy_text(&mut data, field);
             }

@@ -446,6 +446,8 @@ fn text_with_nul_characters_is_stored_and_found() {
             resource: {
                 let mut p = patient.clone();
                 p["id"] = json!("imp");
+                // A bundle's own lastUpdated is stored as given, NUL and all (made storable on PostgreSQL).
+                p["meta"] = json!({"lastUpdated": "2020-01-01T00:00:00Z\u{0}"});
                 p
             },
         }];
