@@ -146,8 +146,8 @@ impl PgStore {
             }
         };
         let practices: Vec<i64> = practices.iter().map(|p| p.0).collect();
-        let practices = q.arg(practices);
-        let limit = q.arg(i64::try_from(limit).unwrap_or(i64::MAX));
+        let practices = q.ints(practices);
+        let limit = q.int(i64::try_from(limit).unwrap_or(i64::MAX));
         let sql = format!(
             "SELECT d.patient_id, d.name, d.birth_date, d.gender, d.mrn,
                     (SELECT array_agg(practice_id ORDER BY practice_id) FROM patient_practices WHERE patient_id = d.patient_id)
@@ -155,7 +155,7 @@ impl PgStore {
              WHERE {only}d.patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id = ANY({practices}))
              ORDER BY {order} LIMIT {limit}"
         );
-        self.query(&sql, &q.params())?
+        self.query_once(&sql, &q)?
             .iter()
             .map(|r| {
                 Ok(PatientSummary {

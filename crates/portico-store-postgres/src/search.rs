@@ -14,38 +14,52 @@ use portico_fhir::search::{Criterion, DatePrefix, SearchValue, SortKey, StringMo
 use portico_fhir::{index_entries, ParamKind};
 use portico_store::{PatientFilter, Result, StoreError, StoredResource};
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
 
 use crate::resources::{columns, nul_free, resource_at};
 use crate::{col, copy_text, Param, PgStore};
 
-/// SQL text with its parameters; [`Sql::arg`] numbers each as it is added, so fragments may be written in
-/// any order.
+/// The parameters of a statement built for one call, each with its type; each method adds one and returns
+/// its placeholder (`$n`), so fragments may be written in any order.
 #[derive(Default)]
 pub(crate) struct Sql {
-    pub(crate) text: String,
-    args: Vec<Box<dyn ToSql + Sync>>,
+    args: Vec<(Box<dyn ToSql + Sync>, Type)>,
 }
 
 impl Sql {
-    /// Adds a parameter; returns its placeholder (`$n`).
-    pub(crate) fn arg(&mut self, v: impl ToSql + Sync + 'static) -> String {
-        self.args.push(Box::new(v));
+    fn arg(&mut self, v: impl ToSql + Sync + 'static, ty: Type) -> String {
+        self.args.push((Box::new(v), ty));
         format!("${}", self.args.len())
     }
 
-    /// Adds a text parameter, made storable (see [`nul_free`]) as the indexed text was.
+    /// A text parameter, made storable (see [`nul_free`]) as the indexed text was.
     pub(crate) fn text(&mut self, s: &str) -> String {
-        self.arg(nul_free(s).into_owned())
+        self.arg(nul_free(s).into_owned(), Type::TEXT)
     }
 
-    /// Adds a text array parameter, each made storable.
+    /// A text array parameter, each made storable.
     pub(crate) fn texts<'a>(&mut self, v: impl IntoIterator<Item = &'a str>) -> String {
-        self.arg(v.into_iter().map(|s| nul_free(s).into_owned()).collect::<Vec<String>>())
+        self.arg(v.into_iter().map(|s| nul_free(s).into_owned()).collect::<Vec<String>>(), Type::TEXT_ARRAY)
     }
 
-    pub(crate) fn params(&self) -> Vec<Param<'_>> {
-        self.args.iter().map(|a| a.as_ref() as Param<'_>).collect()
+    pub(crate) fn int(&mut self, n: i64) -> String {
+        self.arg(n, Type::INT8)
+    }
+
+    pub(crate) fn ints(&mut self, v: Vec<i64>) -> String {
+        self.arg(v, Type::INT8_ARRAY)
+    }
+}
+
+impl PgStore {
+    /// Runs a statement built for this one call (a search's text varies with its criteria) as a one-shot
+    /// unnamed statement, in one round trip. It is planned with its values each time: a prepared statement
+    /// may settle on a generic plan, which suits a rare code and not a common one. And it is not cached: the
+    /// per-connection cache of prepared statements would grow with every new shape of search a client sends.
+    pub(crate) fn query_once(&self, sql: &str, q: &Sql) -> Result<Vec<Row>> {
+        let params: Vec<(Param<'_>, Type)> = q.args.iter().map(|(v, t)| (v.as_ref() as Param<'_>, t.clone())).collect();
+        self.block(self.client.query_typed(sql, &params))
     }
 }
 
@@ -78,7 +92,7 @@ impl PgStore {
                 let ps: Vec<i64> = ps.iter().map(|p| p.0).collect();
                 cond.push_str(&format!(
                     " AND r.patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id = ANY({}))",
-                    q.arg(ps)
+                    q.ints(ps)
                 ));
             }
         }
@@ -87,7 +101,7 @@ impl PgStore {
             condition(&mut q, &mut cond, &ty, c)?;
         }
         let (keys, order) = sort_keys(&mut q, sort);
-        let (lim, off) = (q.arg(to_i64(limit)), q.arg(to_i64(offset)));
+        let (lim, off) = (q.int(to_i64(limit)), q.int(to_i64(offset)));
         // One pass finds the matches (rid, id and sort keys only), counts them and picks the page, so only the
         // page's own rows are read whole. The LEFT JOIN keeps one row (with the total) when the page is empty.
         let sql = format!(
@@ -99,7 +113,7 @@ impl PgStore {
             columns("x"),
             order.replace("m.", "p.")
         );
-        let rows = self.query(&sql, &q.params())?;
+        let rows = self.query_once(&sql, &q)?;
         let mut total = 0;
         let mut page = Vec::new();
         for row in &rows {
@@ -224,12 +238,12 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
             let (start, end) = (range.start, range.end);
             // The element's range [start, end) against the searched one; see `date_matches`.
             match prefix {
-                DatePrefix::Eq => format!("(start >= {} AND \"end\" <= {})", q.arg(start), q.arg(end)),
-                DatePrefix::Ne => format!("NOT (start >= {} AND \"end\" <= {})", q.arg(start), q.arg(end)),
-                DatePrefix::Gt => format!("\"end\" > {}", q.arg(end)),
-                DatePrefix::Lt => format!("start < {}", q.arg(start)),
-                DatePrefix::Ge => format!("\"end\" > {}", q.arg(start)),
-                DatePrefix::Le => format!("start < {}", q.arg(end)),
+                DatePrefix::Eq => format!("(start >= {} AND \"end\" <= {})", q.int(start), q.int(end)),
+                DatePrefix::Ne => format!("NOT (start >= {} AND \"end\" <= {})", q.int(start), q.int(end)),
+                DatePrefix::Gt => format!("\"end\" > {}", q.int(end)),
+                DatePrefix::Lt => format!("start < {}", q.int(start)),
+                DatePrefix::Ge => format!("\"end\" > {}", q.int(start)),
+                DatePrefix::Le => format!("start < {}", q.int(end)),
             }
         }
         SearchValue::Reference { ty, id } => match ty {
@@ -249,9 +263,9 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
 /// COLLATE "C", so that the bound is bytewise, as [`prefix_upper_bound`] assumes.
 pub(crate) fn prefix_range(q: &mut Sql, column: &str, prefix: &str) -> String {
     let prefix = nul_free(prefix);
-    let from = q.arg(prefix.clone().into_owned());
+    let from = q.text(&prefix);
     match prefix_upper_bound(&prefix) {
-        Some(upper) => format!("({column} >= {from} AND {column} < {})", q.arg(upper)),
+        Some(upper) => format!("({column} >= {from} AND {column} < {})", q.text(&upper)),
         None => format!("{column} >= {from}"),
     }
 }
