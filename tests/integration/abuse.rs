@@ -93,6 +93,9 @@ async fn token_endpoint_throttles_a_client_with_wrong_secrets() {
 /// run on their own snapshot; their audit events and tokens wait for the lock).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_holding_the_write_lock_delays_but_does_not_fail_requests() {
+    if crate::harness::sqlite_only("SQLite's one write lock per file") {
+        return;
+    }
     let s = TestServer::start().await;
     let (_patient, issued) = s.patient_app("Patient reader").await;
     let bearer = s.token(&issued).await.access_token;
@@ -114,6 +117,9 @@ async fn another_process_holding_the_write_lock_delays_but_does_not_fail_request
 /// protocol's format, and the same requests work once the lock is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_lock_held_past_the_busy_timeout_is_answered_503_retry_after() {
+    if crate::harness::sqlite_only("SQLite's busy timeout") {
+        return;
+    }
     let s = TestServer::start_with(|store| store.set_busy_timeout(Duration::from_millis(200)).expect("timeout")).await;
     let (_patient, issued) = s.patient_app("Patient reader").await;
     let bearer = s.token(&issued).await.access_token;

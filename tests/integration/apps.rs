@@ -255,27 +255,15 @@ async fn an_app_secret_is_shown_once_and_never_stored() {
     assert!(v["message"].as_str().unwrap_or_default().contains("no secret"), "{v}");
 
     // Every change left its audit entry, under the app's client id.
-    let db = s.db.clone();
     s.shutdown().await;
-    let conn = rusqlite::Connection::open(&db).expect("open");
-    let kinds: Vec<String> = conn
-        .prepare("SELECT kind FROM audit WHERE client_id = ? ORDER BY seq")
-        .expect("prepare")
-        .query_map([&client_id], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    assert_eq!(kinds, ["app_registered", "app_changed"]);
-    // `conn` stays open through the scan: the server's writer thread may still be closing its connection, and
-    // the last connection to close moves the WAL into the main file and deletes it, which in the middle of
-    // the scan would hide the app from both reads.
-    let files: Vec<(String, Vec<u8>)> = ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|suffix| {
-            let name = format!("portico.db{suffix}");
-            std::fs::read(db.with_file_name(&name)).ok().map(|b| (name, b))
-        })
+    let kinds: Vec<String> = s
+        .sql("SELECT kind FROM audit WHERE client_id = ? ORDER BY seq", &[&client_id])
+        .expect("audit")
+        .into_iter()
+        .map(|r| r[0].clone())
         .collect();
+    assert_eq!(kinds, ["app_registered", "app_changed"]);
+    let files = s.at_rest();
     let holds = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(files.iter().any(|(_, b)| holds(b, &client_id)), "the scan reads the files that hold the app");
     for (name, bytes) in &files {
@@ -283,7 +271,6 @@ async fn an_app_secret_is_shown_once_and_never_stored() {
             assert!(!holds(bytes, sec), "{name} holds an app secret");
         }
     }
-    drop(conn);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

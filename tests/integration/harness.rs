@@ -1,5 +1,7 @@
-//! A real Portico service per test: a seeded SQLite file in a temp dir, the server on 127.0.0.1:0, a clock
-//! the test can move, and every log line the process writes captured for inspection.
+//! A real Portico service per test: a seeded database (a SQLite file in a temp dir, or with
+//! `PORTICO_TEST_BACKEND=postgres` a PostgreSQL database on the `PORTICO_TEST_PG` server, copied from a
+//! seeded template), the server on 127.0.0.1:0, a clock the test can move, and every log line the process
+//! writes captured for inspection.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,7 +13,8 @@ use portico_api as wire;
 use portico_client::{Client, ClientAuthMethod, FhirClient, TokenResponse};
 use portico_domain::{PatientId, PracticeId, Role};
 use portico_server::{demo, AppState, Config};
-use portico_store::{NewUser, Store};
+use portico_store::{NewUser, Store, WriteStore};
+use portico_store_postgres::{PgDatabase, PgSettings, PgStore};
 use serde_json::Value;
 
 pub const PASSWORD: &str = demo::DEMO_PASSWORD;
@@ -49,6 +52,77 @@ fn init_logging() {
     });
 }
 
+/// Whether this run's servers use PostgreSQL (`PORTICO_TEST_BACKEND=postgres`, the server named by
+/// `PORTICO_TEST_PG`) rather than SQLite files.
+pub fn on_postgres() -> bool {
+    static PG: OnceLock<bool> = OnceLock::new();
+    *PG.get_or_init(|| {
+        let pg = std::env::var("PORTICO_TEST_BACKEND").is_ok_and(|b| b == "postgres");
+        assert!(
+            !pg || std::env::var("PORTICO_TEST_PG").is_ok_and(|u| !u.is_empty()),
+            "PORTICO_TEST_BACKEND=postgres needs PORTICO_TEST_PG"
+        );
+        pg
+    })
+}
+
+/// For a test of SQLite's own behaviour (its files, its write lock): whether to skip it on this run.
+pub fn sqlite_only(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("SQLite only, skipped on PostgreSQL: {what}");
+    }
+    on_postgres()
+}
+
+/// A seeded PostgreSQL database, built once per test binary; each test's database is a copy of it
+/// (`CREATE DATABASE ... TEMPLATE`).
+fn pg_template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let name = format!("portico_tpl_{}", std::process::id());
+        let url = pg_create(&format!("CREATE DATABASE {name}"), &name);
+        let db = PgDatabase::connect(PgSettings { pool_size: 2, writers: 1, ..PgSettings::new(url) }).expect("template");
+        let mut store = db.store().expect("connection");
+        demo::seed(&mut store, Utc::now()).expect("seed");
+        drop(store);
+        db.close();
+        name
+    })
+}
+
+/// Runs `sql` (a CREATE DATABASE) as the `PORTICO_TEST_PG` user, retrying while the template's last
+/// connections are still closing; returns the URL of database `name`.
+fn pg_create(sql: &str, name: &str) -> String {
+    let admin = std::env::var("PORTICO_TEST_PG").expect("PORTICO_TEST_PG");
+    let sql = sql.to_owned();
+    let admin2 = admin.clone();
+    // A thread of its own: the caller may be an async test, where a runtime cannot block.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&admin2, tokio_postgres::NoTls).await.expect("connect as admin");
+            let driver = tokio::spawn(conn);
+            let mut tries = 0;
+            loop {
+                match client.batch_execute(&sql).await {
+                    Ok(()) => break,
+                    Err(e) if tries < 100 && e.to_string().contains("being accessed by other users") => {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => panic!("{sql}: {e}"),
+                }
+            }
+            drop(client);
+            let _ = driver.await;
+        });
+    })
+    .join()
+    .expect("create database");
+    let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
+    format!("{base}/{name}")
+}
+
 /// A seeded database file, built once per test binary and copied for each test (seeding hashes passwords
 /// and imports 2,858 resources; copying is much cheaper).
 pub fn template() -> &'static PathBuf {
@@ -69,7 +143,10 @@ pub fn template() -> &'static PathBuf {
 pub struct TestServer {
     pub base: String,
     pub config: Config,
+    /// The SQLite file (on PostgreSQL runs, a path nothing is at).
     pub db: PathBuf,
+    /// On PostgreSQL runs, the database's URL.
+    pub pg: Option<String>,
     /// Kept so the database directory lives as long as the server.
     pub _dir: tempfile::TempDir,
     /// Seconds added to the real clock, so tests can step past validity windows and expiry.
@@ -83,19 +160,29 @@ impl TestServer {
         TestServer::start_with(|_| {}).await
     }
 
-    /// Starts a server after `setup` has adjusted its writer connection (e.g. a shorter busy timeout).
+    /// Starts a SQLite server after `setup` has adjusted its writer connection (e.g. a shorter busy timeout).
     pub async fn start_with(setup: impl FnOnce(&Store)) -> TestServer {
         TestServer::start_configured(setup, |c| c).await
     }
 
-    /// Starts a server whose configuration `configure` has adjusted (e.g. signup allowed).
+    /// Starts a server whose configuration `configure` has adjusted (e.g. signup allowed); `setup` adjusts a
+    /// SQLite server's writer connection (not called on PostgreSQL runs).
     pub async fn start_configured(setup: impl FnOnce(&Store), configure: impl FnOnce(Config) -> Config) -> TestServer {
         init_logging();
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("portico.db");
-        std::fs::copy(template(), &db).expect("copy template");
-        let store = Store::open(&db).expect("open store");
-        setup(&store);
+        let (backend, pg): (Box<dyn portico_store::Backend>, Option<String>) = if on_postgres() {
+            static N: AtomicI64 = AtomicI64::new(0);
+            let name = format!("portico_it_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+            let url = pg_create(&format!("CREATE DATABASE {name} TEMPLATE {}", pg_template()), &name);
+            let settings = PgSettings { pool_size: 8, ..PgSettings::new(url.clone()) };
+            (Box::new(PgDatabase::connect(settings).expect("connect")), Some(url))
+        } else {
+            std::fs::copy(template(), &db).expect("copy template");
+            let store = Store::open(&db).expect("open store");
+            setup(&store);
+            (Box::new(portico_store::Database::new(store).expect("database")), None)
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         // Guarded like the embedded service: only its own Host, no cross-site /api requests.
@@ -103,12 +190,14 @@ impl TestServer {
         let offset = Arc::new(AtomicI64::new(0));
         let o = offset.clone();
         let clock: portico_server::Clock = Arc::new(move || Utc::now() + Duration::seconds(o.load(Ordering::SeqCst)));
-        let state = AppState::with_clock(portico_store::Database::new(store).expect("database"), config.clone(), clock);
+        let mut config = config;
+        config.keys_in_store = pg.is_some();
+        let state = AppState::with_clock(backend, config.clone(), clock);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(portico_server::serve(listener, state, async {
             let _ = stopped.await;
         }));
-        TestServer { base, config, db, _dir: dir, offset, stop: Some(stop), task: Some(task) }
+        TestServer { base, config, db, pg, _dir: dir, offset, stop: Some(stop), task: Some(task) }
     }
 
     pub fn advance(&self, seconds: i64) {
@@ -129,9 +218,108 @@ impl TestServer {
         }
     }
 
-    /// A second connection to the same database file, for setting up users and checking state.
-    pub fn store(&self) -> Store {
-        Store::open(&self.db).expect("open store")
+    /// Runs one SQL statement (the same text on either database; `?` for each of `args`) on a connection of
+    /// its own, as another program with access to the database would: the rows as text, or the database's
+    /// refusal.
+    pub fn sql(&self, sql: &str, args: &[&str]) -> Result<Vec<Vec<String>>, String> {
+        let sql = inline_args(sql, args);
+        match &self.pg {
+            None => {
+                let conn = rusqlite::Connection::open(&self.db).map_err(|e| e.to_string())?;
+                let mut st = conn.prepare(&sql).map_err(|e| e.to_string())?;
+                let n = st.column_count();
+                let mut rows = st.query([]).map_err(|e| e.to_string())?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+                    out.push(
+                        (0..n)
+                            .map(|i| match row.get_ref(i) {
+                                Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
+                                Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                                Ok(rusqlite::types::ValueRef::Real(v)) => v.to_string(),
+                                _ => String::new(),
+                            })
+                            .collect(),
+                    );
+                }
+                Ok(out)
+            }
+            Some(url) => {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+                    rt.block_on(async {
+                        let (client, conn) =
+                            tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+                        let driver = tokio::spawn(conn);
+                        let answer = client.simple_query(&sql).await.map_err(|e| match e.as_db_error() {
+                            Some(db) => db.message().to_owned(),
+                            None => e.to_string(),
+                        });
+                        drop(client);
+                        let _ = driver.await;
+                        let rows = answer?
+                            .into_iter()
+                            .filter_map(|m| match m {
+                                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                                    Some((0..r.len()).map(|i| r.get(i).unwrap_or_default().to_owned()).collect())
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        Ok(rows)
+                    })
+                })
+                .join()
+                .map_err(|_| "the query thread panicked".to_owned())?
+            }
+        }
+    }
+
+    /// `sql`'s single number (a count).
+    pub fn sql_count(&self, sql: &str, args: &[&str]) -> i64 {
+        let rows = self.sql(sql, args).expect(sql);
+        rows.first().and_then(|r| r.first()).and_then(|v| v.parse().ok()).expect(sql)
+    }
+
+    /// Everything the database keeps at rest, as an attacker with the disk (or a dump) would see it:
+    /// SQLite's files, or PostgreSQL's data as `pg_dump` writes it. Stop the server first.
+    pub fn at_rest(&self) -> Vec<(String, Vec<u8>)> {
+        match &self.pg {
+            Some(url) => {
+                let out = std::process::Command::new("pg_dump").args(["--data-only", url]).output().expect("pg_dump");
+                assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+                vec![("pg_dump of the database".into(), out.stdout)]
+            }
+            None => {
+                // A connection held open through the reads: the last connection to close moves the WAL into
+                // the main file and deletes it, which between two reads would hide rows from both.
+                let conn = rusqlite::Connection::open(&self.db).expect("open");
+                let files = ["", "-wal", "-shm"]
+                    .iter()
+                    .filter_map(|suffix| {
+                        let name = format!("portico.db{suffix}");
+                        std::fs::read(self.db.with_file_name(&name)).ok().map(|b| (name, b))
+                    })
+                    .collect();
+                drop(conn);
+                files
+            }
+        }
+    }
+
+    /// A second connection to the same database, for setting up users and checking state (each write is
+    /// committed as it returns).
+    pub fn store(&self) -> TestStore {
+        match &self.pg {
+            Some(url) => {
+                let db = PgDatabase::connect(PgSettings { pool_size: 1, writers: 1, ..PgSettings::new(url.clone()) })
+                    .expect("connect");
+                let store = db.store().expect("connection");
+                TestStore::Postgres(store, db)
+            }
+            None => TestStore::Sqlite(Store::open(&self.db).expect("open store")),
+        }
     }
 
     pub async fn client(&self, username: &str) -> Client {
@@ -274,4 +462,46 @@ pub async fn raw_exchange(base: &str, head: &str, body: &[u8]) -> (u16, Value) {
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
     let json = body.find('{').and_then(|start| body.rfind('}').map(|end| &body[start..=end])).unwrap_or("null");
     (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+/// `sql` with each `?` replaced by the next of `args` as a quoted literal (test values only: ids, tokens).
+fn inline_args(sql: &str, args: &[&str]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    for ch in sql.chars() {
+        match (ch, args.len()) {
+            ('?', n) if n > 0 => {
+                let a = args.next().map(|a| a.replace('\'', "''")).unwrap_or_default();
+                out.push_str(&format!("'{a}'"));
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A connection of a test's own to its server's database.
+pub enum TestStore {
+    Sqlite(Store),
+    /// The connection, and the pool it came from (kept open while the connection is used).
+    Postgres(PgStore, #[allow(dead_code)] PgDatabase),
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = dyn WriteStore;
+    fn deref(&self) -> &(dyn WriteStore + 'static) {
+        match self {
+            TestStore::Sqlite(s) => s,
+            TestStore::Postgres(s, _) => s,
+        }
+    }
+}
+
+impl std::ops::DerefMut for TestStore {
+    fn deref_mut(&mut self) -> &mut (dyn WriteStore + 'static) {
+        match self {
+            TestStore::Sqlite(s) => s,
+            TestStore::Postgres(s, _) => s,
+        }
+    }
 }

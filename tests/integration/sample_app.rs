@@ -133,7 +133,7 @@ async fn the_demo_registers_and_approves_the_sample_app_once() {
     assert_eq!((approvals[0].practice, approvals[0].status), (PracticeId(1), ApprovalStatus::Approved));
 
     // Seeding again (every start of `serve --demo` and of the desktop) changes nothing.
-    let again = demo::seed(&mut store, chrono::Utc::now()).unwrap();
+    let again = demo::seed(&mut *store, chrono::Utc::now()).unwrap();
     assert!(again.already_seeded);
     let same = store.app_by_client_id(demo::SAMPLE_APP_CLIENT_ID).unwrap().unwrap();
     assert_eq!(same.id, app.id);

@@ -1,4 +1,5 @@
-//! After a run that issues every kind of secret, neither the SQLite files nor the logs contain any of them.
+//! After a run that issues every kind of secret, neither the database (SQLite's files, or a dump of
+//! PostgreSQL's) nor the logs contain any of them.
 
 use portico_client::ClientAuthMethod;
 use portico_domain::Role;
@@ -34,15 +35,8 @@ async fn no_secret_token_or_session_is_stored_or_logged() {
         secrets.push(wrong);
         c.delete_credential(&issued.credential.id).await.expect("delete");
     }
-    let db = s.db.clone();
     s.shutdown().await;
-    let mut files = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = db.with_file_name(format!("portico.db{suffix}"));
-        if let Ok(bytes) = std::fs::read(&path) {
-            files.push((path.display().to_string(), bytes));
-        }
-    }
+    let mut files = s.at_rest();
     let logs = captured_logs().lock().map(|l| l.clone()).unwrap_or_default();
     assert!(!logs.is_empty(), "the server logged nothing, so the log check would be vacuous");
     files.push(("captured logs".into(), logs));

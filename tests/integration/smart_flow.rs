@@ -834,11 +834,9 @@ async fn introspection_is_the_callers_and_on_record() {
         .unwrap();
     assert_eq!(r.status(), 401, "revocation by a disabled app");
     assert_eq!(server.get(&format!("Patient/{REYNA}"), access).await.0, 401);
-    let conn = rusqlite::Connection::open(&server.db).unwrap();
-    let rows: i64 = conn.query_row("SELECT count(*) FROM audit WHERE kind = 'token_introspected'", [], |r| r.get(0)).unwrap();
+    let rows = server.sql_count("SELECT count(*) FROM audit WHERE kind = 'token_introspected'", &[]);
     assert_eq!(rows, 3, "each authenticated introspection is on record (the disabled app's refused one is not)");
-    let raw: i64 =
-        conn.query_row("SELECT count(*) FROM audit WHERE detail LIKE ?1 OR token_digest = ?1", [access], |r| r.get(0)).unwrap();
+    let raw = server.sql_count("SELECT count(*) FROM audit WHERE detail LIKE ? OR token_digest = ?", &[access, access]);
     assert_eq!(raw, 0, "never the token itself");
     server.stop().await;
 }

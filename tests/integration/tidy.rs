@@ -27,8 +27,11 @@ fn dependencies(manifest: &Path) -> Vec<String> {
 fn each_external_system_has_one_home_crate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_owned();
     // rusqlite has two homes: the service's database, and the desktop's own cache file (never the service's schema).
-    let homes: [(&str, &[&str]); 9] = [
+    // PostgreSQL's driver has one: its backend (and the store suite, which makes throwaway databases).
+    let homes: [(&str, &[&str]); 11] = [
         ("rusqlite", &["portico-store", "portico-offline"]),
+        ("tokio-postgres", &["portico-store-postgres", "portico-store-suite"]),
+        ("deadpool-postgres", &["portico-store-postgres"]),
         ("axum", &["portico-server"]),
         ("minijinja", &["portico-server"]),
         ("jsonwebtoken", &["portico-jose"]),

@@ -177,6 +177,18 @@ impl Opened {
         })
     }
 
+    /// How the database is reached, for the banner: a file, or PostgreSQL with or without TLS.
+    pub fn transport(&self) -> &'static str {
+        match self {
+            Opened::Sqlite(_) => "SQLite file",
+            Opened::Postgres { db, .. } => match db.connection_is_encrypted() {
+                Ok(true) => "PostgreSQL over TLS",
+                Ok(false) => "PostgreSQL, not encrypted",
+                Err(_) => "PostgreSQL",
+            },
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, Opened::Postgres { .. })
     }

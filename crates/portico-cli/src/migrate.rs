@@ -22,7 +22,7 @@ pub fn migrate(from: &DbLocation, to: &DbLocation) -> Result<()> {
     let source = Store::open(path).with_context(|| format!("opening {from}"))?;
     let target_db = PgDatabase::connect(PgSettings { writers: 1, ..PgSettings::new(url.clone()) })
         .with_context(|| format!("connecting to {to}"))?;
-    let target = target_db.store()?;
+    let mut target = target_db.store()?;
     let tables = target.load_order()?;
 
     // Refused before anything is written: a target that holds data, or tables the two do not share.
@@ -67,14 +67,26 @@ pub fn migrate(from: &DbLocation, to: &DbLocation) -> Result<()> {
             .with_context(|| format!("copying {}", t.name))?;
     }
     target.finish_load(&tables)?;
+    // A SQLite server keeps its signing keys in a file beside the database; servers sharing PostgreSQL keep
+    // them in it. Carried over, id_tokens signed before the move still verify.
+    let key_file = portico_server::embedded::key_file_beside(path);
+    let keys_moved = if key_file.exists() {
+        let ring = portico_jose::KeyRing::load_or_create(&key_file).with_context(|| format!("the key file {}", key_file.display()))?;
+        portico_store::WriteStore::store_signing_keys(&mut target, &ring.to_pem()?, true, chrono::Utc::now())?;
+        Some(ring.kids().join(", "))
+    } else {
+        None
+    };
     target.commit().context("committing the copy")?;
     pb.finish_and_clear();
 
     // Every table's count, read back from the target after the commit.
     let mut mismatched = Vec::new();
     for (t, want) in tables.iter().zip(&counts) {
+        // The one row of moved signing keys is the key file's, not a row of the SQLite store.
+        let want = if t.name == "signing_keys" && keys_moved.is_some() { 1 } else { *want };
         let got = target.count_rows(t)?;
-        if got != *want {
+        if got != want {
             mismatched.push(format!("{}: {want} rows in {from}, {got} in {to}", t.name));
         }
     }
@@ -82,6 +94,9 @@ pub fn migrate(from: &DbLocation, to: &DbLocation) -> Result<()> {
         bail!("the copy does not match: {}", mismatched.join("; "));
     }
     println!("Verified: every table holds the same number of rows on both sides ({total} rows).");
+    if let Some(kids) = keys_moved {
+        println!("Signing keys {kids} moved from {} into the database.", key_file.display());
+    }
     for (t, n) in tables.iter().zip(&counts).filter(|(_, n)| **n > 0) {
         println!("  {:<28} {n:>10}", t.name);
     }

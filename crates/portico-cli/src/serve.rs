@@ -133,14 +133,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
         }
     }
     let keys_in_store = opened.is_postgres();
+    let transport = opened.transport();
     let backend = opened.into_backend()?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(serve(settings, backend, keys_in_store, demo, tls))
+    rt.block_on(serve(settings, (backend, transport), keys_in_store, demo, tls))
 }
 
 async fn serve(
     settings: Settings,
-    backend: Box<dyn portico_store::Backend>,
+    (backend, transport): (Box<dyn portico_store::Backend>, &str),
     keys_in_store: bool,
     demo: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -176,7 +177,7 @@ async fn serve(
         (None, true) => "terminated by the reverse proxy in front (--behind-proxy)".to_owned(),
         (None, false) => "none (loopback only)".to_owned(),
     };
-    print_banner(&config, &format!("{scheme}://{bound}"), &tls_note, &db, demo);
+    print_banner(&config, &format!("{scheme}://{bound}"), &tls_note, &format!("{db} ({transport})"), demo);
     let state = AppState::new(backend, config);
     match tls {
         Some(tls) => portico_server::serve_tls(listener, tls, state, shutdown_signal()).await,
@@ -187,7 +188,7 @@ async fn serve(
     Ok(())
 }
 
-fn print_banner(config: &Config, bound: &str, tls: &str, db: &DbLocation, demo_accounts: bool) {
+fn print_banner(config: &Config, bound: &str, tls: &str, db: &str, demo_accounts: bool) {
     // Scripts (tests/peers, tests/peers-npm, crash.rs) read the address after "listening on".
     println!("Portico {} listening on {bound}", env!("CARGO_PKG_VERSION"));
     println!("  Public URL: {}", config.base_url);

@@ -7,7 +7,6 @@
 //! timeout reports `Busy` to its callers instead of hanging.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::str::FromStr;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -176,14 +175,18 @@ impl PgDatabase {
     /// Connects, applies pending migrations and starts the writer threads. Blocking (it waits for the
     /// database), so on an async runtime prefer a blocking thread; it works on any thread.
     pub fn connect(settings: PgSettings) -> Result<PgDatabase> {
-        let mut config = tokio_postgres::Config::from_str(&settings.url)
-            .map_err(|e| StoreError::Corrupt(format!("bad database URL {}: {e}", settings.redacted_url())))?;
+        let target = crate::tls::Target::parse(&settings.url, &settings.redacted_url())?;
+        let tls = if target.wants_tls() { Some(target.connector()?) } else { None };
+        let mut config = target.config;
         let timeout_ms = settings.statement_timeout.as_millis();
         config.application_name("portico");
         config.options(format!("-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"));
         config.connect_timeout(Duration::from_secs(10));
-        let manager =
-            Manager::from_config(config, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, tls, recycling),
+            None => Manager::from_config(config, tokio_postgres::NoTls, recycling),
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("portico-pg")
@@ -218,6 +221,13 @@ impl PgDatabase {
     /// A connection from the pool, as a store (outside any transaction).
     pub fn store(&self) -> Result<PgStore> {
         self.inner.connector.store()
+    }
+
+    /// Whether this process's connections to the database are encrypted (TLS), as the server reports it.
+    pub fn connection_is_encrypted(&self) -> Result<bool> {
+        let store = self.store()?;
+        let row = store.query_one("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)", &[])?;
+        crate::col(&row, 0)
     }
 
     /// Stops taking jobs: the writer threads finish what is queued and end.

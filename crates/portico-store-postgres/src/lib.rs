@@ -36,6 +36,7 @@ mod resources;
 mod retention;
 mod search;
 mod shared_state;
+mod tls;
 mod todo;
 
 use chrono::{DateTime, Utc};

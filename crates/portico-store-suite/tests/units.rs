@@ -105,3 +105,28 @@ async fn a_store_answers_on_a_thread_running_async_tasks() {
         assert_eq!(practice_names(direct.store()), ["From async"], "{}", b.name);
     }
 }
+
+/// TLS to PostgreSQL: with `sslmode=require` the connection is encrypted and the server's certificate is
+/// checked against `sslrootcert`; a certificate from another CA is refused. (The test command's throwaway
+/// cluster serves TLS with a CA of its own, named by PORTICO_TEST_PG_CA.)
+#[test]
+fn the_database_is_reached_over_verified_tls_when_the_url_asks() {
+    let (Some(admin), Ok(ca)) = (portico_store_suite::postgres_url(), std::env::var("PORTICO_TEST_PG_CA")) else {
+        assert!(std::env::var_os("PORTICO_REQUIRE_PG").is_none(), "PORTICO_TEST_PG_CA names no CA");
+        eprintln!("note: no PostgreSQL with TLS here; skipped");
+        return;
+    };
+    let url = portico_store_suite::create_database(&admin);
+    let tls = format!("{url}?sslmode=require&sslrootcert={ca}");
+    let db = portico_store_postgres::PgDatabase::connect(portico_store_postgres::PgSettings::new(tls)).expect("TLS connect");
+    let backend: &dyn portico_store::Backend = &db;
+    let ssl = backend.with_reader(|_| ()).map(|_| db.connection_is_encrypted().expect("pg_stat_ssl"));
+    assert_eq!(ssl.ok(), Some(true));
+    // A CA that did not sign the server's certificate: refused before anything is sent.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, include_str!("other-ca.pem")).unwrap();
+    let wrong = format!("{url}?sslmode=require&sslrootcert={}", other.display());
+    let refused = portico_store_postgres::PgDatabase::connect(portico_store_postgres::PgSettings::new(wrong));
+    assert!(refused.is_err(), "a server certificate from another CA was accepted");
+}
