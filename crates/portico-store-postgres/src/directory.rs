@@ -99,8 +99,8 @@ fn arms(t: &TextQuery, q: &mut Sql) -> Vec<String> {
     let mut arms = Vec::new();
     if let Some(code) = &t.code {
         let key = fold(code);
-        arms.push(format!("SELECT rid, 0 AS rank FROM patient_directory WHERE mrn_key = {}", q.arg(key.clone())));
-        arms.push(format!("SELECT rid, 0 AS rank FROM patient_directory WHERE patient_id = {}", q.arg(code.clone())));
+        arms.push(format!("SELECT rid, 0 AS rank FROM patient_directory WHERE mrn_key = {}", q.text(&key)));
+        arms.push(format!("SELECT rid, 0 AS rank FROM patient_directory WHERE patient_id = {}", q.text(code)));
         if key.chars().count() >= MRN_PREFIX_MIN || key.chars().any(|c| c.is_ascii_digit()) {
             arms.push(format!("SELECT rid, 2 AS rank FROM patient_directory WHERE {}", prefix_range(q, "mrn_key", &key)));
         }
@@ -130,8 +130,8 @@ impl PgStore {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let ids: Vec<String> = ids.iter().map(|i| i.0.clone()).collect();
-                ("patient_directory d".to_owned(), format!("d.patient_id = ANY({}) AND ", q.arg(ids)), "d.sort_key, d.patient_id")
+                let ids = q.texts(ids.iter().map(PatientId::as_str));
+                ("patient_directory d".to_owned(), format!("d.patient_id = ANY({ids}) AND "), "d.sort_key, d.patient_id")
             }
             PatientQuery::Text(t) => {
                 let arms = arms(t, &mut q);
@@ -146,8 +146,8 @@ impl PgStore {
             }
         };
         let practices: Vec<i64> = practices.iter().map(|p| p.0).collect();
-        let practices = q.arg(practices);
-        let limit = q.arg(i64::try_from(limit).unwrap_or(i64::MAX));
+        let practices = q.ints(practices);
+        let limit = q.int(i64::try_from(limit).unwrap_or(i64::MAX));
         let sql = format!(
             "SELECT d.patient_id, d.name, d.birth_date, d.gender, d.mrn,
                     (SELECT array_agg(practice_id ORDER BY practice_id) FROM patient_practices WHERE patient_id = d.patient_id)
@@ -155,7 +155,7 @@ impl PgStore {
              WHERE {only}d.patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id = ANY({practices}))
              ORDER BY {order} LIMIT {limit}"
         );
-        self.query(&sql, &q.params())?
+        self.query_once(&sql, &q)?
             .iter()
             .map(|r| {
                 Ok(PatientSummary {

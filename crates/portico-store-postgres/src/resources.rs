@@ -8,6 +8,7 @@
 //! `INSERT ... ON CONFLICT DO NOTHING`, and a writer that loses that race locks the winner's row and goes on
 //! as an update.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -88,6 +89,37 @@ fn check_if_match(current: Option<(i64, bool)>, if_match: Option<i64>) -> Result
     }
 }
 
+/// PostgreSQL's TEXT cannot hold U+0000, which a JSON string may (and SQLite's TEXT does). The JSON itself
+/// is stored escaped (`\u0000`), so it is served as written; text that is compared (index entries, the
+/// directory, ids and compartments) has each NUL replaced by U+FFFD, both when stored and when looked up, so
+/// a value with a NUL still finds itself, as on SQLite, instead of failing the statement.
+pub(crate) fn nul_free(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The resource its index and directory entries are made from: itself, or, when a string of it holds a NUL
+/// (serde_json writes one as `\u0000`), a copy with each made storable by [`nul_free`].
+fn indexable<'a>(resource: &'a Value, json: &str) -> Cow<'a, Value> {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(fields) => fields.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if !json.contains("\\u0000") {
+        return Cow::Borrowed(resource);
+    }
+    let mut copy = resource.clone();
+    walk(&mut copy);
+    Cow::Owned(copy)
+}
+
 fn to_json(resource: &Value) -> Result<String> {
     serde_json::to_string(resource).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -95,6 +127,8 @@ fn to_json(resource: &Value) -> Result<String> {
 /// One resource an import writes: its row as stored and its stamped JSON (for the index).
 struct Staged<'a> {
     source: &'a PreparedResource,
+    /// (type, id) as stored (see [`nul_free`]).
+    key: (String, String),
     /// The existing row's rid (an update), or `None` (a creation).
     rid: Option<i64>,
     version: i64,
@@ -106,16 +140,19 @@ struct Staged<'a> {
 
 impl PgStore {
     pub fn read_resource(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>> {
-        self.query_opt(&format!("SELECT {COLUMNS} FROM resources WHERE type = $1 AND id = $2"), &[&resource_type, &id])?
-            .map(|r| resource_at(&r, 0))
-            .transpose()
+        self.query_opt(
+            &format!("SELECT {COLUMNS} FROM resources WHERE type = $1 AND id = $2"),
+            &[&nul_free(resource_type), &nul_free(id)],
+        )?
+        .map(|r| resource_at(&r, 0))
+        .transpose()
     }
 
     /// Every live resource in one patient's compartment (for `$everything`), by type and id.
     pub fn compartment(&self, patient: &PatientId) -> Result<Vec<StoredResource>> {
         self.query(
             &format!("SELECT {COLUMNS} FROM resources WHERE patient_id = $1 AND NOT deleted ORDER BY type, id"),
-            &[&patient.as_str()],
+            &[&nul_free(patient.as_str())],
         )?
         .iter()
         .map(|r| resource_at(r, 0))
@@ -129,7 +166,7 @@ impl PgStore {
                 let ps: Vec<i64> = ps.iter().map(|p| p.0).collect();
                 self.query_opt(
                     "SELECT 1 FROM patient_practices WHERE patient_id = $1 AND practice_id = ANY($2) LIMIT 1",
-                    &[&patient.as_str(), &ps],
+                    &[&nul_free(patient.as_str()), &ps],
                 )?
                 .is_some()
             }
@@ -169,12 +206,13 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome> {
         let last_updated = ts(now);
-        let patient_id = patient.map(PatientId::as_str);
+        let (resource_type_key, id_key) = (nul_free(resource_type), nul_free(id));
+        let patient_id = patient.map(|p| nul_free(p.as_str()));
         let mut written = None;
         for _ in 0..CREATE_ATTEMPTS {
             let current = self.query_opt(
                 "SELECT rid, version, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE",
-                &[&resource_type, &id],
+                &[&resource_type_key, &id_key],
             )?;
             if let Some(row) = current {
                 let (rid, v, deleted): (i64, i64, bool) = (col(&row, 0)?, col(&row, 1)?, col(&row, 2)?);
@@ -203,7 +241,7 @@ impl PgStore {
             let inserted = self.query_opt(
                 "INSERT INTO resources(type, id, version, last_updated, deleted, patient_id, json)
                  VALUES ($1, $2, 1, $3, false, $4, $5) ON CONFLICT (type, id) DO NOTHING RETURNING rid",
-                &[&resource_type, &id, &last_updated, &patient_id, &json],
+                &[&resource_type_key, &id_key, &last_updated, &patient_id, &json],
             )?;
             if let Some(row) = inserted {
                 written = Some((col(&row, 0)?, 1, true, json));
@@ -212,14 +250,15 @@ impl PgStore {
             // Another server created it after our read and has committed: its row is there to lock now.
         }
         let Some((rid, version, created, json)) = written else { return Err(StoreError::Busy) };
-        write_index(self, rid, resource_type, &resource)?;
+        let indexed = indexable(&resource, &json);
+        write_index(self, rid, &resource_type_key, &indexed)?;
         if resource_type == "Patient" {
-            write_directory(self, rid, id, &resource)?;
+            write_directory(self, rid, &id_key, &indexed)?;
         }
         if let Some(practice) = register_in {
             self.execute(
                 "INSERT INTO patient_practices(patient_id, practice_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&id, &practice.0],
+                &[&id_key, &practice.0],
             )?;
         }
         let resource = StoredResource {
@@ -238,7 +277,7 @@ impl PgStore {
     pub fn delete_resource(&mut self, resource_type: &str, id: &str, if_match: Option<i64>, now: DateTime<Utc>) -> Result<()> {
         let Some(row) = self.query_opt(
             "SELECT rid, version, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE",
-            &[&resource_type, &id],
+            &[&nul_free(resource_type), &nul_free(id)],
         )?
         else {
             return Err(StoreError::NotFound);
@@ -329,8 +368,10 @@ impl PgStore {
         now: DateTime<Utc>,
         summary: &mut ImportSummary,
     ) -> Result<Vec<&'a PreparedResource>> {
-        let types: Vec<&str> = round.iter().map(|r| r.resource_type.as_str()).collect();
-        let ids: Vec<&str> = round.iter().map(|r| r.id.as_str()).collect();
+        let keys: Vec<(String, String)> =
+            round.iter().map(|r| (nul_free(&r.resource_type).into_owned(), nul_free(&r.id).into_owned())).collect();
+        let types: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
         let rows = self.query(
             "SELECT r.rid, r.type, r.id, r.version, r.json, r.deleted
              FROM resources r JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
@@ -342,8 +383,8 @@ impl PgStore {
             existing.insert((col(row, 1)?, col(row, 2)?), (col(row, 0)?, col(row, 3)?, col(row, 4)?, col(row, 5)?));
         }
         let mut staged = Vec::new();
-        for r in round {
-            let old = existing.get(&(r.resource_type.clone(), r.id.clone()));
+        for (r, key) in round.iter().zip(keys) {
+            let old = existing.get(&key);
             let mut resource = r.resource.clone();
             // Keep the bundle's own versionId/lastUpdated when it has them; otherwise version 1 (or next).
             let given_version = resource["meta"]["versionId"].as_str().and_then(|v| v.parse::<i64>().ok());
@@ -363,10 +404,11 @@ impl PgStore {
             stamp(&mut resource, version, &last_updated);
             staged.push(Staged {
                 source: r,
+                key,
                 rid,
                 version,
                 last_updated,
-                patient: portico_fhir::compartment::patient_of(&r.resource),
+                patient: portico_fhir::compartment::patient_of(&r.resource).map(|p| nul_free(&p).into_owned()),
                 json: to_json(&resource)?,
                 resource,
             });
@@ -381,13 +423,13 @@ impl PgStore {
                 Some(rid) => data.push_str(&rid.to_string()),
                 None => copy_text(&mut data, None),
             }
-            for field in [Some(s.source.resource_type.as_str()), Some(s.source.id.as_str())] {
+            for field in [Some(s.key.0.as_str()), Some(s.key.1.as_str())] {
                 data.push('\t');
                 copy_text(&mut data, field);
             }
             data.push('\t');
             data.push_str(&s.version.to_string());
-            for field in [Some(s.last_updated.as_str()), s.patient.as_deref(), Some(s.json.as_str())] {
+            for field in [Some(&*nul_free(&s.last_updated)), s.patient.as_deref(), Some(s.json.as_str())] {
                 data.push('\t');
                 copy_text(&mut data, field);
             }
@@ -429,7 +471,7 @@ impl PgStore {
         for s in &staged {
             let rid = match s.rid {
                 Some(rid) => rid,
-                None => match new_rids.get(&(s.source.resource_type.clone(), s.source.id.clone())) {
+                None => match new_rids.get(&s.key) {
                     Some(rid) => *rid,
                     None => {
                         lost.push(s.source);
@@ -437,9 +479,10 @@ impl PgStore {
                     }
                 },
             };
-            index.add(rid, &s.source.resource_type, &s.resource);
+            let indexed = indexable(&s.resource, &s.json);
+            index.add(rid, &s.key.0, &indexed);
             if s.source.resource_type == "Patient" {
-                directory.add(rid, &s.source.id, &s.resource);
+                directory.add(rid, &s.key.1, &indexed);
             }
         }
         index.load(self)?;

@@ -14,28 +14,52 @@ use portico_fhir::search::{Criterion, DatePrefix, SearchValue, SortKey, StringMo
 use portico_fhir::{index_entries, ParamKind};
 use portico_store::{PatientFilter, Result, StoreError, StoredResource};
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
 
-use crate::resources::{columns, resource_at};
+use crate::resources::{columns, nul_free, resource_at};
 use crate::{col, copy_text, Param, PgStore};
 
-/// SQL text with its parameters; [`Sql::arg`] numbers each as it is added, so fragments may be written in
-/// any order.
+/// The parameters of a statement built for one call, each with its type; each method adds one and returns
+/// its placeholder (`$n`), so fragments may be written in any order.
 #[derive(Default)]
 pub(crate) struct Sql {
-    pub(crate) text: String,
-    args: Vec<Box<dyn ToSql + Sync>>,
+    args: Vec<(Box<dyn ToSql + Sync>, Type)>,
 }
 
 impl Sql {
-    /// Adds a parameter; returns its placeholder (`$n`).
-    pub(crate) fn arg(&mut self, v: impl ToSql + Sync + 'static) -> String {
-        self.args.push(Box::new(v));
+    fn arg(&mut self, v: impl ToSql + Sync + 'static, ty: Type) -> String {
+        self.args.push((Box::new(v), ty));
         format!("${}", self.args.len())
     }
 
-    pub(crate) fn params(&self) -> Vec<Param<'_>> {
-        self.args.iter().map(|a| a.as_ref() as Param<'_>).collect()
+    /// A text parameter, made storable (see [`nul_free`]) as the indexed text was.
+    pub(crate) fn text(&mut self, s: &str) -> String {
+        self.arg(nul_free(s).into_owned(), Type::TEXT)
+    }
+
+    /// A text array parameter, each made storable.
+    pub(crate) fn texts<'a>(&mut self, v: impl IntoIterator<Item = &'a str>) -> String {
+        self.arg(v.into_iter().map(|s| nul_free(s).into_owned()).collect::<Vec<String>>(), Type::TEXT_ARRAY)
+    }
+
+    pub(crate) fn int(&mut self, n: i64) -> String {
+        self.arg(n, Type::INT8)
+    }
+
+    pub(crate) fn ints(&mut self, v: Vec<i64>) -> String {
+        self.arg(v, Type::INT8_ARRAY)
+    }
+}
+
+impl PgStore {
+    /// Runs a statement built for this one call (a search's text varies with its criteria) as a one-shot
+    /// unnamed statement, in one round trip. It is planned with its values each time: a prepared statement
+    /// may settle on a generic plan, which suits a rare code and not a common one. And it is not cached: the
+    /// per-connection cache of prepared statements would grow with every new shape of search a client sends.
+    pub(crate) fn query_once(&self, sql: &str, q: &Sql) -> Result<Vec<Row>> {
+        let params: Vec<(Param<'_>, Type)> = q.args.iter().map(|(v, t)| (v.as_ref() as Param<'_>, t.clone())).collect();
+        self.block(self.client.query_typed(sql, &params))
     }
 }
 
@@ -57,19 +81,18 @@ impl PgStore {
         limit: usize,
     ) -> Result<(usize, Vec<StoredResource>)> {
         let mut q = Sql::default();
-        let ty = q.arg(resource_type.to_owned());
+        let ty = q.text(resource_type);
         let mut cond = format!("r.type = {ty} AND NOT r.deleted");
         match filter {
             PatientFilter::Shared => cond.push_str(" AND r.patient_id IS NULL"),
             PatientFilter::Scope(PatientScope::Only(ids)) => {
-                let ids: Vec<String> = ids.iter().map(|i| i.0.clone()).collect();
-                cond.push_str(&format!(" AND r.patient_id = ANY({})", q.arg(ids)));
+                cond.push_str(&format!(" AND r.patient_id = ANY({})", q.texts(ids.iter().map(PatientId::as_str))));
             }
             PatientFilter::Scope(PatientScope::Practices(ps)) => {
                 let ps: Vec<i64> = ps.iter().map(|p| p.0).collect();
                 cond.push_str(&format!(
                     " AND r.patient_id IN (SELECT patient_id FROM patient_practices WHERE practice_id = ANY({}))",
-                    q.arg(ps)
+                    q.ints(ps)
                 ));
             }
         }
@@ -78,7 +101,7 @@ impl PgStore {
             condition(&mut q, &mut cond, &ty, c)?;
         }
         let (keys, order) = sort_keys(&mut q, sort);
-        let (lim, off) = (q.arg(to_i64(limit)), q.arg(to_i64(offset)));
+        let (lim, off) = (q.int(to_i64(limit)), q.int(to_i64(offset)));
         // One pass finds the matches (rid, id and sort keys only), counts them and picks the page, so only the
         // page's own rows are read whole. The LEFT JOIN keeps one row (with the total) when the page is empty.
         let sql = format!(
@@ -90,7 +113,7 @@ impl PgStore {
             columns("x"),
             order.replace("m.", "p.")
         );
-        let rows = self.query(&sql, &q.params())?;
+        let rows = self.query_once(&sql, &q)?;
         let mut total = 0;
         let mut page = Vec::new();
         for row in &rows {
@@ -113,7 +136,7 @@ impl PgStore {
              ORDER BY r.type, r.id",
             columns("r")
         );
-        self.query(&sql, &[&patient.as_str(), &portico_fhir::index::SHARED_REFERENCES])?
+        self.query(&sql, &[&nul_free(patient.as_str()), &portico_fhir::index::SHARED_REFERENCES])?
             .iter()
             .map(|r| resource_at(r, 0))
             .collect()
@@ -132,7 +155,7 @@ fn sort_keys(q: &mut Sql, sort: &[SortKey]) -> (String, String) {
             order.push_str(&format!("m.id {dir}, "));
         } else {
             let edge = if key.descending() { "max(\"end\")" } else { "min(start)" };
-            let param = q.arg(key.param().to_owned());
+            let param = q.text(key.param());
             columns.push_str(&format!(", (SELECT {edge} FROM search_date WHERE rid = r.rid AND param = {param}) AS k{i}"));
             order.push_str(&format!("m.k{i} {dir} NULLS LAST, "));
         }
@@ -156,34 +179,34 @@ fn table(kind: ParamKind) -> &'static str {
 fn condition(q: &mut Sql, cond: &mut String, ty: &str, c: &Criterion) -> Result<()> {
     if c.name() == "_id" {
         // Every store keeps the id beside the resource; `_id` values are plain ids (the parser refuses systems).
-        let ids: Vec<String> = c
+        let ids: Vec<&str> = c
             .values()
             .iter()
             .map(|v| match v {
-                SearchValue::Token { code: Some(code), .. } => Ok(code.clone()),
+                SearchValue::Token { code: Some(code), .. } => Ok(code.as_str()),
                 _ => Err(StoreError::Corrupt("an _id value without an id".into())),
             })
             .collect::<Result<_>>()?;
-        cond.push_str(&format!("r.id = ANY({})", q.arg(ids)));
+        cond.push_str(&format!("r.id = ANY({})", q.texts(ids)));
         return Ok(());
     }
-    let param = q.arg(c.name().to_owned());
+    let param = q.text(c.name());
     cond.push_str(&format!(
         "EXISTS (SELECT 1 FROM {} WHERE rid = r.rid AND type = {ty} AND param = {param} AND (",
         table(c.kind())
     ));
     // Plain codes share one arm: one `= ANY` on the lookup index.
-    let plain: Vec<String> = c
+    let plain: Vec<&str> = c
         .values()
         .iter()
         .filter_map(|v| match v {
-            SearchValue::Token { system: TokenSystem::Any, code: Some(code) } => Some(code.clone()),
+            SearchValue::Token { system: TokenSystem::Any, code: Some(code) } => Some(code.as_str()),
             _ => None,
         })
         .collect();
     let mut arms = Vec::new();
     if !plain.is_empty() {
-        arms.push(format!("code = ANY({})", q.arg(plain)));
+        arms.push(format!("code = ANY({})", q.texts(plain)));
     }
     for v in c.values() {
         if !matches!(v, SearchValue::Token { system: TokenSystem::Any, code: Some(_) }) {
@@ -202,11 +225,11 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
             let system = match system {
                 TokenSystem::Any => None,
                 TokenSystem::Absent => Some("system IS NULL".to_owned()),
-                TokenSystem::Is(s) => Some(format!("system = {}", q.arg(s.clone()))),
+                TokenSystem::Is(s) => Some(format!("system = {}", q.text(s))),
             };
             match (code, system) {
-                (Some(code), None) => format!("code = {}", q.arg(code.clone())),
-                (Some(code), Some(system)) => format!("(code = {} AND {system})", q.arg(code.clone())),
+                (Some(code), None) => format!("code = {}", q.text(code)),
+                (Some(code), Some(system)) => format!("(code = {} AND {system})", q.text(code)),
                 (None, Some(system)) => system,
                 (None, None) => "true".to_owned(),
             }
@@ -215,22 +238,22 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
             let (start, end) = (range.start, range.end);
             // The element's range [start, end) against the searched one; see `date_matches`.
             match prefix {
-                DatePrefix::Eq => format!("(start >= {} AND \"end\" <= {})", q.arg(start), q.arg(end)),
-                DatePrefix::Ne => format!("NOT (start >= {} AND \"end\" <= {})", q.arg(start), q.arg(end)),
-                DatePrefix::Gt => format!("\"end\" > {}", q.arg(end)),
-                DatePrefix::Lt => format!("start < {}", q.arg(start)),
-                DatePrefix::Ge => format!("\"end\" > {}", q.arg(start)),
-                DatePrefix::Le => format!("start < {}", q.arg(end)),
+                DatePrefix::Eq => format!("(start >= {} AND \"end\" <= {})", q.int(start), q.int(end)),
+                DatePrefix::Ne => format!("NOT (start >= {} AND \"end\" <= {})", q.int(start), q.int(end)),
+                DatePrefix::Gt => format!("\"end\" > {}", q.int(end)),
+                DatePrefix::Lt => format!("start < {}", q.int(start)),
+                DatePrefix::Ge => format!("\"end\" > {}", q.int(start)),
+                DatePrefix::Le => format!("start < {}", q.int(end)),
             }
         }
         SearchValue::Reference { ty, id } => match ty {
-            Some(t) => format!("(target_id = {} AND target_type = {})", q.arg(id.clone()), q.arg(t.clone())),
-            None => format!("target_id = {}", q.arg(id.clone())),
+            Some(t) => format!("(target_id = {} AND target_type = {})", q.text(id), q.text(t)),
+            None => format!("target_id = {}", q.text(id)),
         },
         SearchValue::Str { raw, folded } => match c.string_mode() {
             // Equal raw text has equal folded text, so the folded index narrows exact searches too.
-            StringMode::Exact => format!("(folded = {} AND raw = {})", q.arg(folded.clone()), q.arg(raw.clone())),
-            StringMode::Contains => format!("strpos(folded, {}) > 0", q.arg(folded.clone())),
+            StringMode::Exact => format!("(folded = {} AND raw = {})", q.text(folded), q.text(raw)),
+            StringMode::Contains => format!("strpos(folded, {}) > 0", q.text(folded)),
             StringMode::Prefix => prefix_range(q, "folded", folded),
         },
     }
@@ -239,9 +262,10 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) -> String {
 /// `column >= $a AND column < $b` for a prefix (only `>=` when no string bounds it). The column must be
 /// COLLATE "C", so that the bound is bytewise, as [`prefix_upper_bound`] assumes.
 pub(crate) fn prefix_range(q: &mut Sql, column: &str, prefix: &str) -> String {
-    let from = q.arg(prefix.to_owned());
-    match prefix_upper_bound(prefix) {
-        Some(upper) => format!("({column} >= {from} AND {column} < {})", q.arg(upper)),
+    let prefix = nul_free(prefix);
+    let from = q.text(&prefix);
+    match prefix_upper_bound(&prefix) {
+        Some(upper) => format!("({column} >= {from} AND {column} < {})", q.text(&upper)),
         None => format!("{column} >= {from}"),
     }
 }
