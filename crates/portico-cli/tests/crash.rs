@@ -1,6 +1,8 @@
-//! The real `portico serve` killed with SIGKILL under write load: the database it leaves passes SQLite's
-//! integrity check, holds every write the server acknowledged, and every write has its audit row (an
-//! action and its audit entry commit together, so a crash cannot keep one without the other).
+//! The real `portico serve` killed with SIGKILL under write load, on SQLite and on PostgreSQL: the database
+//! it leaves (which passes SQLite's integrity check) holds every write the server acknowledged, and every
+//! write has its audit row (an action and its audit entry commit together, so a crash cannot keep one
+//! without the other). On PostgreSQL the database server lives on; what is tested is that `portico serve`
+//! answers only after its transaction committed.
 //!
 //! SIGKILL leaves the operating system's page cache intact, so what this catches is a server that answers
 //! before its transaction commits (a group-commit writer acknowledging too early) or that commits an
@@ -20,7 +22,7 @@ use tokio::sync::Notify;
 use portico_api as wire;
 use portico_client::{Client, ClientAuthMethod, FhirClient};
 use portico_server::demo;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use serde_json::{json, Value};
 
 /// Acknowledged writes after which the server is killed: enough for the kill to land mid-load.
@@ -43,11 +45,46 @@ impl Drop for Server {
     }
 }
 
+/// Where the killed server kept its data.
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn arg(&self) -> String {
+        match self {
+            Db::Sqlite(p) => p.display().to_string(),
+            Db::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// A count, from SQL both databases read alike (`?N` for the Nth of `args`, inlined as quoted literals:
+    /// ids and markers of this test only), as another program with access to the data would run it.
+    fn count(&self, sql: &str, args: &[&str]) -> i64 {
+        let mut sql = sql.to_owned();
+        for (i, a) in args.iter().enumerate().rev() {
+            sql = sql.replace(&format!("?{}", i + 1), &format!("'{}'", a.replace('\'', "''")));
+        }
+        match self {
+            Db::Sqlite(p) => {
+                let conn = Connection::open(p).expect("reopen the killed server's database");
+                conn.query_row(&sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            Db::Postgres(url) => {
+                let out = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-Atc", &sql]).output().expect("psql");
+                assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+                String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+}
+
 /// Starts `portico serve --demo --port 0` and reads the bound address from its banner line.
-fn start(db: &Path, log: &Path) -> Server {
+fn start(db: &Db, log: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
         .args(["serve", "--demo", "--port", "0", "--db"])
-        .arg(db)
+        .arg(db.arg())
         .stdout(Stdio::piped())
         // Every request is logged; a pipe nobody reads would fill and stall the server.
         .stderr(std::fs::File::create(log).expect("log file"))
@@ -130,17 +167,43 @@ async fn observation_writer(http: reqwest::Client, url: String, token: String, l
     }
 }
 
-fn count(db: &Connection, sql: &str, p: impl rusqlite::Params) -> i64 {
-    db.query_row(sql, p, |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+#[test]
+fn sigkill_under_write_load_loses_no_acknowledged_write_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::Sqlite(dir.path().join("crash.db"));
+    sigkill_under_write_load(&db, dir.path());
+    let Db::Sqlite(path) = &db else { unreachable!() };
+    let conn = Connection::open(path).expect("reopen the killed server's database");
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity_check");
+    assert_eq!(integrity, "ok");
+    assert_eq!(db.count("SELECT count(*) FROM pragma_foreign_key_check", &[]), 0, "foreign keys hold");
+    drop(conn);
+    // The service's own open (PRAGMAs, migrations) accepts the file as it is.
+    let store = portico_store::Store::open(path).expect("Store::open after the crash");
+    let stored = db.count("SELECT count(*) FROM resources WHERE type = 'Observation' AND json LIKE '%' || ?1 || '%'", &[MARKER]);
+    let counts = store.resource_counts().expect("counts");
+    assert!(counts.iter().any(|(t, n)| t == "Observation" && *n >= stored));
 }
 
 #[test]
-fn sigkill_under_write_load_loses_no_acknowledged_write() {
-    let started = Instant::now();
+fn sigkill_under_write_load_loses_no_acknowledged_write_on_postgres() {
+    let Some(admin) = std::env::var("PORTICO_TEST_PG").ok().filter(|u| !u.is_empty()) else {
+        assert!(std::env::var_os("PORTICO_REQUIRE_PG").is_none(), "PORTICO_REQUIRE_PG is set but PORTICO_TEST_PG is not");
+        eprintln!("note: PORTICO_TEST_PG is not set; skipped");
+        return;
+    };
+    let name = format!("portico_crash_{}", std::process::id());
+    let made = Command::new("psql").args([&admin, "-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")]).output();
+    assert!(made.expect("psql").status.success(), "create database");
+    let (base, _) = admin.rsplit_once('/').expect("a URL");
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("crash.db");
-    let log = dir.path().join("serve.log");
-    let mut server = start(&db, &log);
+    sigkill_under_write_load(&Db::Postgres(format!("{base}/{name}")), dir.path());
+}
+
+fn sigkill_under_write_load(db: &Db, dir: &Path) {
+    let started = Instant::now();
+    let log = dir.join("serve.log");
+    let mut server = start(db, &log);
     let base = server.base.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -193,56 +256,41 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
         acks.iter().filter_map(|a| if let Ack::Observation(id) = a { Some(id) } else { None }).collect();
     assert!(!credentials.is_empty() && !observations.is_empty(), "the load wrote both kinds: {acks:?}");
 
-    let conn = Connection::open(&db).expect("reopen the killed server's database");
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity_check");
-    assert_eq!(integrity, "ok");
-    assert_eq!(count(&conn, "SELECT count(*) FROM pragma_foreign_key_check", []), 0, "foreign keys hold");
-
-    for id in &credentials {
-        assert_eq!(
-            count(&conn, "SELECT count(*) FROM credentials WHERE id = ?1", params![id]),
-            1,
-            "acknowledged credential {id}"
-        );
-    }
-    for id in &observations {
-        let n =
-            count(&conn, "SELECT count(*) FROM resources WHERE type = 'Observation' AND id = ?1 AND deleted = 0", params![id]);
-        assert_eq!(n, 1, "acknowledged Observation {id}");
-    }
+    // Every acknowledged id, in one query per kind (ids are uuids: safe as literals).
+    let listed = |ids: &[&String]| ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ");
+    let found = db.count(&format!("SELECT count(*) FROM credentials WHERE id IN ({})", listed(&credentials)), &[]);
+    assert_eq!(found, credentials.len() as i64, "every acknowledged credential is stored");
+    let found = db.count(
+        &format!(
+            "SELECT count(*) FROM resources WHERE type = 'Observation' AND NOT deleted AND id IN ({})",
+            listed(&observations)
+        ),
+        &[],
+    );
+    assert_eq!(found, observations.len() as i64, "every acknowledged Observation is stored");
 
     // Writes equal their audit rows, including writes that committed but whose answer the kill cut off.
-    let created = count(&conn, "SELECT count(*) FROM credentials WHERE name LIKE 'crash %'", []);
+    let created = db.count("SELECT count(*) FROM credentials WHERE name LIKE 'crash %'", &[]);
     assert!(created >= credentials.len() as i64);
-    let unaudited = count(
-        &conn,
+    let unaudited = db.count(
         "SELECT count(*) FROM credentials c WHERE c.name LIKE 'crash %'
          AND (SELECT count(*) FROM audit a WHERE a.kind = 'credential_created' AND a.credential_id = c.id) <> 1",
-        [],
+        &[],
     );
     assert_eq!(unaudited, 0, "every created credential has exactly one credential_created row");
-    let orphaned = count(
-        &conn,
+    let orphaned = db.count(
         "SELECT count(*) FROM audit a WHERE a.kind = 'credential_created'
          AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.id = a.credential_id)",
-        [],
+        &[],
     );
     assert_eq!(orphaned, 0, "no credential_created row without its credential");
-    let stored =
-        count(&conn, "SELECT count(*) FROM resources WHERE type = 'Observation' AND json LIKE '%' || ?1 || '%'", params![MARKER]);
+    let stored = db.count("SELECT count(*) FROM resources WHERE type = 'Observation' AND json LIKE '%' || ?1 || '%'", &[MARKER]);
     assert!(stored >= observations.len() as i64);
-    let audited = count(
-        &conn,
+    let audited = db.count(
         "SELECT count(*) FROM audit WHERE kind = 'fhir_access' AND detail = 'create Observation' AND credential_id = ?1",
-        params![dev_credential],
+        &[&dev_credential],
     );
     assert_eq!(stored, audited, "every stored create has its fhir_access row and no row lacks its create");
-    drop(conn);
-
-    // The service's own open (PRAGMAs, migrations) accepts the file as it is.
-    let store = portico_store::Store::open(&db).expect("Store::open after the crash");
-    let counts = store.resource_counts().expect("counts");
-    assert!(counts.iter().any(|(t, n)| t == "Observation" && *n >= stored));
 
     eprintln!(
         "crash test: {} credentials and {} Observations acknowledged ({created} and {stored} stored) in {:.1} s",
