@@ -134,7 +134,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::{NewCredential, NewUser};
-    use chrono::Duration;
+
     use portico_domain::{CredentialKind, Digest, Role, ValidityWindow};
 
     fn setup() -> (Store, UserId, PracticeId, PracticeId) {
@@ -174,42 +174,6 @@ mod tests {
             )
             .unwrap();
         (store, owner, one, two)
-    }
-
-    #[test]
-    fn notices_are_kept_found_by_practice_and_acknowledged_once() {
-        let (mut store, owner, one, two) = setup();
-        let t0 = Utc::now();
-        let diff = AccessDiff { practices_lost: vec![one], practices_gained: vec![two], ..Default::default() };
-        let new = NewAccessChange {
-            credential_id: "k",
-            owner,
-            changed_by: Some(owner),
-            cause: AccessChangeCause::Practices,
-            diff: &diff,
-            practices: &[one, two, one],
-        };
-        let first = store.record_access_change(&new, t0).unwrap();
-        let second = store.record_access_change(&NewAccessChange { practices: &[two], ..new.clone() }, t0).unwrap();
-
-        let got = store.access_change(first).unwrap().unwrap();
-        assert_eq!(
-            (got.credential_id.as_str(), got.cause, &got.diff, got.acknowledged_at),
-            ("k", AccessChangeCause::Practices, &diff, None)
-        );
-        let ids = |v: Vec<AccessChangeRecord>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
-        assert_eq!(ids(store.unacknowledged_access_changes(owner).unwrap()), vec![second, first], "newest first");
-        assert_eq!(ids(store.access_changes_for_practices(&[one], t0 - Duration::days(1)).unwrap()), vec![first]);
-        assert_eq!(ids(store.access_changes_for_practices(&[one, two], t0).unwrap()), vec![second, first]);
-        assert!(store.access_changes_for_practices(&[one], t0 + Duration::seconds(1)).unwrap().is_empty(), "not recent");
-        assert!(store.access_changes_for_practices(&[], t0).unwrap().is_empty());
-
-        assert!(store.acknowledge_access_change(first, t0).unwrap());
-        assert!(!store.acknowledge_access_change(first, t0 + Duration::hours(1)).unwrap(), "once");
-        assert!(!store.acknowledge_access_change(999, t0).unwrap());
-        assert_eq!(store.access_change(first).unwrap().unwrap().acknowledged_at.map(ts), Some(ts(t0)));
-        assert_eq!(ids(store.unacknowledged_access_changes(owner).unwrap()), vec![second]);
-        assert!(store.access_change(999).unwrap().is_none());
     }
 
     #[test]

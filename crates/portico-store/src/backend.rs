@@ -395,32 +395,3 @@ impl dyn Backend + '_ {
         out.ok_or_else(|| StoreError::Corrupt("the backend did not run the read".into()))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn units_through_the_trait_nest_and_an_inner_failure_undoes_only_itself() {
-        let mut sqlite = Store::open_in_memory().unwrap();
-        let store: &mut dyn WriteStore = &mut sqlite;
-        store
-            .atomically(|s| -> Result<()> {
-                s.create_practice("Kept")?;
-                let inner: Result<()> = s.atomically(|s| {
-                    s.create_practice("Undone")?;
-                    Err(StoreError::Conflict("changed my mind".into()))
-                });
-                assert!(inner.is_err());
-                s.create_practice("Also kept").map(drop)
-            })
-            .unwrap();
-        let outer: Result<()> = store.atomically(|s| {
-            s.create_practice("Gone")?;
-            Err(StoreError::NotFound)
-        });
-        assert!(outer.is_err());
-        let names: Vec<String> = store.practices().unwrap().into_iter().map(|(_, n)| n).collect();
-        assert_eq!(names, ["Kept", "Also kept"]);
-    }
-}

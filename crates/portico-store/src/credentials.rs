@@ -704,23 +704,6 @@ mod tests {
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<std::result::Result<_, _>>().unwrap()
     }
 
-    #[test]
-    fn names_are_unique_per_owner_case_folded() {
-        let (mut store, owner) = store_with_owner();
-        add(&mut store, owner, "a", "Dup Name").unwrap();
-        for (id, name) in [("b", "dup name"), ("c", "DUP NAME"), ("d", "Dup Name")] {
-            assert!(matches!(add(&mut store, owner, id, name), Err(StoreError::Conflict(_))), "{name}");
-        }
-        add(&mut store, owner, "e", "Straße").unwrap();
-        assert!(matches!(add(&mut store, owner, "f", "STRASSE"), Err(StoreError::Conflict(_))));
-        let rename = |name: &str| CredentialChange { name: Some(name.into()), ..Default::default() };
-        assert!(matches!(store.update_credential("e", &rename("dup NAME"), Utc::now()), Err(StoreError::Conflict(_))));
-        store.update_credential("a", &rename("DUP name"), Utc::now()).unwrap();
-        // A deleted credential's name is free again.
-        store.delete_credential("a", Utc::now()).unwrap();
-        add(&mut store, owner, "g", "dup name").unwrap();
-    }
-
     /// Rows from before the key existed get one on open; two names that fold alike (allowed then) both stay.
     #[test]
     fn old_rows_get_their_keys() {

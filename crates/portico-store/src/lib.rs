@@ -224,7 +224,6 @@ fn placeholders(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portico_domain::{AuditEvent, AuditKind};
 
     /// The backfills run right after the migrations that create their tables: a migration inserted or
     /// renumbered before them must move these numbers too (branches merged in another order did once).
@@ -236,29 +235,5 @@ mod tests {
         ] {
             assert!(MIGRATIONS[at - 1].contains(creates), "migration {at} should hold {creates:?}");
         }
-    }
-
-    #[test]
-    fn atomically_commits_together_or_not_at_all() {
-        let mut sqlite = Store::open_in_memory().unwrap();
-        let store: &mut dyn WriteStore = &mut sqlite;
-        let now = chrono::Utc::now();
-        let event = || AuditEvent::new(AuditKind::SignIn, now);
-        // Success: both writes (each a nested savepoint) are kept.
-        store
-            .atomically(|s| {
-                s.create_practice("One")?;
-                s.append_audit(&[event()])
-            })
-            .unwrap();
-        assert_eq!((store.practices().unwrap().len(), store.audit_rows().unwrap()), (1, 1));
-        // Failure after a write: the write is undone too.
-        let r: std::result::Result<(), StoreError> = store.atomically(|s| {
-            s.create_practice("Two")?;
-            s.append_audit(&[event()])?;
-            Err(StoreError::Conflict("changed my mind".into()))
-        });
-        assert!(r.is_err());
-        assert_eq!((store.practices().unwrap().len(), store.audit_rows().unwrap()), (1, 1));
     }
 }
