@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use portico_domain::{PatientId, PatientScope, PracticeId};
 use portico_fhir::import::PreparedResource;
+use portico_store::portable::{content, stamp};
 use portico_store::{ImportSummary, Result, StoreError, StoredResource, WriteOutcome};
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -53,32 +54,6 @@ pub(crate) fn resource_at(r: &Row, base: usize) -> Result<StoredResource> {
         patient: col::<Option<String>>(r, base + 5)?.map(PatientId),
         json: col(r, base + 6)?,
     })
-}
-
-/// Sets meta.versionId and meta.lastUpdated on a resource object.
-fn stamp(resource: &mut Value, version: i64, last_updated: &str) {
-    if let Some(obj) = resource.as_object_mut() {
-        let meta = obj.entry("meta").or_insert_with(|| Value::Object(Default::default()));
-        if let Some(meta) = meta.as_object_mut() {
-            meta.insert("versionId".into(), Value::String(version.to_string()));
-            meta.insert("lastUpdated".into(), Value::String(last_updated.to_owned()));
-        }
-    }
-}
-
-/// The resource without the server-managed meta fields, for "did anything change?".
-fn content(resource: &Value) -> Value {
-    let mut v = resource.clone();
-    if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.remove("versionId");
-        meta.remove("lastUpdated");
-        if meta.is_empty() {
-            if let Some(obj) = v.as_object_mut() {
-                obj.remove("meta");
-            }
-        }
-    }
-    v
 }
 
 fn check_if_match(current: Option<(i64, bool)>, if_match: Option<i64>) -> Result<()> {

@@ -12,6 +12,7 @@
 use portico_domain::{PatientId, PatientScope};
 use portico_fhir::search::{Criterion, DatePrefix, SearchValue, SortKey, StringMode, TokenSystem};
 use portico_fhir::{index_entries, ParamKind};
+use portico_store::portable::prefix_upper_bound;
 use portico_store::{PatientFilter, Result, StoreError, StoredResource};
 use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
@@ -270,24 +271,6 @@ pub(crate) fn prefix_range(q: &mut Sql, column: &str, prefix: &str) -> String {
     }
 }
 
-/// The least string greater than every string that starts with `prefix` in code point order (UTF-8 byte
-/// order): the last character raised by one. None when every string from `prefix` on qualifies (empty, or
-/// all U+10FFFF).
-pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            '\u{D7FF}' => Some('\u{E000}'),
-            c => char::from_u32(u32::from(c) + 1),
-        };
-        if let Some(next) = next {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// Removes every index entry of the resources `rids` (deleted, or about to be re-indexed).
 pub(crate) fn clear_index(store: &PgStore, rids: &[i64]) -> Result<()> {
     for sql in [
@@ -423,26 +406,5 @@ impl IndexCopy {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_upper_bound_table() {
-        for (prefix, want) in [
-            ("", None),
-            ("a", Some("b")),
-            ("smi", Some("smj")),
-            ("z", Some("{")),
-            ("é", Some("ê")),
-            ("a\u{D7FF}", Some("a\u{E000}")),
-            ("a\u{10FFFF}", Some("b")),
-            ("\u{10FFFF}", None),
-        ] {
-            assert_eq!(prefix_upper_bound(prefix).as_deref(), want, "{prefix:?}");
-        }
     }
 }

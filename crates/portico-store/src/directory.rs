@@ -10,7 +10,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 use serde_json::Value;
 
-use crate::search::prefix_upper_bound;
+use crate::portable::prefix_upper_bound;
 use crate::{placeholders, sqlite, PatientSummary, Result, Store, StoreError};
 
 /// At most this many words of a name search count; the rest are ignored.

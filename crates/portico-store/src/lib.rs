@@ -18,6 +18,7 @@ mod desktop;
 mod directory;
 mod export;
 mod maintenance;
+pub mod portable;
 mod resources;
 mod retention;
 mod search;

@@ -10,6 +10,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 use crate::directory;
+use crate::portable::{content, stamp};
 use crate::search::{clear_index, write_index};
 use crate::{sqlite, ts, Result, Store, StoreError};
 
@@ -63,32 +64,6 @@ pub(crate) fn resource_at(r: &rusqlite::Row<'_>, base: usize) -> rusqlite::Resul
         patient: r.get::<_, Option<String>>(base + 5)?.map(PatientId),
         json: r.get(base + 6)?,
     })
-}
-
-/// Sets meta.versionId and meta.lastUpdated on a resource object.
-fn stamp(resource: &mut Value, version: i64, last_updated: &str) {
-    if let Some(obj) = resource.as_object_mut() {
-        let meta = obj.entry("meta").or_insert_with(|| Value::Object(Default::default()));
-        if let Some(meta) = meta.as_object_mut() {
-            meta.insert("versionId".into(), Value::String(version.to_string()));
-            meta.insert("lastUpdated".into(), Value::String(last_updated.to_owned()));
-        }
-    }
-}
-
-/// The resource without the server-managed meta fields, for "did anything change?".
-fn content(resource: &Value) -> Value {
-    let mut v = resource.clone();
-    if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.remove("versionId");
-        meta.remove("lastUpdated");
-        if meta.is_empty() {
-            if let Some(obj) = v.as_object_mut() {
-                obj.remove("meta");
-            }
-        }
-    }
-    v
 }
 
 impl Store {

@@ -9,72 +9,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use portico_domain::{AuditEvent, AuditKind, PatientId, UserId};
 use rusqlite::{params, OptionalExtension};
 
+use crate::portable::{day_start, merge_types, render_types, DayCounts, DayKey, Read};
 use crate::{parse_ts, sqlite, ts, Result, Store, StoreError};
-
-/// One audit row on its way into a daily count.
-struct Read {
-    seq: i64,
-    at: DateTime<Utc>,
-    key: DayKey,
-    resource_types: String,
-    count: i64,
-}
-
-/// The columns a daily count is kept per; "none" is '' (or 0 for the actor), as in the table.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct DayKey {
-    day: String,
-    kind: String,
-    credential_id: String,
-    client_id: String,
-    patient_id: String,
-    actor: i64,
-}
-
-#[derive(Default)]
-struct DayCounts {
-    types: BTreeMap<String, i64>,
-    events: i64,
-    resources: i64,
-    last: Option<(DateTime<Utc>, i64)>,
-}
-
-impl DayCounts {
-    fn add(&mut self, r: &Read) {
-        merge_types(&mut self.types, &r.resource_types);
-        self.events += 1;
-        self.resources += r.count;
-        self.last = self.last.max(Some((r.at, r.seq)));
-    }
-}
-
-/// Adds "Type:n,Type:m" counts into `into`. An entry without a count (not written by today's engine, but
-/// possible in old rows) counts once, so its type is never lost.
-fn merge_types(into: &mut BTreeMap<String, i64>, types: &str) {
-    for entry in types.split(',').filter(|s| !s.is_empty()) {
-        let (name, n) = match entry.rsplit_once(':') {
-            Some((name, n)) => match n.parse::<i64>() {
-                Ok(n) => (name, n),
-                Err(_) => (entry, 1),
-            },
-            None => (entry, 1),
-        };
-        *into.entry(name.to_owned()).or_default() += n;
-    }
-}
-
-fn render_types(types: &BTreeMap<String, i64>) -> String {
-    types.iter().map(|(t, n)| format!("{t}:{n}")).collect::<Vec<_>>().join(",")
-}
-
-/// The start (UTC midnight) of the day `t` falls on.
-fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.date_naive().and_time(NaiveTime::MIN).and_utc()
-}
 
 impl Store {
     /// Rolls up to `batch` successful reads (`fhir_access`, and `preview` with outcome "ok") dated before

@@ -15,6 +15,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 use serde_json::Value;
 
+use crate::portable::prefix_upper_bound;
 use crate::resources::{resource_at, row_to_resource, PatientFilter, StoredResource, COLUMNS};
 use crate::{placeholders, sqlite, Result, Store, StoreError};
 
@@ -293,24 +294,6 @@ fn value_condition(q: &mut Sql, c: &Criterion, v: &SearchValue) {
     }
 }
 
-/// The least string greater than every string that starts with `prefix` (SQLite compares text bytewise,
-/// and UTF-8 byte order is code point order): the last character raised by one. None when every string
-/// from `prefix` on qualifies (empty, or all U+10FFFF).
-pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            '\u{D7FF}' => Some('\u{E000}'),
-            c => char::from_u32(u32::from(c) + 1),
-        };
-        if let Some(next) = next {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// Replaces the index entries of resource `rid` with those of `resource` (its JSON as stored).
 pub(crate) fn write_index(conn: &Connection, rid: i64, resource_type: &str, resource: &Value) -> Result<()> {
     clear_index(conn, rid)?;
@@ -367,25 +350,4 @@ pub(crate) fn backfill_index(conn: &Connection) -> Result<()> {
         write_index(conn, rid, &ty, &resource)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_upper_bound_table() {
-        for (prefix, want) in [
-            ("", None),
-            ("a", Some("b")),
-            ("smi", Some("smj")),
-            ("z", Some("{")),
-            ("é", Some("ê")),
-            ("a\u{D7FF}", Some("a\u{E000}")),
-            ("a\u{10FFFF}", Some("b")),
-            ("\u{10FFFF}", None),
-        ] {
-            assert_eq!(prefix_upper_bound(prefix).as_deref(), want, "{prefix:?}");
-        }
-    }
 }
