@@ -10,11 +10,15 @@ use crate::state::AppState;
 const KEEP_AFTER_EXPIRY: chrono::Duration = chrono::Duration::days(1);
 const BATCH: usize = 5_000;
 const EVERY: Duration = Duration::from_secs(600);
+/// The first pass waits this long after start, so it never competes with a start's own writes (seeding,
+/// the first sign-ins) or with another program finishing its writes to the same database.
+const FIRST_PASS_AFTER: Duration = Duration::from_secs(60);
 /// Audit rows rolled up per writer job: ~7 ms of the writer in a release build (5,000 took 35–60 ms), and
 /// every write, the audit of each read included, waits behind the job in progress.
 const ROLL_UP_BATCH: usize = 1_000;
 
 pub async fn run(state: AppState) {
+    tokio::time::sleep(FIRST_PASS_AFTER).await;
     loop {
         // Batches until a pass finds less than a full batch, then waits for the next round.
         loop {
