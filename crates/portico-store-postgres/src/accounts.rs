@@ -8,7 +8,7 @@ use portico_fhir::search::fold;
 use portico_store::{NewUser, PatientLink, Result, StoreError, UserListing, UserRecord, UserSort};
 use tokio_postgres::Row;
 
-use crate::{col, parse_opt_ts, parse_ts, ts, unique_violation, Param, PgStore};
+use crate::{col, nul_free, parse_opt_ts, parse_ts, ts, unique_violation, Param, PgStore};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.patient_id, u.created_at, u.last_sign_in_at";
 
@@ -89,7 +89,7 @@ impl PgStore {
     }
 
     pub fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-        self.user_where("u.username = $1", &username)
+        self.user_where("u.username = $1", &nul_free(username))
     }
 
     fn user_where(&self, cond: &str, arg: Param<'_>) -> Result<Option<UserRecord>> {

@@ -13,7 +13,7 @@ use portico_store::{
 };
 use tokio_postgres::Row;
 
-use crate::{col, parse_opt_ts, parse_ts, ts, unique_violation, PgStore};
+use crate::{col, nul_free, parse_opt_ts, parse_ts, ts, unique_violation, PgStore};
 
 const APP_COLUMNS: &str = "id, client_id, owner_id, name, description, homepage, privacy_policy, app_type, platform,
     client_auth, secret_digest, secret_hint, previous_digest, previous_valid_until, jwks, jwks_url, redirect_uris, scopes,
@@ -116,11 +116,14 @@ impl PgStore {
     }
 
     pub fn app(&self, id: &str) -> Result<Option<AppRecord>> {
-        self.query_opt(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"), &[&id])?.as_ref().map(app_row).transpose()
+        self.query_opt(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"), &[&nul_free(id)])?
+            .as_ref()
+            .map(app_row)
+            .transpose()
     }
 
     pub fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
-        self.query_opt(&format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"), &[&client_id])?
+        self.query_opt(&format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"), &[&nul_free(client_id)])?
             .as_ref()
             .map(app_row)
             .transpose()
@@ -436,7 +439,7 @@ impl PgStore {
              ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
                WHERE assertion_jtis.expires_at <= $4
              RETURNING 1",
-            &[&client_id, &jti, &ts(expires_at), &ts(now)],
+            &[&nul_free(client_id), &nul_free(jti), &ts(expires_at), &ts(now)],
         )?;
         Ok(row.is_some())
     }

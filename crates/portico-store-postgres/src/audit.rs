@@ -6,7 +6,7 @@ use portico_store::signature_types::*;
 use tokio_postgres::Row;
 
 use crate::retention::DailyOf;
-use crate::{col, parse_opt_ts, parse_ts, ts, PgStore};
+use crate::{col, nul_free, parse_opt_ts, parse_ts, ts, PgStore};
 
 /// A row of `audit` (columns in the order of the SELECTs below) as `(seq, event)`.
 fn audit_event(r: &Row) -> Result<(i64, AuditEvent)> {
@@ -134,7 +134,7 @@ impl PgStore {
         self.execute(
             "INSERT INTO auth_failures (minute, door, subject, count) VALUES ($1, $2, $3, 1)
              ON CONFLICT (minute, door, subject) DO UPDATE SET count = auth_failures.count + 1",
-            &[&minute, &door.as_str(), &subject],
+            &[&minute, &door.as_str(), &nul_free(subject)],
         )?;
         Ok(())
     }

@@ -21,7 +21,7 @@ use portico_store::{
 };
 use tokio_postgres::Row;
 
-use crate::{col, parse_opt_ts, parse_ts, ts, unique_violation, Param, PgStore};
+use crate::{col, nul_free, parse_opt_ts, parse_ts, ts, unique_violation, Param, PgStore};
 
 /// The columns [`hydrate`] reads, in its order, over the table aliased `c`.
 const CRED_COLUMNS: &str = "c.id, c.kind, c.owner_id, c.name, c.note, c.client_id, c.secret_digest, c.secret_hint,
@@ -92,11 +92,11 @@ impl PgStore {
     }
 
     pub fn credential(&self, id: &str) -> Result<Option<CredentialRecord>> {
-        self.credential_where("c.id = $1", id)
+        self.credential_where("c.id = $1", &nul_free(id))
     }
 
     pub fn credential_by_client_id(&self, client_id: &str) -> Result<Option<CredentialRecord>> {
-        self.credential_where("c.client_id = $1", client_id)
+        self.credential_where("c.client_id = $1", &nul_free(client_id))
     }
 
     fn credential_where(&self, cond: &str, arg: &str) -> Result<Option<CredentialRecord>> {

@@ -36,6 +36,8 @@ mod search;
 mod shared_state;
 mod tls;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use portico_domain::{format_instant, parse_instant};
 use portico_store::{Result, StoreError};
@@ -180,6 +182,20 @@ pub(crate) fn unique_violation(e: StoreError, message: &str) -> StoreError {
             _ => e,
         },
         _ => e,
+    }
+}
+
+/// PostgreSQL's TEXT cannot hold U+0000, which a JSON string may (and SQLite's TEXT does). The JSON itself
+/// is stored escaped (`\u0000`), so it is served as written; text that is compared (index entries, the
+/// directory, ids and compartments) has each NUL replaced by U+FFFD, both when stored and when looked up, so
+/// a value with a NUL still finds itself, as on SQLite, instead of failing the statement. Keys presented
+/// from outside (a client id, a username, a `jti`, a throttle key) pass through it too: nothing stored holds a
+/// NUL, so such a key finds nothing, as on SQLite, where it would otherwise fail the statement (a 500).
+pub(crate) fn nul_free(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
     }
 }
 

@@ -21,7 +21,7 @@ use tokio_postgres::Row;
 
 use crate::directory::{clear_directory, write_directory, DirectoryCopy};
 use crate::search::{clear_index, write_index, IndexCopy};
-use crate::{col, copy_text, ts, PgStore};
+use crate::{col, copy_text, nul_free, ts, PgStore};
 
 /// The columns of a [`StoredResource`], in [`resource_at`]'s order.
 pub(crate) const COLUMNS: &str = "type, id, version, last_updated, deleted, patient_id, json";
@@ -61,18 +61,6 @@ fn check_if_match(current: Option<(i64, bool)>, if_match: Option<i64>) -> Result
         (Some(expected), Some((v, false))) if expected != v => Err(StoreError::VersionConflict { current: v }),
         (Some(_), None | Some((_, true))) => Err(StoreError::VersionConflict { current: 0 }),
         _ => Ok(()),
-    }
-}
-
-/// PostgreSQL's TEXT cannot hold U+0000, which a JSON string may (and SQLite's TEXT does). The JSON itself
-/// is stored escaped (`\u0000`), so it is served as written; text that is compared (index entries, the
-/// directory, ids and compartments) has each NUL replaced by U+FFFD, both when stored and when looked up, so
-/// a value with a NUL still finds itself, as on SQLite, instead of failing the statement.
-pub(crate) fn nul_free(s: &str) -> Cow<'_, str> {
-    if s.contains('\0') {
-        Cow::Owned(s.replace('\0', "\u{FFFD}"))
-    } else {
-        Cow::Borrowed(s)
     }
 }
 

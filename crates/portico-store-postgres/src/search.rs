@@ -18,7 +18,8 @@ use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
-use crate::resources::{columns, nul_free, resource_at};
+use crate::nul_free;
+use crate::resources::{columns, resource_at};
 use crate::{col, copy_text, Param, PgStore};
 
 /// The parameters of a statement built for one call, each with its type; each method adds one and returns

@@ -6,19 +6,26 @@ use portico_domain::{ThrottleEntry, ThrottlePolicy};
 use portico_store::{Result, StoreError};
 use tokio_postgres::Row;
 
-use crate::{col, parse_opt_ts, parse_ts, ts, PgStore};
+use crate::{col, nul_free, parse_opt_ts, parse_ts, ts, PgStore};
 
 impl PgStore {
     pub fn throttle_entries(&self, keys: &[String]) -> Result<Vec<(String, ThrottleEntry)>> {
-        self.query("SELECT key, failures, last_failure, locked_until FROM throttle WHERE key = ANY($1)", &[&keys])?
+        let stored: Vec<String> = keys.iter().map(|k| nul_free(k).into_owned()).collect();
+        // Answered under the keys as asked (a key with a NUL is stored with U+FFFD in its place).
+        self.query("SELECT key, failures, last_failure, locked_until FROM throttle WHERE key = ANY($1)", &[&stored])?
             .iter()
-            .map(|r| Ok((col(r, 0)?, entry(r, 1)?)))
+            .map(|r| {
+                let key: String = col(r, 0)?;
+                let asked = stored.iter().position(|s| *s == key).and_then(|i| keys.get(i)).cloned().unwrap_or(key);
+                Ok((asked, entry(r, 1)?))
+            })
             .collect()
     }
 
     /// Two servers counting failures of one key at once take turns on its row (created first if needed, then
     /// locked), so neither count is lost and the lock each computes includes the other's failure.
     pub fn record_throttle_failure(&mut self, key: &str, policy: ThrottlePolicy, now: DateTime<Utc>) -> Result<ThrottleEntry> {
+        let key = &*nul_free(key);
         self.execute(
             "INSERT INTO throttle(key, failures, last_failure) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING",
             &[&key, &ts(now)],
@@ -36,7 +43,7 @@ impl PgStore {
     }
 
     pub fn clear_throttle(&mut self, key: &str) -> Result<()> {
-        self.execute("DELETE FROM throttle WHERE key = $1", &[&key])?;
+        self.execute("DELETE FROM throttle WHERE key = $1", &[&nul_free(key)])?;
         Ok(())
     }
 

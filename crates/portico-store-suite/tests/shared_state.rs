@@ -86,3 +86,38 @@ fn the_first_signing_keys_stored_win_until_replaced() {
         assert_eq!(b.read(|s| s.signing_keys().unwrap()).as_deref(), Some("rotated"), "{}", b.name);
     }
 }
+
+/// Keys presented from outside may hold a NUL (a client id, a username, a `jti`, a throttle key); nothing
+/// stored does, so each finds nothing and is counted like any other, on PostgreSQL (whose TEXT cannot hold
+/// a NUL) as on SQLite, instead of failing the statement.
+#[test]
+fn keys_holding_a_nul_find_nothing_and_fail_nothing() {
+    for b in backends() {
+        let now = Utc::now();
+        let k = "client:\0x".to_owned();
+        b.read(|s| {
+            assert!(s.user_by_username("ad\0a").unwrap().is_none(), "{}", b.name);
+            assert!(s.credential_by_client_id("pci\0").unwrap().is_none(), "{}", b.name);
+            assert!(s.credential("\0").unwrap().is_none(), "{}", b.name);
+            assert!(s.app_by_client_id("pci_smart_\0").unwrap().is_none(), "{}", b.name);
+            assert!(s.app("\0").unwrap().is_none(), "{}", b.name);
+            assert!(s.read_resource("Patient", "a\0b").unwrap().is_none(), "{}", b.name);
+        });
+        let key = k.clone();
+        let (fresh, replay) = b
+            .write_ok(move |s| {
+                s.record_throttle_failure(&key, ThrottlePolicy::PER_KEY, now)?;
+                s.record_auth_failure(portico_domain::AuthDoor::Token, "client \0", now)?;
+                let fresh = s.record_jti("pci\0", "j\0ti", now + Duration::minutes(5), now)?;
+                let replay = s.record_jti("pci\0", "j\0ti", now + Duration::minutes(5), now)?;
+                Ok((fresh, replay))
+            })
+            .unwrap();
+        assert_eq!((fresh, replay), (true, false), "{}: a jti with a NUL is spent once", b.name);
+        let entries = b.read(|s| s.throttle_entries(std::slice::from_ref(&k)).unwrap());
+        assert_eq!(entries.iter().map(|(key, e)| (key.clone(), e.failures)).collect::<Vec<_>>(), [(k.clone(), 1)], "{}", b.name);
+        let key = k.clone();
+        b.write_ok(move |s| s.clear_throttle(&key)).unwrap();
+        assert!(b.read(|s| s.throttle_entries(std::slice::from_ref(&k)).unwrap()).is_empty(), "{}", b.name);
+    }
+}
