@@ -213,11 +213,6 @@ impl PgDatabase {
         Ok(PgDatabase { inner: Arc::new(Shared { connector, rt: Some(rt), jobs: Mutex::new(Some(tx)), settings }) })
     }
 
-    /// The settings it was opened with (the URL's password included: do not log them; see `Debug`).
-    pub fn settings(&self) -> &PgSettings {
-        &self.inner.settings
-    }
-
     /// A connection from the pool, as a store (outside any transaction).
     pub fn store(&self) -> Result<PgStore> {
         self.inner.connector.store()
